@@ -1,0 +1,45 @@
+# The README's two commands: `make demo` and `make test`.
+.PHONY: all bootstrap build build-sanitize demo test test-fast test-sanitize bench format tidy clean
+
+BUILD := build
+KESTREL := $(BUILD)/kestrel
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default
+
+build-sanitize: bootstrap
+	@cmake --preset sanitize >/dev/null
+	@cmake --build --preset sanitize
+
+# The sample job: decode the bundled ECS events, convert them to .klog and back, and summarize them.
+demo: build
+	@$(KESTREL) convert examples/events.ndjson -o $(BUILD)/demo/events.klog
+	@$(KESTREL) convert $(BUILD)/demo/events.klog -o $(BUILD)/demo/events.ndjson
+	@$(KESTREL) stats $(BUILD)/demo/events.klog
+
+# The whole suite: the release build, then the same tests under ASan+UBSan.
+test: test-fast test-sanitize
+
+test-fast: build
+	@ctest --preset default -j2
+
+test-sanitize: build-sanitize
+	@ctest --preset sanitize -j2
+
+bench: build
+	@$(BUILD)/bench/kestrel_bench
+
+format:
+	@find src tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+
+tidy: build
+	@find src -name '*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	rm -rf build build-sanitize

@@ -1,0 +1,20 @@
+// The subcommands of `kestrel`. Each registers its options on the CLI11 app and returns the
+// function that runs it; the function returns the process exit code.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace kestrel::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // findings, or the command failed
+inline constexpr int kExitUsage = 2;
+
+using CommandFn = std::function<int()>;
+
+CommandFn AddConvertCommand(CLI::App& app);
+CommandFn AddStatsCommand(CLI::App& app);
+
+}  // namespace kestrel::cli

@@ -1,0 +1,108 @@
+// `kestrel convert`: NDJSON <-> .klog, losslessly (see docs/events.md and docs/klog-format.md).
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/input_options.h"
+#include "cli/progress.h"
+#include "event/event_writer.h"
+
+namespace kestrel::cli {
+namespace {
+
+struct ConvertOptions {
+  InputOptions input;
+  std::string output;
+  std::string to;
+  std::string compress = "none";
+  int zstd_level = 3;
+};
+
+Result<FileFormat> OutputFormat(const ConvertOptions& o) {
+  if (o.to == "klog") return FileFormat::kKlog;
+  if (o.to == "ndjson") return FileFormat::kNdjson;
+  std::string ext = std::filesystem::path(o.output).extension().string();
+  if (ext == ".klog") return FileFormat::kKlog;
+  if (ext == ".ndjson" || ext == ".json" || ext == ".jsonl" || o.output == "-") return FileFormat::kNdjson;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("cannot tell the output format from '{}': use --to ndjson|klog", o.output));
+}
+
+int RunConvert(const ConvertOptions& o) {
+  auto format = OutputFormat(o);
+  if (!format) {
+    fmt::print(stderr, "error: {}\n", format.error().ToString());
+    return kExitUsage;
+  }
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  WriteOptions write_options;
+  write_options.compression = o.compress == "zstd" ? Compression::kZstd : Compression::kNone;
+  write_options.zstd_level = o.zstd_level;
+  auto writer = OpenEventWriter(o.output, *format, write_options, &registry);
+  if (!writer) {
+    fmt::print(stderr, "error: {}\n", writer.error().ToString());
+    return kExitFailure;
+  }
+  ReadOptions read_options = o.input.ToReadOptions();
+  EventBatch batch;
+  uint64_t skipped = 0;
+  for (const std::string& path : o.input.inputs) {
+    auto reader = OpenEventReader(path, read_options, &registry);
+    if (!reader) {
+      fmt::print(stderr, "error: {}\n", reader.error().ToString());
+      return kExitFailure;
+    }
+    Progress progress(fmt::format("converting {}", path));
+    for (;;) {
+      auto more = (*reader)->Next(batch);
+      if (!more) {
+        progress.Finish();
+        fmt::print(stderr, "error: {}\n", more.error().ToString());
+        return kExitFailure;
+      }
+      if (!*more) break;
+      for (const Event& event : batch) {
+        if (auto written = (*writer)->Write(event); !written) {
+          progress.Finish();
+          fmt::print(stderr, "error: {}\n", written.error().ToString());
+          return kExitFailure;
+        }
+      }
+      const ReadStats& stats = (*reader)->stats();
+      progress.Update(stats.bytes, stats.total_bytes, stats.records);
+    }
+    progress.Finish();
+    ReportSkipped(**reader);
+    skipped += (*reader)->stats().skipped;
+    // Events without their own ids continue numbering across inputs.
+    read_options.first_event_id += (*reader)->stats().records;
+  }
+  if (auto closed = (*writer)->Close(); !closed) {
+    fmt::print(stderr, "error: {}\n", closed.error().ToString());
+    return kExitFailure;
+  }
+  fmt::print(stderr, "converted {} events to {}{}\n", (*writer)->events_written(), o.output,
+             skipped > 0 ? fmt::format(" ({} bad records skipped)", skipped) : "");
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandFn AddConvertCommand(CLI::App& app) {
+  auto options = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand("convert", "Convert events between ECS NDJSON and .klog");
+  options->input.Register(*cmd);
+  cmd->add_option("-o,--output", options->output, "Output file ('-' for stdout, NDJSON)")->required();
+  cmd->add_option("--to", options->to, "Output format (default: from the output file's extension)")
+      ->check(CLI::IsMember({"ndjson", "klog"}));
+  cmd->add_option("--compress", options->compress, ".klog block compression")
+      ->check(CLI::IsMember({"none", "zstd"}))
+      ->capture_default_str();
+  cmd->add_option("--zstd-level", options->zstd_level, "zstd level for --compress zstd")
+      ->check(CLI::Range(1, 19))
+      ->capture_default_str();
+  return [options] { return RunConvert(*options); };
+}
+
+}  // namespace kestrel::cli

@@ -1,0 +1,24 @@
+// kestrel: Linux host threat detection and response. See `kestrel --help`.
+#include <map>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace kestrel::cli;
+  CLI::App app{"Kestrel: Linux host threat detection and response"};
+  app.set_version_flag("--version", "kestrel 0.1.0");
+  app.require_subcommand(1);
+  std::map<std::string, CommandFn> commands;
+  commands["convert"] = AddConvertCommand(app);
+  commands["stats"] = AddStatsCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  for (CLI::App* sub : app.get_subcommands()) return commands.at(sub->get_name())();
+  return kExitUsage;
+}
