@@ -24,6 +24,13 @@ Value EventBuilder::CopyValue(const Value& v) {
   }
 }
 
+Event EventBuilder::Copy(const Event& event) {
+  auto source = event.fields();
+  Field* fields = arena_->AllocateArray<Field>(source.size());
+  for (size_t i = 0; i < source.size(); ++i) fields[i] = Field{source[i].id, CopyValue(source[i].value)};
+  return Event(event.header(), {fields, source.size()});
+}
+
 Event EventBuilder::Finish() {
   // Stable: parts of one field keep the order they were added in.
   std::stable_sort(pending_.begin(), pending_.end(),

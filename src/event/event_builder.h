@@ -44,6 +44,10 @@ class EventBuilder {
   // Builds the event in the arena.
   Event Finish();
 
+  // A deep copy of `event` in this builder's arena, independent of the memory it came from
+  // (a reader's buffers, another batch).
+  Event Copy(const Event& event);
+
  private:
   enum class Part : uint8_t { kScalar, kElement, kArrayMarker };
   struct Pending {
