@@ -32,33 +32,38 @@ Event EventBuilder::Copy(const Event& event) {
 }
 
 Event EventBuilder::Finish() {
-  // Stable: parts of one field keep the order they were added in.
-  std::stable_sort(pending_.begin(), pending_.end(),
-                   [](const Pending& a, const Pending& b) { return a.id < b.id; });
+  // Sort 8-byte keys (id, order added) rather than the entries: parts of one field keep their
+  // order, and std::sort on integers neither allocates nor moves much.
+  keys_.clear();
+  for (const Pending& p : pending_) keys_.push_back(uint64_t{p.id.value} << 32 | p.seq);
+  std::sort(keys_.begin(), keys_.end());
+  auto id_of = [](uint64_t key) { return static_cast<uint32_t>(key >> 32); };
   size_t distinct = 0;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    if (i == 0 || pending_[i].id != pending_[i - 1].id) ++distinct;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (i == 0 || id_of(keys_[i]) != id_of(keys_[i - 1])) ++distinct;
   }
   Field* fields = arena_->AllocateArray<Field>(distinct);
   size_t out = 0;
-  for (size_t begin = 0; begin < pending_.size();) {
+  for (size_t begin = 0; begin < keys_.size();) {
     size_t end = begin + 1;
-    while (end < pending_.size() && pending_[end].id == pending_[begin].id) ++end;
+    while (end < keys_.size() && id_of(keys_[end]) == id_of(keys_[begin])) ++end;
     bool is_array = false;
     size_t elements = 0;
     for (size_t i = begin; i < end; ++i) {
-      if (pending_[i].part != Part::kScalar) is_array = true;
-      if (pending_[i].part != Part::kArrayMarker) ++elements;
+      Part part = pending_[static_cast<uint32_t>(keys_[i])].part;
+      if (part != Part::kScalar) is_array = true;
+      if (part != Part::kArrayMarker) ++elements;
     }
     Field& field = fields[out++];
-    field.id = pending_[begin].id;
+    field.id = FieldId{id_of(keys_[begin])};
     if (!is_array) {
-      field.value = pending_[end - 1].value;  // the last scalar wins
+      field.value = pending_[static_cast<uint32_t>(keys_[end - 1])].value;  // the last scalar wins
     } else {
       Value* values = arena_->AllocateArray<Value>(elements);
       size_t k = 0;
       for (size_t i = begin; i < end; ++i) {
-        if (pending_[i].part != Part::kArrayMarker) values[k++] = pending_[i].value;
+        const Pending& p = pending_[static_cast<uint32_t>(keys_[i])];
+        if (p.part != Part::kArrayMarker) values[k++] = p.value;
       }
       field.value = Value::Array({values, elements});
     }

@@ -33,11 +33,11 @@ class EventBuilder {
   Value CopyValue(const Value& v);
 
   // Sets a scalar field (or a whole array value). The value's bytes must outlive the event.
-  void Set(FieldId id, Value v) { pending_.push_back({id, Part::kScalar, v}); }
+  void Set(FieldId id, Value v) { Add(id, Part::kScalar, v); }
   // Appends one element to the field's array value.
-  void Append(FieldId id, Value element) { pending_.push_back({id, Part::kElement, element}); }
+  void Append(FieldId id, Value element) { Add(id, Part::kElement, element); }
   // Marks the field as an array even if no element is appended (an empty JSON array).
-  void MarkArray(FieldId id) { pending_.push_back({id, Part::kArrayMarker, Value()}); }
+  void MarkArray(FieldId id) { Add(id, Part::kArrayMarker, Value()); }
 
   size_t pending_size() const { return pending_.size(); }
 
@@ -53,12 +53,17 @@ class EventBuilder {
   struct Pending {
     FieldId id;
     Part part;
+    uint32_t seq;  // order added
     Value value;
   };
+  void Add(FieldId id, Part part, Value v) {
+    pending_.push_back({id, part, static_cast<uint32_t>(pending_.size()), v});
+  }
 
   Arena* arena_;
   EventHeader header_;
   std::vector<Pending> pending_;
+  std::vector<uint64_t> keys_;  // scratch for Finish
 };
 
 }  // namespace kestrel

@@ -10,6 +10,7 @@
 #include "common/hash.h"
 #include "event/event_builder.h"
 #include "event/ip_address.h"
+#include "event/json_path_tree.h"
 #include "event/json_records.h"
 #include "event/ndjson.h"
 #include "event/timestamp.h"
@@ -110,55 +111,56 @@ class NdjsonReader final : public EventReader {
     }
     builder_.Start();
     special_ = Special{};
-    name_.clear();
-    KESTREL_TRY(WalkObject(object, 0, false));
+    KESTREL_TRY(WalkObject(object, JsonPathTree::kRoot, 0, false));
     KESTREL_TRY(FillHeader());
     return builder_.Finish();
   }
 
-  Status WalkObject(dom::object object, int depth, bool in_array) {
+  Status WalkObject(dom::object object, uint32_t node, int depth, bool in_array) {
     if (depth > kMaxDepth) return MakeError(ErrorCode::kParse, fmt::format("objects nested deeper than {}", kMaxDepth));
-    size_t prefix = name_.size();
     for (dom::key_value_pair field : object) {
-      name_.resize(prefix);
-      if (prefix > 0) name_.push_back('.');
-      name_.append(field.key);
       if (depth == 0 && field.key.starts_with("kestrel")) {
         KESTREL_ASSIGN_OR_RETURN(bool consumed, ReadMeta(field.key, field.value));
         if (consumed) continue;
       }
-      KESTREL_TRY(WalkValue(field.value, depth, in_array));
+      KESTREL_ASSIGN_OR_RETURN(uint32_t child, paths_.Child(node, field.key));
+      KESTREL_TRY(WalkValue(field.value, child, depth, in_array));
     }
-    name_.resize(prefix);
     return Ok();
   }
 
-  Status WalkValue(dom::element value, int depth, bool in_array) {
+  Status WalkValue(dom::element value, uint32_t node, int depth, bool in_array) {
     switch (value.type()) {
-      case dom::element_type::OBJECT: return WalkObject(value.get_object().value_unsafe(), depth + 1, in_array);
+      case dom::element_type::OBJECT:
+        return WalkObject(value.get_object().value_unsafe(), node, depth + 1, in_array);
       case dom::element_type::ARRAY: {
         if (depth > kMaxDepth) return MakeError(ErrorCode::kParse, fmt::format("arrays nested deeper than {}", kMaxDepth));
         dom::array array = value.get_array().value_unsafe();
         if (array.size() == 0) {
-          KESTREL_ASSIGN_OR_RETURN(FieldId id, InternField({ValueKind::kNull, true}));
+          KESTREL_ASSIGN_OR_RETURN(FieldId id, LeafField(node, {ValueKind::kNull, true}));
           builder_.MarkArray(id);
           return Ok();
         }
         // Arrays (also of objects, and nested) flatten into one array per leaf name, as in ES.
-        for (dom::element element : array) KESTREL_TRY(WalkValue(element, depth + 1, true));
+        for (dom::element element : array) KESTREL_TRY(WalkValue(element, node, depth + 1, true));
         return Ok();
       }
-      default: return AddScalar(value, in_array);
+      default: return AddScalar(value, node, in_array);
     }
   }
 
-  Result<FieldId> InternField(FieldType type) {
-    auto id = registry_->Intern(name_, type);
+  // The field of a path, interned once and then cached in the path tree.
+  Result<FieldId> LeafField(uint32_t node, FieldType type) {
+    JsonPathTree::Node& n = paths_.node(node);
+    if (n.field && !(n.declared == ValueKind::kNull && type.scalar != ValueKind::kNull)) return *n.field;
+    auto id = registry_->Intern(n.name, type);  // new, or a dynamic field first seen as null
     if (!id) return tl::unexpected(std::move(id).error());
+    n.field = *id;
+    n.declared = registry_->info(*id).type.scalar;
     return *id;
   }
 
-  Status AddScalar(dom::element element, bool in_array) {
+  Status AddScalar(dom::element element, uint32_t node, bool in_array) {
     ValueKind natural = ValueKind::kNull;
     switch (element.type()) {
       case dom::element_type::STRING: natural = ValueKind::kString; break;
@@ -168,8 +170,8 @@ class NdjsonReader final : public EventReader {
       case dom::element_type::BOOL: natural = ValueKind::kBool; break;
       default: break;
     }
-    KESTREL_ASSIGN_OR_RETURN(FieldId id, InternField({natural, in_array}));
-    KESTREL_ASSIGN_OR_RETURN(Value value, Convert(element, registry_->info(id).type.scalar));
+    KESTREL_ASSIGN_OR_RETURN(FieldId id, LeafField(node, {natural, in_array}));
+    KESTREL_ASSIGN_OR_RETURN(Value value, Convert(element, id, paths_.node(node).declared));
     if (in_array) {
       builder_.Append(id, value);
     } else {
@@ -180,7 +182,7 @@ class NdjsonReader final : public EventReader {
   }
 
   // A JSON scalar as a Value, guided by the field's declared kind.
-  Result<Value> Convert(dom::element element, ValueKind declared) {
+  Result<Value> Convert(dom::element element, FieldId id, ValueKind declared) {
     switch (element.type()) {
       case dom::element_type::STRING: {
         std::string_view s = element.get_string().value_unsafe();
@@ -188,7 +190,7 @@ class NdjsonReader final : public EventReader {
           if (auto ip = ParseIp(s)) return builder_.IpValue(*ip);
         } else if (declared == ValueKind::kTimestamp) {
           if (auto ts = ParseTimestamp(s)) return Value::Timestamp(*ts);
-          if (name_ == "@timestamp") {
+          if (id == timestamp_id_) {
             return MakeError(ErrorCode::kParse, fmt::format("field '@timestamp': invalid timestamp \"{}\"", s));
           }
         }
@@ -196,7 +198,7 @@ class NdjsonReader final : public EventReader {
       }
       case dom::element_type::INT64: {
         int64_t v = element.get_int64().value_unsafe();
-        if (declared == ValueKind::kTimestamp) return EpochMillis(static_cast<double>(v), v);
+        if (declared == ValueKind::kTimestamp) return EpochMillis(id, static_cast<double>(v), v);
         if (declared == ValueKind::kU64 && v >= 0) return Value::U64(static_cast<uint64_t>(v));
         if (declared == ValueKind::kF64) return Value::F64(static_cast<double>(v));
         return Value::I64(v);
@@ -204,7 +206,7 @@ class NdjsonReader final : public EventReader {
       case dom::element_type::UINT64: return Value::U64(element.get_uint64().value_unsafe());
       case dom::element_type::DOUBLE: {
         double d = element.get_double().value_unsafe();
-        if (declared == ValueKind::kTimestamp) return EpochMillis(d, std::nullopt);
+        if (declared == ValueKind::kTimestamp) return EpochMillis(id, d, std::nullopt);
         return Value::F64(d);
       }
       case dom::element_type::BOOL: return Value::Bool(element.get_bool().value_unsafe());
@@ -212,10 +214,10 @@ class NdjsonReader final : public EventReader {
     }
   }
 
-  Result<Value> EpochMillis(double approx, std::optional<int64_t> exact) {
+  Result<Value> EpochMillis(FieldId id, double approx, std::optional<int64_t> exact) {
     constexpr double kLimit = 9.2e12;  // ~ year 2262: the end of int64 nanoseconds
     if (!(std::fabs(approx) < kLimit)) {
-      return MakeError(ErrorCode::kParse, fmt::format("field '{}': epoch milliseconds out of range", name_));
+      return MakeError(ErrorCode::kParse, fmt::format("field '{}': epoch milliseconds out of range", registry_->name(id)));
     }
     if (exact) return Value::Timestamp(*exact * 1'000'000);
     return Value::Timestamp(std::llround(approx * 1e6));
@@ -243,8 +245,10 @@ class NdjsonReader final : public EventReader {
       for (dom::key_value_pair field : object) {
         KESTREL_ASSIGN_OR_RETURN(bool known, ReadMetaField(field.key, field.value));
         if (known) continue;
-        name_.assign("kestrel.").append(field.key);  // not a header field: an ordinary one
-        KESTREL_TRY(WalkValue(field.value, 1, false));
+        // Not a header field: an ordinary one.
+        KESTREL_ASSIGN_OR_RETURN(uint32_t kestrel, paths_.Child(JsonPathTree::kRoot, "kestrel"));
+        KESTREL_ASSIGN_OR_RETURN(uint32_t child, paths_.Child(kestrel, field.key));
+        KESTREL_TRY(WalkValue(field.value, child, 1, false));
       }
       return true;
     }
@@ -310,7 +314,7 @@ class NdjsonReader final : public EventReader {
   dom::parser parser_;
   EventBuilder builder_;
   uint64_t next_event_id_;
-  std::string name_;
+  JsonPathTree paths_;
   Special special_;
   FieldId timestamp_id_, category_id_, entity_id_id_, pid_id_;
   FieldId type_field_id_;  // event.category (ECS) or event_type (Endgame)
