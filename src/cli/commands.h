@@ -16,5 +16,6 @@ using CommandFn = std::function<int()>;
 
 CommandFn AddConvertCommand(CLI::App& app);
 CommandFn AddStatsCommand(CLI::App& app);
+CommandFn AddExplainCommand(CLI::App& app);
 
 }  // namespace kestrel::cli

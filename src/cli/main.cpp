@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   std::map<std::string, CommandFn> commands;
   commands["convert"] = AddConvertCommand(app);
   commands["stats"] = AddStatsCommand(app);
+  commands["explain"] = AddExplainCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

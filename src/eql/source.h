@@ -1,0 +1,46 @@
+// Rule text and positions in it: spans, line/column lookup, and diagnostics rendered the way
+// compilers print them ("file:line:col: error: message", the line, a caret).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kestrel::eql {
+
+// Byte range [begin, end) in the query text.
+struct Span {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+inline Span Join(Span a, Span b) { return {a.begin < b.begin ? a.begin : b.begin, a.end > b.end ? a.end : b.end}; }
+
+struct Diagnostic {
+  Span span;
+  std::string message;  // lower-case, no trailing period
+};
+
+class Source {
+ public:
+  Source(std::string name, std::string text);
+
+  const std::string& name() const { return name_; }
+  const std::string& text() const { return text_; }
+  std::string_view Slice(Span span) const;
+
+  // 1-based line and column (in bytes) of a byte offset.
+  std::pair<uint32_t, uint32_t> LineCol(uint32_t offset) const;
+
+  // "name:line:col: error: message\n<line>\n<caret>\n"
+  std::string Render(const Diagnostic& d) const;
+  std::string RenderAll(const std::vector<Diagnostic>& diagnostics) const;
+
+ private:
+  std::string name_;
+  std::string text_;
+  std::vector<uint32_t> line_starts_;
+};
+
+}  // namespace kestrel::eql
