@@ -5,7 +5,7 @@ namespace kestrel {
 void* Arena::AllocateSlow(size_t size, size_t align) {
   if (size + align > block_size_ / 4) {
     // Oversized: its own block, so one large string does not waste a regular block.
-    large_.push_back({std::make_unique<uint8_t[]>(size + align), size + align});
+    large_.push_back({std::make_unique_for_overwrite<uint8_t[]>(size + align), size + align});
     reserved_ += size + align;
     used_in_full_blocks_ += size + align;
     uintptr_t p = reinterpret_cast<uintptr_t>(large_.back().data.get());
@@ -17,7 +17,7 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
     ++current_;
   }
   if (current_ >= blocks_.size()) {
-    blocks_.push_back({std::make_unique<uint8_t[]>(block_size_), block_size_});
+    blocks_.push_back({std::make_unique_for_overwrite<uint8_t[]>(block_size_), block_size_});
     reserved_ += block_size_;
   }
   cursor_ = blocks_[current_].data.get();

@@ -4,6 +4,7 @@
 // bounds.
 #include "event/klog.h"
 
+#include <fmt/format.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 #include <optional>
 #include <span>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "event/klog_format.h"
 
@@ -26,10 +25,27 @@ tl::unexpected<Error> Corrupt(std::string message) {
   return MakeError(ErrorCode::kCorrupt, std::move(message));
 }
 
+Value EightByteValue(ValueKind kind, uint64_t bits) {
+  switch (kind) {
+    case ValueKind::kI64:
+      return Value::I64(static_cast<int64_t>(bits));
+    case ValueKind::kTimestamp:
+      return Value::Timestamp(static_cast<int64_t>(bits));
+    case ValueKind::kF64: {
+      double d;
+      std::memcpy(&d, &bits, sizeof(d));
+      return Value::F64(d);
+    }
+    default:
+      return Value::U64(bits);
+  }
+}
+
 // Bounds-checked little-endian reads over [begin, end).
 class Cursor {
  public:
-  explicit Cursor(std::span<const uint8_t> bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+  explicit Cursor(std::span<const uint8_t> bytes)
+      : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
 
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
 
@@ -60,7 +76,10 @@ struct DCtxDeleter {
 class KlogReader final : public EventReader {
  public:
   KlogReader(std::unique_ptr<InputFile> input, const ReadOptions& options, SchemaRegistry* registry)
-      : EventReader(input->path()), input_(std::move(input)), options_(options), registry_(registry) {}
+      : EventReader(input->path()),
+        input_(std::move(input)),
+        options_(options),
+        registry_(registry) {}
 
   Status Open();
   Result<bool> Next(EventBatch& batch) override;
@@ -109,22 +128,25 @@ Status KlogReader::Open() {
     return tl::unexpected(At(0, "not a .klog file (bad magic)"));
   }
   if (n < klog::kFileHeaderSize) {
-    return tl::unexpected(At(0, fmt::format("truncated file header: {} of {} bytes", n,
-                                            klog::kFileHeaderSize)));
+    return tl::unexpected(
+        At(0, fmt::format("truncated file header: {} of {} bytes", n, klog::kFileHeaderSize)));
   }
   // The version comes before the CRC: a later version may lay out (and check) its header anew.
   uint16_t version = klog::LoadLe<uint16_t>(p + 8);
   if (version != kKlogVersion) {
-    return tl::unexpected(At(8,
-                             fmt::format("unsupported .klog format version {} (this build reads version {})",
-                                         version, kKlogVersion),
-                             ErrorCode::kUnsupportedVersion));
+    return tl::unexpected(
+        At(8,
+           fmt::format("unsupported .klog format version {} (this build reads version {})", version,
+                       kKlogVersion),
+           ErrorCode::kUnsupportedVersion));
   }
-  if (klog::LoadLe<uint32_t>(p + klog::kFileHeaderCrcOffset) != Crc32c(p, klog::kFileHeaderCrcOffset)) {
+  if (klog::LoadLe<uint32_t>(p + klog::kFileHeaderCrcOffset) !=
+      Crc32c(p, klog::kFileHeaderCrcOffset)) {
     return tl::unexpected(At(0, "file header crc mismatch"));
   }
   if (uint16_t reserved = klog::LoadLe<uint16_t>(p + 10); reserved != 0) {
-    return tl::unexpected(At(0, fmt::format("file header reserved field is {}, expected 0", reserved)));
+    return tl::unexpected(
+        At(0, fmt::format("file header reserved field is {}, expected 0", reserved)));
   }
   pos_ = klog::kFileHeaderSize;
   stats_.bytes = pos_;
@@ -153,10 +175,12 @@ Result<bool> KlogReader::Next(EventBatch& batch) {
     const BlockHeader& h = *header;
     uint64_t payload_offset = offset + klog::kBlockHeaderSize;
     bool truncated = h.stored_size > data_.size() - payload_offset;
-    Status status = truncated ? Status(tl::unexpected(At(
-                                    offset, fmt::format("truncated block: header says {} payload bytes, {} remain",
-                                                        h.stored_size, data_.size() - payload_offset))))
-                              : ReadBlock(h, offset, batch);
+    Status status =
+        truncated
+            ? Status(tl::unexpected(
+                  At(offset, fmt::format("truncated block: header says {} payload bytes, {} remain",
+                                         h.stored_size, data_.size() - payload_offset))))
+            : ReadBlock(h, offset, batch);
     if (!status) {
       // A schema block cannot be skipped: the file ids it defines are used by every later block.
       if (!options_.skip_bad || h.kind != static_cast<uint8_t>(BlockKind::kEvents)) {
@@ -199,7 +223,8 @@ uint64_t KlogReader::Resync(uint64_t from) const {
   const uint8_t* base = data_.data();
   size_t size = data_.size();
   for (uint64_t p = from; p + klog::kBlockHeaderSize <= size; ++p) {
-    const void* k = std::memchr(base + p, klog::kBlockMagic[0], size - klog::kBlockHeaderSize + 1 - p);
+    const void* k =
+        std::memchr(base + p, klog::kBlockMagic[0], size - klog::kBlockHeaderSize + 1 - p);
     if (k == nullptr) break;
     p = static_cast<uint64_t>(static_cast<const uint8_t*>(k) - base);
     if (klog::IsBlockHeader(base + p)) return p;
@@ -208,28 +233,32 @@ uint64_t KlogReader::Resync(uint64_t from) const {
 }
 
 Status KlogReader::ReadBlock(const BlockHeader& h, uint64_t offset, EventBatch& batch) {
-  if (h.kind != static_cast<uint8_t>(BlockKind::kSchema) && h.kind != static_cast<uint8_t>(BlockKind::kEvents)) {
+  if (h.kind != static_cast<uint8_t>(BlockKind::kSchema) &&
+      h.kind != static_cast<uint8_t>(BlockKind::kEvents)) {
     return tl::unexpected(At(offset, fmt::format("unknown block kind {}", h.kind)));
   }
   if (h.compression > static_cast<uint8_t>(klog::BlockCompression::kZstd)) {
     return tl::unexpected(At(offset, fmt::format("unknown block compression {}", h.compression)));
   }
   if (h.reserved != 0) {
-    return tl::unexpected(At(offset, fmt::format("block header reserved field is {}, expected 0", h.reserved)));
+    return tl::unexpected(
+        At(offset, fmt::format("block header reserved field is {}, expected 0", h.reserved)));
   }
   if (h.raw_size > klog::kMaxBlockRawSize) {
-    return tl::unexpected(At(offset, fmt::format("block raw_size {} exceeds the 64 MiB limit", h.raw_size)));
+    return tl::unexpected(
+        At(offset, fmt::format("block raw_size {} exceeds the 64 MiB limit", h.raw_size)));
   }
   bool compressed = h.compression == static_cast<uint8_t>(klog::BlockCompression::kZstd);
   if (!compressed && h.raw_size != h.stored_size) {
-    return tl::unexpected(At(offset, fmt::format("uncompressed block has raw_size {} but stored_size {}",
-                                                 h.raw_size, h.stored_size)));
+    return tl::unexpected(
+        At(offset, fmt::format("uncompressed block has raw_size {} but stored_size {}", h.raw_size,
+                               h.stored_size)));
   }
   bool schema = h.kind == static_cast<uint8_t>(BlockKind::kSchema);
   size_t min_size = schema ? klog::kMinSchemaEntrySize : klog::kMinRecordSize;
   if (h.count > h.raw_size / min_size) {
-    return tl::unexpected(
-        At(offset, fmt::format("block count {} does not fit in {} payload bytes", h.count, h.raw_size)));
+    return tl::unexpected(At(offset, fmt::format("block count {} does not fit in {} payload bytes",
+                                                 h.count, h.raw_size)));
   }
   KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> payload, Payload(h, offset));
   if (schema) return ReadSchemaBlock(h, offset, payload);
@@ -245,13 +274,15 @@ Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint6
     return std::span<const uint8_t>(stored, h.stored_size);
   }
   unsigned long long content = ZSTD_getFrameContentSize(stored, h.stored_size);
-  if (content == ZSTD_CONTENTSIZE_ERROR) return tl::unexpected(At(offset, "zstd payload is not a zstd frame"));
+  if (content == ZSTD_CONTENTSIZE_ERROR) {
+    return tl::unexpected(At(offset, "zstd payload is not a zstd frame"));
+  }
   if (content == ZSTD_CONTENTSIZE_UNKNOWN) {
     return tl::unexpected(At(offset, "zstd frame does not record its content size"));
   }
   if (content != h.raw_size) {
-    return tl::unexpected(
-        At(offset, fmt::format("zstd frame holds {} bytes but raw_size says {}", content, h.raw_size)));
+    return tl::unexpected(At(offset, fmt::format("zstd frame holds {} bytes but raw_size says {}",
+                                                 content, h.raw_size)));
   }
   size_t frame_size = ZSTD_findFrameCompressedSize(stored, h.stored_size);
   if (ZSTD_isError(frame_size) || frame_size != h.stored_size) {
@@ -267,7 +298,8 @@ Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint6
   }
   size_t n = ZSTD_decompressDCtx(dctx_.get(), raw_.get(), h.raw_size, stored, h.stored_size);
   if (ZSTD_isError(n)) {
-    return tl::unexpected(At(offset, fmt::format("zstd decompression failed: {}", ZSTD_getErrorName(n))));
+    return tl::unexpected(
+        At(offset, fmt::format("zstd decompression failed: {}", ZSTD_getErrorName(n))));
   }
   if (n != h.raw_size) {
     return tl::unexpected(
@@ -276,18 +308,20 @@ Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint6
   return std::span<const uint8_t>(raw_.get(), n);
 }
 
-Status KlogReader::ReadSchemaBlock(const BlockHeader& h, uint64_t offset, std::span<const uint8_t> payload) {
+Status KlogReader::ReadSchemaBlock(const BlockHeader& h, uint64_t offset,
+                                   std::span<const uint8_t> payload) {
   Cursor c(payload);
   for (uint32_t i = 0; i < h.count; ++i) {
     Status entry = ReadSchemaEntry(c);
     if (!entry) {
       const Error& e = entry.error();
-      return tl::unexpected(At(offset, fmt::format("schema entry {}: {}", i, e.message()), e.code()));
+      return tl::unexpected(
+          At(offset, fmt::format("schema entry {}: {}", i, e.message()), e.code()));
     }
   }
   if (c.remaining() != 0) {
-    return tl::unexpected(At(
-        offset, fmt::format("schema block has {} bytes after its {} entries", c.remaining(), h.count)));
+    return tl::unexpected(At(offset, fmt::format("schema block has {} bytes after its {} entries",
+                                                 c.remaining(), h.count)));
   }
   return Ok();
 }
@@ -305,13 +339,15 @@ Status KlogReader::ReadSchemaEntry(Cursor& c) {
       return Corrupt("truncated entry");
     }
     if (file_id != file_fields_.size()) {
-      return Corrupt(fmt::format("field file id {} is not the next id {}", file_id, file_fields_.size()));
+      return Corrupt(
+          fmt::format("field file id {} is not the next id {}", file_id, file_fields_.size()));
     }
     if (scalar > kMaxValueKind) return Corrupt(fmt::format("unknown value kind {}", scalar));
     if (is_array > 1) return Corrupt(fmt::format("is_array is {}, expected 0 or 1", is_array));
     std::string_view name_view(reinterpret_cast<const char*>(name), len);
-    KESTREL_ASSIGN_OR_RETURN(FieldId id,
-                             registry_->Intern(name_view, FieldType{static_cast<ValueKind>(scalar), is_array == 1}));
+    KESTREL_ASSIGN_OR_RETURN(
+        FieldId id,
+        registry_->Intern(name_view, FieldType{static_cast<ValueKind>(scalar), is_array == 1}));
     if (id.value >= field_named_.size()) field_named_.resize(id.value + 1, false);
     if (field_named_[id.value]) return Corrupt(fmt::format("duplicate field name '{}'", name_view));
     field_named_[id.value] = true;
@@ -323,7 +359,8 @@ Status KlogReader::ReadSchemaEntry(Cursor& c) {
     const uint8_t* name = nullptr;
     if (!c.Read(len) || !c.Take(len, name)) return Corrupt("truncated entry");
     if (file_id != file_types_.size()) {
-      return Corrupt(fmt::format("event type file id {} is not the next id {}", file_id, file_types_.size()));
+      return Corrupt(
+          fmt::format("event type file id {} is not the next id {}", file_id, file_types_.size()));
     }
     if (file_id >= klog::kMaxFileEventTypes) return Corrupt("more than 65536 event types");
     std::string_view name_view(reinterpret_cast<const char*>(name), len);
@@ -337,8 +374,8 @@ Status KlogReader::ReadSchemaEntry(Cursor& c) {
   return Corrupt(fmt::format("unknown entry kind {}", kind));
 }
 
-Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset, std::span<const uint8_t> payload,
-                                   EventBatch& batch) {
+Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset,
+                                   std::span<const uint8_t> payload, EventBatch& batch) {
   // Records of an uncompressed block are reported at their own file offset; inside a zstd
   // payload there is no such offset, so the block's is used and the index tells the record.
   bool in_place = h.compression == static_cast<uint8_t>(klog::BlockCompression::kNone);
@@ -355,8 +392,8 @@ Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset, std::s
     batch.Add(*event);
   }
   if (c.remaining() != 0) {
-    return tl::unexpected(At(
-        offset, fmt::format("events block has {} bytes after its {} records", c.remaining(), h.count)));
+    return tl::unexpected(At(offset, fmt::format("events block has {} bytes after its {} records",
+                                                 c.remaining(), h.count)));
   }
   return Ok();
 }
@@ -370,8 +407,8 @@ Result<Event> KlogReader::DecodeRecord(Cursor& c, Arena& arena) const {
                                c.remaining()));
   }
   if (record_size < klog::kRecordHeaderSize) {
-    return Corrupt(fmt::format("record_size {} is smaller than the {}-byte record header", record_size,
-                               klog::kRecordHeaderSize));
+    return Corrupt(fmt::format("record_size {} is smaller than the {}-byte record header",
+                               record_size, klog::kRecordHeaderSize));
   }
   Cursor r(std::span<const uint8_t>(record, record_size));
   uint16_t type = 0;
@@ -387,15 +424,17 @@ Result<Event> KlogReader::DecodeRecord(Cursor& c, Arena& arena) const {
   if (type >= file_types_.size()) return Corrupt(fmt::format("event type id {} not defined", type));
   header.type = file_types_[type];
   if (field_count > r.remaining() / klog::kMinFieldSize) {
-    return Corrupt(fmt::format("{} fields do not fit in the {} bytes left in the record", field_count,
-                               r.remaining()));
+    return Corrupt(fmt::format("{} fields do not fit in the {} bytes left in the record",
+                               field_count, r.remaining()));
   }
   Field* fields = field_count == 0 ? nullptr : arena.AllocateArray<Field>(field_count);
   bool sorted = true;
   for (uint32_t k = 0; k < field_count; ++k) {
     uint32_t file_id = 0;
     if (!r.Read(file_id)) return Corrupt("truncated field");
-    if (file_id >= file_fields_.size()) return Corrupt(fmt::format("field id {} not defined", file_id));
+    if (file_id >= file_fields_.size()) {
+      return Corrupt(fmt::format("field id {} not defined", file_id));
+    }
     fields[k].id = file_fields_[file_id];
     KESTREL_ASSIGN_OR_RETURN(fields[k].value, DecodeValue(r, arena, 0));
     if (k > 0 && !(fields[k - 1].id < fields[k].id)) sorted = false;
@@ -406,7 +445,8 @@ Result<Event> KlogReader::DecodeRecord(Cursor& c, Arena& arena) const {
   }
   if (!sorted) {
     // File ids follow first use, so another registry's ids may come out of order.
-    std::sort(fields, fields + field_count, [](const Field& a, const Field& b) { return a.id < b.id; });
+    std::sort(fields, fields + field_count,
+              [](const Field& a, const Field& b) { return a.id < b.id; });
     for (uint32_t k = 1; k < field_count; ++k) {
       if (fields[k - 1].id == fields[k].id) {
         return Corrupt(fmt::format("field '{}' appears twice", registry_->name(fields[k].id)));
@@ -419,9 +459,9 @@ Result<Event> KlogReader::DecodeRecord(Cursor& c, Arena& arena) const {
 Result<Value> KlogReader::DecodeValue(Cursor& c, Arena& arena, int depth) const {
   uint8_t kind = 0;
   if (!c.Read(kind)) return Corrupt("truncated value");
-  uint64_t bits = 0;
   switch (static_cast<ValueKind>(kind)) {
-    case ValueKind::kNull: return Value::Null();
+    case ValueKind::kNull:
+      return Value::Null();
     case ValueKind::kBool: {
       uint8_t b = 0;
       if (!c.Read(b)) return Corrupt("truncated bool value");
@@ -432,32 +472,25 @@ Result<Value> KlogReader::DecodeValue(Cursor& c, Arena& arena, int depth) const 
     case ValueKind::kU64:
     case ValueKind::kF64:
     case ValueKind::kTimestamp: {
+      uint64_t bits = 0;
       if (!c.Read(bits)) return Corrupt("truncated 8-byte value");
-      switch (static_cast<ValueKind>(kind)) {
-        case ValueKind::kI64: return Value::I64(static_cast<int64_t>(bits));
-        case ValueKind::kU64: return Value::U64(bits);
-        case ValueKind::kTimestamp: return Value::Timestamp(static_cast<int64_t>(bits));
-        default: {
-          double d;
-          std::memcpy(&d, &bits, sizeof(d));
-          return Value::F64(d);
-        }
-      }
+      return EightByteValue(static_cast<ValueKind>(kind), bits);
     }
     case ValueKind::kString: {
       uint32_t len = 0;
       const uint8_t* bytes = nullptr;
       if (!c.Read(len)) return Corrupt("truncated string length");
       if (!c.Take(len, bytes)) {
-        return Corrupt(fmt::format("string of {} bytes exceeds the {} bytes left in the record", len,
-                                   c.remaining()));
+        return Corrupt(fmt::format("string of {} bytes exceeds the {} bytes left in the record",
+                                   len, c.remaining()));
       }
       return Value::String({reinterpret_cast<const char*>(bytes), len});
     }
     case ValueKind::kIp: {
       const uint8_t* bytes = nullptr;
       if (!c.Take(sizeof(IpAddress), bytes)) return Corrupt("truncated ip value");
-      return Value::Ip(reinterpret_cast<const IpAddress*>(bytes));  // alignment 1: points into the block
+      // IpAddress has alignment 1: the value points into the block.
+      return Value::Ip(reinterpret_cast<const IpAddress*>(bytes));
     }
     case ValueKind::kArray: {
       if (depth >= klog::kMaxArrayDepth) {
@@ -466,8 +499,8 @@ Result<Value> KlogReader::DecodeValue(Cursor& c, Arena& arena, int depth) const 
       uint32_t n = 0;
       if (!c.Read(n)) return Corrupt("truncated array length");
       if (n > c.remaining()) {  // every element takes at least its kind byte
-        return Corrupt(fmt::format("array of {} elements exceeds the {} bytes left in the record", n,
-                                   c.remaining()));
+        return Corrupt(fmt::format("array of {} elements exceeds the {} bytes left in the record",
+                                   n, c.remaining()));
       }
       Value* elements = n == 0 ? nullptr : arena.AllocateArray<Value>(n);
       for (uint32_t k = 0; k < n; ++k) {

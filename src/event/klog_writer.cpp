@@ -2,6 +2,7 @@
 // block for the fields and event types it is the first to use (docs/klog-format.md).
 #include "event/klog.h"
 
+#include <fmt/format.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <span>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "event/klog_format.h"
 
@@ -94,7 +93,8 @@ Result<uint32_t> KlogWriter::FileFieldId(FieldId id) {
 
   const FieldInfo& info = registry_->info(id);
   if (info.name.size() > UINT16_MAX) {
-    return tl::unexpected(WriteError(fmt::format("field name of {} bytes is too long", info.name.size())));
+    return tl::unexpected(
+        WriteError(fmt::format("field name of {} bytes is too long", info.name.size())));
   }
   uint32_t file_id = next_field_id_++;
   field_map_[id.value] = file_id;
@@ -118,7 +118,8 @@ Result<uint16_t> KlogWriter::FileTypeId(EventTypeId id) {
 
   std::string_view name = registry_->event_type_name(id);
   if (name.size() > UINT16_MAX) {
-    return tl::unexpected(WriteError(fmt::format("event type of {} bytes is too long", name.size())));
+    return tl::unexpected(
+        WriteError(fmt::format("event type of {} bytes is too long", name.size())));
   }
   uint32_t file_id = next_type_id_++;
   type_map_[id] = file_id;
@@ -133,19 +134,26 @@ Result<uint16_t> KlogWriter::FileTypeId(EventTypeId id) {
 Status KlogWriter::EncodeValue(const Value& value, int depth) {
   AppendLe<uint8_t>(events_, static_cast<uint8_t>(value.kind()));
   switch (value.kind()) {
-    case ValueKind::kNull: return Ok();
-    case ValueKind::kBool: AppendLe<uint8_t>(events_, value.as_bool() ? 1 : 0); return Ok();
+    case ValueKind::kNull:
+      return Ok();
+    case ValueKind::kBool:
+      AppendLe<uint8_t>(events_, value.as_bool() ? 1 : 0);
+      return Ok();
     case ValueKind::kI64:
     case ValueKind::kU64:
     case ValueKind::kF64:
-    case ValueKind::kTimestamp: AppendLe<uint64_t>(events_, value.as_u64()); return Ok();
+    case ValueKind::kTimestamp:
+      AppendLe<uint64_t>(events_, value.as_u64());
+      return Ok();
     case ValueKind::kString: {
       std::string_view s = value.as_string();
       AppendLe<uint32_t>(events_, static_cast<uint32_t>(s.size()));
       AppendBytes(events_, s.data(), s.size());
       return Ok();
     }
-    case ValueKind::kIp: AppendBytes(events_, value.as_ip().bytes, 16); return Ok();
+    case ValueKind::kIp:
+      AppendBytes(events_, value.as_ip().bytes, 16);
+      return Ok();
     case ValueKind::kArray: {
       if (depth >= klog::kMaxArrayDepth) {
         return tl::unexpected(
@@ -164,8 +172,8 @@ Status KlogWriter::EncodeValue(const Value& value, int depth) {
 Status KlogWriter::EncodeRecord(const Event& event) {
   auto fields = event.fields();
   if (fields.size() > UINT16_MAX) {
-    return tl::unexpected(WriteError(fmt::format("event has {} fields, at most 65535 fit a record",
-                                                 fields.size())));
+    return tl::unexpected(
+        WriteError(fmt::format("event has {} fields, at most 65535 fit a record", fields.size())));
   }
   KESTREL_ASSIGN_OR_RETURN(uint16_t type, FileTypeId(event.type()));
   size_t start = events_.size();
@@ -183,9 +191,10 @@ Status KlogWriter::EncodeRecord(const Event& event) {
   }
   size_t record_size = events_.size() - start - 4;
   if (record_size > klog::kMaxBlockRawSize - 4) {
-    return tl::unexpected(WriteError(fmt::format(
-        "event encodes to {} bytes, more than a .klog block holds (64 MiB)", record_size + 4),
-        ErrorCode::kLimit));
+    return tl::unexpected(
+        WriteError(fmt::format("event encodes to {} bytes, more than a .klog block holds (64 MiB)",
+                               record_size + 4),
+                   ErrorCode::kLimit));
   }
   klog::StoreLe<uint32_t>(events_.data() + start, static_cast<uint32_t>(record_size));
   return Ok();
@@ -208,8 +217,9 @@ Status KlogWriter::Write(const Event& event) {
     KESTREL_TRY(FlushEvents(start, event_count_ - 1));
   }
   if (events_.size() >= block_bytes_) KESTREL_TRY(FlushEvents(events_.size(), event_count_));
-  // Many new fields with few events: write their entries early to keep schema blocks small.
-  if (schema_.size() >= block_bytes_) KESTREL_TRY(FlushSchema());
+  // Entries normally go out just before the events block that needs them; only a flood of long
+  // new names is written early, to keep the schema block under the reader's limit.
+  if (schema_.size() >= klog::kMaxBlockRawSize / 2) KESTREL_TRY(FlushSchema());
   return Ok();
 }
 
@@ -231,7 +241,8 @@ Status KlogWriter::FlushEvents(size_t prefix, uint32_t count) {
   return Ok();
 }
 
-Status KlogWriter::WriteBlock(klog::BlockKind kind, uint32_t count, std::span<const uint8_t> payload) {
+Status KlogWriter::WriteBlock(klog::BlockKind kind, uint32_t count,
+                              std::span<const uint8_t> payload) {
   if (payload.size() > klog::kMaxBlockRawSize) {
     // Only a schema block of tens of thousands of very long names gets here.
     return tl::unexpected(WriteError("schema block larger than 64 MiB", ErrorCode::kLimit));
@@ -244,8 +255,8 @@ Status KlogWriter::WriteBlock(klog::BlockKind kind, uint32_t count, std::span<co
   if (cctx_ != nullptr && !payload.empty()) {
     size_t bound = ZSTD_compressBound(payload.size());
     if (compressed_.size() < bound) compressed_.resize(bound);
-    size_t n = ZSTD_compressCCtx(cctx_.get(), compressed_.data(), compressed_.size(), payload.data(),
-                                 payload.size(), options_.zstd_level);
+    size_t n = ZSTD_compressCCtx(cctx_.get(), compressed_.data(), compressed_.size(),
+                                 payload.data(), payload.size(), options_.zstd_level);
     // A failed or useless compression is not an error: the payload is stored as it is.
     if (!ZSTD_isError(n) && n < payload.size()) {
       stored = std::span<const uint8_t>(compressed_.data(), n);

@@ -10,33 +10,20 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <set>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/crc32c.h"
 #include "event/event_builder.h"
 #include "event/random_events.h"
+#include "event/test_files.h"
 
 namespace kestrel {
 namespace {
 
 // ---- Files -------------------------------------------------------------------------------
-
-// A fresh temporary path; the files are removed when the test binary exits.
-std::string TempPath(const std::string& name) {
-  struct Created {
-    std::vector<std::string> paths;
-    ~Created() {
-      for (const std::string& p : paths) ::unlink(p.c_str());
-    }
-  };
-  static Created created;
-  created.paths.push_back(::testing::TempDir() + "klog_test_" + std::to_string(::getpid()) + "_" +
-                          std::to_string(created.paths.size()) + "_" + name + ".klog");
-  return created.paths.back();
-}
 
 std::vector<uint8_t> ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -44,9 +31,10 @@ std::vector<uint8_t> ReadBytes(const std::string& path) {
 }
 
 void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  ::unlink(path.c_str());  // a new file: truncating one in place is slow on some file systems
+  ::unlink(path.c_str());  // a new inode: truncating a file in place is slow on ext4
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 // ---- The format, encoded from docs/klog-format.md independently of the implementation ------
@@ -86,8 +74,8 @@ Bytes FileHeader(uint16_t version = 1) {
 }
 
 // Appends a block; `stored` is the payload as stored (compressed or not).
-void AppendBlock(Bytes& file, uint8_t kind, uint8_t compression, uint32_t count, const Bytes& stored,
-                 uint32_t raw_size) {
+void AppendBlock(Bytes& file, uint8_t kind, uint8_t compression, uint32_t count,
+                 const Bytes& stored, uint32_t raw_size) {
   Bytes h;
   h.Raw("KBLK").U8(kind).U8(compression).U16(0).U32(count).U32(raw_size).U32(stored.size());
   h.U32(Crc32c(stored.b.data(), stored.size()));
@@ -123,6 +111,9 @@ Bytes Record(uint16_t type, uint16_t field_count, const Bytes& fields, int size_
   return r.Append(fields);
 }
 
+// Stores `v` (1 or 4 bytes) at `at`, then forges the CRCs so that only the value is wrong.
+void Forge(std::vector<uint8_t>& f, size_t at, uint32_t v, int width = 1);
+
 // Recomputes the file header CRC and the CRCs of every block that can be walked by its sizes.
 void FixCrcs(std::vector<uint8_t>& f) {
   if (f.size() >= 16) SetU32(f, 12, Crc32c(f.data(), 12));
@@ -134,6 +125,15 @@ void FixCrcs(std::vector<uint8_t>& f) {
     if (!fits) break;
     pos += 28 + stored;
   }
+}
+
+void Forge(std::vector<uint8_t>& f, size_t at, uint32_t v, int width) {
+  if (width == 4) {
+    SetU32(f, at, v);
+  } else {
+    f[at] = static_cast<uint8_t>(v);
+  }
+  FixCrcs(f);
 }
 
 struct BlockInfo {
@@ -148,8 +148,13 @@ std::vector<BlockInfo> ListBlocks(const std::vector<uint8_t>& f) {
   std::vector<BlockInfo> blocks;
   size_t events = 0;
   for (size_t pos = 16; pos < f.size();) {
-    BlockInfo b{pos, pos + 28 + GetU32(f, pos + 16), f[pos + 4], f[pos + 5], GetU32(f, pos + 8),
-                GetU32(f, pos + 12), events};
+    BlockInfo b{pos,
+                pos + 28 + GetU32(f, pos + 16),
+                f[pos + 4],
+                f[pos + 5],
+                GetU32(f, pos + 8),
+                GetU32(f, pos + 12),
+                events};
     if (b.kind == 2) events += b.count;
     blocks.push_back(b);
     pos = b.end;
@@ -189,7 +194,7 @@ ReadOutcome ReadAll(const std::string& path, SchemaRegistry& registry, bool skip
     out.error = reader.error();
     return out;
   }
-  EventBuilder builder(&out.events.arena());
+  EventBuilder copier(&out.events.arena());
   static EventBatch batch;  // reused: its arena's blocks are recycled across reads
   for (;;) {
     Result<bool> more = (*reader)->Next(batch);
@@ -198,12 +203,7 @@ ReadOutcome ReadAll(const std::string& path, SchemaRegistry& registry, bool skip
       break;
     }
     if (!*more) break;
-    for (const Event& e : batch) {
-      builder.Start();
-      builder.header() = e.header();
-      for (const Field& f : e.fields()) builder.Set(f.id, builder.CopyValue(f.value));
-      out.events.Add(builder.Finish());
-    }
+    for (const Event& e : batch) out.events.Add(copier.Copy(e));
   }
   out.stats = (*reader)->stats();
   return out;
@@ -222,15 +222,22 @@ int64_t ErrorOffset(const Error& error, const std::string& path) {
 
 std::string Describe(const Value& v) {
   switch (v.kind()) {
-    case ValueKind::kNull: return "null";
-    case ValueKind::kBool: return v.as_bool() ? "true" : "false";
-    case ValueKind::kI64: return "i64:" + std::to_string(v.as_i64());
-    case ValueKind::kU64: return "u64:" + std::to_string(v.as_u64());
-    case ValueKind::kF64: return "f64:" + std::to_string(Value::F64(v.as_f64()).as_u64());
-    case ValueKind::kTimestamp: return "ts:" + std::to_string(v.as_timestamp_ns());
+    case ValueKind::kNull:
+      return "null";
+    case ValueKind::kBool:
+      return v.as_bool() ? "true" : "false";
+    case ValueKind::kI64:
+      return "i64:" + std::to_string(v.as_i64());
+    case ValueKind::kU64:
+      return "u64:" + std::to_string(v.as_u64());
+    case ValueKind::kF64:
+      return "f64:" + std::to_string(Value::F64(v.as_f64()).as_u64());
+    case ValueKind::kTimestamp:
+      return "ts:" + std::to_string(v.as_timestamp_ns());
     case ValueKind::kString: {
       std::string s = "str:";
-      for (unsigned char c : v.as_string()) s += std::isprint(c) ? std::string(1, c) : "\\" + std::to_string(c);
+      for (unsigned char c : v.as_string())
+        s += std::isprint(c) ? std::string(1, c) : "\\" + std::to_string(c);
       return s;
     }
     case ValueKind::kIp: {
@@ -250,11 +257,12 @@ std::string Describe(const Value& v) {
 // An event by field *names*, for comparing across registries.
 std::string Describe(const Event& e, const SchemaRegistry& registry) {
   std::vector<std::string> fields;
-  for (const Field& f : e.fields()) fields.push_back(std::string(registry.name(f.id)) + "=" + Describe(f.value));
+  for (const Field& f : e.fields())
+    fields.push_back(std::string(registry.name(f.id)) + "=" + Describe(f.value));
   std::sort(fields.begin(), fields.end());
-  std::string s = std::string(registry.event_type_name(e.type())) + " " + std::to_string(e.ts_mono_ns()) +
-                  " " + std::to_string(e.ts_wall_ns()) + " " + std::to_string(e.event_id()) + " " +
-                  std::to_string(e.entity_key());
+  std::string s = std::string(registry.event_type_name(e.type())) + " " +
+                  std::to_string(e.ts_mono_ns()) + " " + std::to_string(e.ts_wall_ns()) + " " +
+                  std::to_string(e.event_id()) + " " + std::to_string(e.entity_key());
   for (const std::string& f : fields) s += " " + f;
   return s;
 }
@@ -275,9 +283,11 @@ TEST(KlogTest, RoundTripsRandomEventsAcrossRegistries) {
     testing::MakeRandomEvents(seed, 200, registry, batch);
     for (Compression compression : {Compression::kNone, Compression::kZstd}) {
       for (size_t block_bytes : {size_t{1}, size_t{700}, size_t{1} << 20}) {
-        SCOPED_TRACE("seed " + std::to_string(seed) + " zstd " + std::to_string(compression == Compression::kZstd) +
-                     " block_bytes " + std::to_string(block_bytes));
-        std::string path = TempPath("roundtrip");
+        SCOPED_TRACE("seed " + std::to_string(seed) + " zstd " +
+                     std::to_string(compression == Compression::kZstd) + " block_bytes " +
+                     std::to_string(block_bytes));
+        testing::TempFile temp(".klog");
+        const std::string& path = temp.path();
         ASSERT_TRUE(WriteEvents(path, batch, registry, Options(compression, block_bytes)));
         std::vector<uint8_t> file = ReadBytes(path);
 
@@ -309,7 +319,8 @@ TEST(KlogTest, RoundTripsRandomEventsAcrossRegistries) {
         ASSERT_FALSE(same.error) << same.error->ToString();
         EXPECT_EQ(registry.size(), fields_before);
         ASSERT_EQ(same.events.size(), batch.size());
-        for (size_t i = 0; i < batch.size(); ++i) ASSERT_TRUE(same.events[i] == batch[i]) << "event " << i;
+        for (size_t i = 0; i < batch.size(); ++i)
+          ASSERT_TRUE(same.events[i] == batch[i]) << "event " << i;
         EXPECT_EQ(same.stats.records, 200u);
         EXPECT_EQ(same.stats.skipped, 0u);
         EXPECT_EQ(same.stats.bytes, file.size());
@@ -322,7 +333,8 @@ TEST(KlogTest, RoundTripsRandomEventsAcrossRegistries) {
           ASSERT_FALSE(other.error) << other.error->ToString();
           ASSERT_EQ(other.events.size(), batch.size());
           for (size_t i = 0; i < batch.size(); ++i) {
-            ASSERT_EQ(Describe(other.events[i], fresh), Describe(batch[i], registry)) << "event " << i;
+            ASSERT_EQ(Describe(other.events[i], fresh), Describe(batch[i], registry))
+                << "event " << i;
             auto fields = other.events[i].fields();
             for (size_t k = 1; k < fields.size(); ++k) ASSERT_LT(fields[k - 1].id, fields[k].id);
           }
@@ -346,7 +358,8 @@ TEST(KlogTest, WritesTheDocumentedLayout) {
   builder.Append(tags, builder.StringValue("x"));
   builder.Append(tags, Value::Bool(true));
   batch.Add(builder.Finish());
-  std::string path = TempPath("layout");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   ASSERT_TRUE(WriteEvents(path, batch, registry, {}));
 
   Bytes expected = FileHeader();
@@ -365,7 +378,8 @@ TEST(KlogTest, WritesTheDocumentedLayout) {
 
 TEST(KlogTest, EmptyFileIsJustTheHeader) {
   SchemaRegistry registry;
-  std::string path = TempPath("empty");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   EventBatch none;
   ASSERT_TRUE(WriteEvents(path, none, registry, Options(Compression::kZstd, 1)));
   EXPECT_EQ(ReadBytes(path), FileHeader().b);
@@ -391,14 +405,16 @@ TEST(KlogTest, ArraysNestUpToEightLevels) {
     *field = Field{id, v};
     return Event(EventHeader{}, {field, 1});
   };
-  std::string path = TempPath("nested");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   auto output = OutputFile::Open(path);
   ASSERT_TRUE(output);
   auto writer = OpenKlogWriter(std::move(*output), {}, &registry);
   ASSERT_TRUE(writer);
   Status too_deep = (*writer)->Write(nested(9));
   ASSERT_FALSE(too_deep);
-  EXPECT_NE(too_deep.error().message().find("arrays nested deeper than 8 levels"), std::string::npos);
+  EXPECT_NE(too_deep.error().message().find("arrays nested deeper than 8 levels"),
+            std::string::npos);
   ASSERT_TRUE((*writer)->Write(nested(8)));  // the failed event left nothing behind
   ASSERT_TRUE((*writer)->Close());
   EXPECT_EQ((*writer)->events_written(), 1u);
@@ -408,13 +424,37 @@ TEST(KlogTest, ArraysNestUpToEightLevels) {
   EXPECT_TRUE(read.events[0] == nested(8));
 }
 
+TEST(KlogTest, RejectsIdsTheRegistryDoesNotName) {
+  SchemaRegistry registry;
+  FieldId known = *registry.Intern("known", {ValueKind::kBool, false});
+  Field fields[] = {{known, Value::Bool(true)}, {FieldId{99}, Value::Null()}};
+  testing::TempFile temp(".klog");
+  auto output = OutputFile::Open(temp.path());
+  ASSERT_TRUE(output);
+  auto writer = OpenKlogWriter(std::move(*output), {}, &registry);
+  ASSERT_TRUE(writer);
+  Status bad_type = (*writer)->Write(Event(EventHeader{.type = 7}, {fields, 1}));
+  ASSERT_FALSE(bad_type);
+  EXPECT_EQ(bad_type.error().ToString(), temp.path() + ": event type id 7 is not in the registry");
+  Status bad_field = (*writer)->Write(Event(EventHeader{}, {fields, 2}));
+  ASSERT_FALSE(bad_field);
+  EXPECT_EQ(bad_field.error().message(), "field id 99 is not in the registry");
+  ASSERT_TRUE((*writer)->Write(Event(EventHeader{.event_id = 5}, {fields, 1})));
+  ASSERT_TRUE((*writer)->Close());
+  ReadOutcome read = ReadAll(temp.path(), registry);
+  ASSERT_FALSE(read.error) << read.error->ToString();
+  ASSERT_EQ(read.events.size(), 1u);
+  EXPECT_TRUE(read.events[0] == Event(EventHeader{.event_id = 5}, {fields, 1}));
+}
+
 TEST(KlogTest, StoresIncompressibleBlocksUncompressed) {
   SchemaRegistry registry;
   FieldId id = *registry.Intern("blob", {ValueKind::kString, false});
   std::mt19937_64 rng(5);
   std::string noise(4000, ' ');
   for (char& c : noise) c = static_cast<char>(rng());
-  std::string path = TempPath("noise");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   EventBatch batch;
   EventBuilder builder(&batch.arena());
   for (const std::string& s : {noise, std::string(4000, 'a')}) {
@@ -443,7 +483,8 @@ TEST(KlogTest, StringsAreNotCopied) {
     builder.Start();
     builder.Set(id, builder.StringValue(std::string(200'000, 'q')));
     batch.Add(builder.Finish());
-    std::string path = TempPath("zerocopy");
+    testing::TempFile temp(".klog");
+    const std::string& path = temp.path();
     ASSERT_TRUE(WriteEvents(path, batch, registry, Options(compression, 1)));
     auto input = InputFile::Open(path);
     ASSERT_TRUE(input);
@@ -460,7 +501,8 @@ TEST(KlogTest, StringsAreNotCopied) {
 
 // ---- Header errors ---------------------------------------------------------------------------
 
-std::string OpenError(const std::vector<uint8_t>& bytes, const std::string& path, ErrorCode* code = nullptr) {
+std::string OpenError(const std::vector<uint8_t>& bytes, const std::string& path,
+                      ErrorCode* code = nullptr) {
   WriteBytes(path, bytes);
   SchemaRegistry registry;
   ReadOutcome read = ReadAll(path, registry, /*skip_bad=*/true);
@@ -470,11 +512,14 @@ std::string OpenError(const std::vector<uint8_t>& bytes, const std::string& path
 }
 
 TEST(KlogTest, RejectsBadFileHeaders) {
-  std::string path = TempPath("header");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   std::vector<uint8_t> good = FileHeader().b;
   EXPECT_EQ(OpenError({}, path), path + ":0: truncated file header: 0 of 16 bytes");
-  EXPECT_EQ(OpenError({good.begin(), good.begin() + 10}, path), path + ":0: truncated file header: 10 of 16 bytes");
-  EXPECT_EQ(OpenError({'{', '"', 'a', '"', '}', '\n'}, path), path + ":0: not a .klog file (bad magic)");
+  EXPECT_EQ(OpenError({good.begin(), good.begin() + 10}, path),
+            path + ":0: truncated file header: 10 of 16 bytes");
+  EXPECT_EQ(OpenError({'{', '"', 'a', '"', '}', '\n'}, path),
+            path + ":0: not a .klog file (bad magic)");
   std::vector<uint8_t> magic = good;
   magic[3] = 'X';
   EXPECT_EQ(OpenError(magic, path), path + ":0: not a .klog file (bad magic)");
@@ -515,24 +560,30 @@ struct RecordCase {
 std::vector<RecordCase> BadRecords() {
   auto fields = [] { return Bytes{}; };
   std::vector<RecordCase> cases;
-  cases.push_back({Record(0, 1, fields().U32(17).U8(2).U64(5)), "record 0: field id 17 not defined"});
+  cases.push_back(
+      {Record(0, 1, fields().U32(17).U8(2).U64(5)), "record 0: field id 17 not defined"});
   cases.push_back({Record(3, 0, fields()), "record 0: event type id 3 not defined"});
   cases.push_back({Record(0, 1, fields().U32(1).U8(9)), "record 0: unknown value kind 9"});
-  cases.push_back({Record(0, 1, fields().U32(1).U8(1).U8(2)), "record 0: bool value 2 is not 0 or 1"});
+  cases.push_back(
+      {Record(0, 1, fields().U32(1).U8(1).U8(2)), "record 0: bool value 2 is not 0 or 1"});
   cases.push_back({Record(0, 1, fields().U32(0).U8(5).U32(100).Raw("abc")),
                    "record 0: string of 100 bytes exceeds the 3 bytes left in the record"});
   cases.push_back({Record(0, 1, fields().U32(1).U8(2).U32(0)), "record 0: truncated 8-byte value"});
-  cases.push_back({Record(0, 2, fields().U32(0).U8(0).U32(0).U8(0)), "record 0: field 'a' appears twice"});
+  cases.push_back(
+      {Record(0, 2, fields().U32(0).U8(0).U32(0).U8(0)), "record 0: field 'a' appears twice"});
   cases.push_back({Record(0, 1, fields().U32(1).U8(2).U64(1).U8(0)),
                    "record 0: record_size 50 leaves 1 bytes after the last field"});
-  cases.push_back({Record(0, 1000, fields()), "record 0: 1000 fields do not fit in the 0 bytes left in the record"});
+  cases.push_back({Record(0, 1000, fields()),
+                   "record 0: 1000 fields do not fit in the 0 bytes left in the record"});
   cases.push_back({Record(0, 1, fields().U32(0).U8(8).U32(1000)),
                    "record 0: array of 1000 elements exceeds the 0 bytes left in the record"});
   Bytes deep = fields().U32(0);
   for (int i = 0; i < 9; ++i) deep.U8(8).U32(1);
   cases.push_back({Record(0, 1, deep.U8(0)), "record 0: arrays nested deeper than 8 levels"});
-  cases.push_back({Record(0, 0, fields(), 10), "record 0: record_size 46 exceeds the 36 bytes left in the block"});
-  cases.push_back({Record(0, 0, fields().U32(0), -30), "record 0: record_size 10 is smaller than the 36-byte record header"});
+  cases.push_back({Record(0, 0, fields(), 10),
+                   "record 0: record_size 46 exceeds the 36 bytes left in the block"});
+  cases.push_back({Record(0, 0, fields().U32(0), -30),
+                   "record 0: record_size 10 is smaller than the 36-byte record header"});
   return cases;
 }
 
@@ -548,12 +599,15 @@ TEST(KlogTest, ReportsRecordDefectsWithOffsets) {
       } else {
         AppendBlock(file, 2, 1, c.record);
       }
-      std::string path = TempPath("record");
+      testing::TempFile temp(".klog");
+      const std::string& path = temp.path();
       WriteBytes(path, file.b);
       SchemaRegistry registry;
       ReadOutcome read = ReadAll(path, registry);
       ASSERT_TRUE(read.error);
-      EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(zstd ? kEventsOffset : kRecordOffset) + ": " + c.message);
+      EXPECT_EQ(
+          read.error->ToString(),
+          path + ":" + std::to_string(zstd ? kEventsOffset : kRecordOffset) + ": " + c.message);
       EXPECT_EQ(read.error->code(), ErrorCode::kCorrupt);
 
       ReadOutcome skipped = ReadAll(path, registry, /*skip_bad=*/true);
@@ -573,13 +627,14 @@ TEST(KlogTest, ReportsTheFailingRecordOfABlock) {
   AppendBlock(file, 1, 3, StandardSchema());
   AppendBlock(file, 2, 3, events);
   AppendBlock(file, 2, 1, good);
-  std::string path = TempPath("third");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   WriteBytes(path, file.b);
   SchemaRegistry registry;
   ReadOutcome read = ReadAll(path, registry);
   ASSERT_TRUE(read.error);
-  EXPECT_EQ(read.error->ToString(),
-            path + ":" + std::to_string(kRecordOffset + 2 * good.size()) + ": record 2: field id 4 not defined");
+  EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kRecordOffset + 2 * good.size()) +
+                                        ": record 2: field id 4 not defined");
   // Skipping drops the whole block (3 records) and keeps the next one.
   ReadOutcome skipped = ReadAll(path, registry, /*skip_bad=*/true);
   ASSERT_FALSE(skipped.error) << skipped.error->ToString();
@@ -592,7 +647,7 @@ TEST(KlogTest, ReportsTheFailingRecordOfABlock) {
 struct BlockCase {
   std::string message;
   void (*patch)(Bytes& schema, Bytes& events, uint32_t& count);  // before the file is assembled
-  void (*patch_file)(std::vector<uint8_t>& f) = nullptr;        // after it is assembled
+  void (*patch_file)(std::vector<uint8_t>& f) = nullptr;         // after it is assembled
   bool schema_block = false;  // the defect is in the schema block (at offset 16)
   uint32_t schema_count = 3;
   bool fatal = false;  // stops reading even with skip_bad
@@ -601,34 +656,48 @@ struct BlockCase {
 TEST(KlogTest, ReportsBlockDefectsAtTheBlockOffset) {
   auto none = [](Bytes&, Bytes&, uint32_t&) {};
   std::vector<BlockCase> cases = {
-      {"events block has 1 bytes after its 1 records", [](Bytes&, Bytes& e, uint32_t&) { e.U8(0); }},
-      {"block count 5 does not fit in 53 payload bytes", [](Bytes&, Bytes&, uint32_t& n) { n = 5; }},
-      {"block payload crc mismatch", none, [](std::vector<uint8_t>& f) { f[kRecordOffset + 5] ^= 1; }},
-      {"bad block magic (expected KBLK)", none, [](std::vector<uint8_t>& f) { f[kEventsOffset + 1] = 'X'; }},
-      {"block header crc mismatch", none, [](std::vector<uint8_t>& f) { f[kEventsOffset + 9] ^= 1; }},
-      {"unknown block kind 7", none, [](std::vector<uint8_t>& f) { f[kEventsOffset + 4] = 7; FixCrcs(f); },
-       false, 3, /*fatal=*/true},
-      {"unknown block compression 2", none, [](std::vector<uint8_t>& f) { f[kEventsOffset + 5] = 2; FixCrcs(f); }},
+      {"events block has 1 bytes after its 1 records",
+       [](Bytes&, Bytes& e, uint32_t&) { e.U8(0); }},
+      {"block count 5 does not fit in 53 payload bytes",
+       [](Bytes&, Bytes&, uint32_t& n) { n = 5; }},
+      {"block payload crc mismatch", none,
+       [](std::vector<uint8_t>& f) { f[kRecordOffset + 5] ^= 1; }},
+      {"bad block magic (expected KBLK)", none,
+       [](std::vector<uint8_t>& f) { f[kEventsOffset + 1] = 'X'; }},
+      {"block header crc mismatch", none,
+       [](std::vector<uint8_t>& f) { f[kEventsOffset + 9] ^= 1; }},
+      {"unknown block kind 7", none,
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 4, 7); }, false, 3, /*fatal=*/true},
+      {"unknown block compression 2", none,
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 5, 2); }},
       {"block header reserved field is 1, expected 0", none,
-       [](std::vector<uint8_t>& f) { f[kEventsOffset + 6] = 1; FixCrcs(f); }},
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 6, 1); }},
       {"uncompressed block has raw_size 54 but stored_size 53", none,
-       [](std::vector<uint8_t>& f) { SetU32(f, kEventsOffset + 12, 54); FixCrcs(f); }},
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 12, 54, 4); }},
       {"block raw_size 67108865 exceeds the 64 MiB limit", none,
-       [](std::vector<uint8_t>& f) { f[kEventsOffset + 5] = 1; SetU32(f, kEventsOffset + 12, (64u << 20) + 1); FixCrcs(f); }},
-      {"zstd payload is not a zstd frame", none, [](std::vector<uint8_t>& f) { f[kEventsOffset + 5] = 1; FixCrcs(f); }},
-      {"truncated block: header says 53 payload bytes, 52 remain", none, [](std::vector<uint8_t>& f) { f.pop_back(); }},
-      {"truncated block header: 27 of 28 bytes", none, [](std::vector<uint8_t>& f) { f.resize(kEventsOffset + 27); }},
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 12, (64u << 20) + 1, 4); }},
+      {"zstd payload is not a zstd frame", none,
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 5, 1); }},
+      {"truncated block: header says 53 payload bytes, 52 remain", none,
+       [](std::vector<uint8_t>& f) { f.pop_back(); }},
+      {"truncated block header: 27 of 28 bytes", none,
+       [](std::vector<uint8_t>& f) { f.resize(kEventsOffset + 27); }},
       {"schema entry 2: duplicate field name 'a'",
        [](Bytes& s, Bytes&, uint32_t&) { s.b.back() = 'a'; }, nullptr, true},
       {"schema entry 1: field file id 5 is not the next id 0",
-       [](Bytes& s, Bytes&, uint32_t&) { s = TypeEntry(0, "process").Append(FieldEntry(5, ValueKind::kString, false, "a")); },
+       [](Bytes& s, Bytes&, uint32_t&) {
+         s = TypeEntry(0, "process").Append(FieldEntry(5, ValueKind::kString, false, "a"));
+       },
        nullptr, true, 2},
       {"schema entry 1: unknown value kind 9",
-       [](Bytes& s, Bytes&, uint32_t&) { s = TypeEntry(0, "process").Append(FieldEntry(0, ValueKind{9}, false, "a")); },
+       [](Bytes& s, Bytes&, uint32_t&) {
+         s = TypeEntry(0, "process").Append(FieldEntry(0, ValueKind{9}, false, "a"));
+       },
        nullptr, true, 2},
-      {"schema entry 0: unknown entry kind 3", [](Bytes& s, Bytes&, uint32_t&) { s.b[0] = 3; }, nullptr, true},
-      {"schema entry 0: empty event type", [](Bytes& s, Bytes&, uint32_t&) { s = TypeEntry(0, ""); }, nullptr,
-       true, 1},
+      {"schema entry 0: unknown entry kind 3", [](Bytes& s, Bytes&, uint32_t&) { s.b[0] = 3; },
+       nullptr, true},
+      {"schema entry 0: empty event type",
+       [](Bytes& s, Bytes&, uint32_t&) { s = TypeEntry(0, ""); }, nullptr, true, 1},
       {"schema block has 10 bytes after its 2 entries", none, nullptr, true, 2},
   };
   for (const BlockCase& c : cases) {
@@ -641,7 +710,8 @@ TEST(KlogTest, ReportsBlockDefectsAtTheBlockOffset) {
     AppendBlock(file, 1, c.schema_count, schema);
     AppendBlock(file, 2, count, events);
     if (c.patch_file != nullptr) c.patch_file(file.b);
-    std::string path = TempPath("block");
+    testing::TempFile temp(".klog");
+    const std::string& path = temp.path();
     WriteBytes(path, file.b);
     for (bool skip_bad : {false, true}) {
       SchemaRegistry registry;
@@ -666,22 +736,26 @@ TEST(KlogTest, ChecksZstdFramesAgainstRawSize) {
   AppendZstdBlock(file, 2, 1, record);
   SetU32(file.b, kEventsOffset + 12, record.size() + 1);  // raw_size lies; the CRCs are forged
   FixCrcs(file.b);
-  std::string path = TempPath("zstd");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   WriteBytes(path, file.b);
   SchemaRegistry registry;
   ReadOutcome read = ReadAll(path, registry);
   ASSERT_TRUE(read.error);
-  EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kEventsOffset) + ": zstd frame holds 53 bytes but raw_size says 54");
+  EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kEventsOffset) +
+                                        ": zstd frame holds 53 bytes but raw_size says 54");
 }
 
 TEST(KlogTest, SortsFieldsWhoseFileIdsAreOutOfOrder) {
   Bytes schema = TypeEntry(0, "process");
-  schema.Append(FieldEntry(0, ValueKind::kString, false, "z.last")).Append(FieldEntry(1, ValueKind::kI64, false, "a.first"));
+  schema.Append(FieldEntry(0, ValueKind::kString, false, "z.last"))
+      .Append(FieldEntry(1, ValueKind::kI64, false, "a.first"));
   Bytes file = FileHeader();
   AppendBlock(file, 1, 3, schema);
   AppendBlock(file, 2, 0, Bytes{});  // an empty events block is allowed and yields nothing
   AppendBlock(file, 2, 1, Record(0, 2, Bytes{}.U32(1).U8(2).U64(9).U32(0).U8(5).U32(2).Raw("hi")));
-  std::string path = TempPath("order");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   WriteBytes(path, file.b);
   SchemaRegistry registry;
   FieldId first = *registry.Intern("z.last", {ValueKind::kString, false});
@@ -706,10 +780,12 @@ struct Corpus {
   std::vector<BlockInfo> blocks;
 };
 
-std::unique_ptr<Corpus> MakeCorpus(Compression compression, size_t n, size_t block_bytes, uint64_t seed) {
+std::unique_ptr<Corpus> MakeCorpus(Compression compression, size_t n, size_t block_bytes,
+                                   uint64_t seed) {
   auto c = std::make_unique<Corpus>();
   testing::MakeRandomEvents(seed, n, c->registry, c->batch);
-  std::string path = TempPath("corpus");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   EXPECT_TRUE(WriteEvents(path, c->batch, c->registry, Options(compression, block_bytes)));
   c->file = ReadBytes(path);
   c->blocks = ListBlocks(c->file);
@@ -717,7 +793,8 @@ std::unique_ptr<Corpus> MakeCorpus(Compression compression, size_t n, size_t blo
 }
 
 // Expects `read` to hold exactly the corpus events outside [lost_begin, lost_end), in order.
-void ExpectEventsExcept(const ReadOutcome& read, const Corpus& c, size_t lost_begin, size_t lost_end) {
+void ExpectEventsExcept(const ReadOutcome& read, const Corpus& c, size_t lost_begin,
+                        size_t lost_end) {
   size_t k = 0;
   for (size_t i = 0; i < c.batch.size(); ++i) {
     if (i >= lost_begin && i < lost_end) continue;
@@ -741,15 +818,18 @@ TEST(KlogTest, TruncationAtAndAroundBlockBoundaries) {
     ASSERT_GT(c->blocks.size(), 8u);
     std::set<size_t> cuts = {0, 1, 8, 15};
     for (const BlockInfo& b : c->blocks) {
-      for (size_t at : {b.offset - 1, b.offset, b.offset + 1, b.offset + 27, b.offset + 28, b.end - 1, b.end}) {
+      for (size_t at :
+           {b.offset - 1, b.offset, b.offset + 1, b.offset + 27, b.offset + 28, b.end - 1, b.end}) {
         cuts.insert(at);
       }
     }
-    std::string path = TempPath("cut");
+    testing::TempFile temp(".klog");
+    const std::string& path = temp.path();
     for (size_t cut : cuts) {
       SCOPED_TRACE("cut at " + std::to_string(cut));
       WriteBytes(path, {c->file.begin(), c->file.begin() + static_cast<ptrdiff_t>(cut)});
-      // The block the cut falls inside (none when it falls between blocks) and the events before it.
+      // The block the cut falls inside (none when it falls between blocks) and the events before
+      // it.
       const BlockInfo* cut_block = cut < 16 ? nullptr : BlockAt(*c, cut);
       if (cut_block != nullptr && cut_block->offset == cut) cut_block = nullptr;
       size_t complete = 0;
@@ -761,7 +841,8 @@ TEST(KlogTest, TruncationAtAndAroundBlockBoundaries) {
         ReadOutcome read = ReadAll(path, c->registry, skip_bad);
         if (cut < 16) {
           ASSERT_TRUE(read.error);
-          EXPECT_EQ(read.error->ToString(), path + ":0: truncated file header: " + std::to_string(cut) + " of 16 bytes");
+          EXPECT_EQ(read.error->ToString(),
+                    path + ":0: truncated file header: " + std::to_string(cut) + " of 16 bytes");
           continue;
         }
         if (cut_block == nullptr) {  // a clean cut is a valid, shorter file
@@ -773,8 +854,10 @@ TEST(KlogTest, TruncationAtAndAroundBlockBoundaries) {
         bool header_cut = cut - cut_block->offset < 28;
         if (!skip_bad || (!header_cut && cut_block->kind == 1)) {
           ASSERT_TRUE(read.error);
-          EXPECT_EQ(ErrorOffset(*read.error, path), static_cast<int64_t>(cut_block->offset)) << read.error->ToString();
-          EXPECT_NE(read.error->message().find("truncated block"), std::string::npos) << read.error->ToString();
+          EXPECT_EQ(ErrorOffset(*read.error, path), static_cast<int64_t>(cut_block->offset))
+              << read.error->ToString();
+          EXPECT_NE(read.error->message().find("truncated block"), std::string::npos)
+              << read.error->ToString();
           ExpectEventsExcept(read, *c, complete, c->batch.size());
           continue;
         }
@@ -795,9 +878,11 @@ TEST(KlogTest, FlippedBytesAreCaughtAndBadEventsBlocksSkipped) {
     for (size_t at = 0; at < 16; ++at) offsets.push_back(at);
     for (const BlockInfo& b : c->blocks) {
       for (size_t d : {0, 3, 4, 5, 6, 8, 12, 16, 20, 24, 27}) offsets.push_back(b.offset + d);
-      for (size_t at : {b.offset + 28, (b.offset + 28 + b.end) / 2, b.end - 1}) offsets.push_back(at);
+      for (size_t at : {b.offset + 28, (b.offset + 28 + b.end) / 2, b.end - 1})
+        offsets.push_back(at);
     }
-    std::string path = TempPath("flip");
+    testing::TempFile temp(".klog");
+    const std::string& path = temp.path();
     for (size_t at : offsets) {
       SCOPED_TRACE("flip at " + std::to_string(at));
       std::vector<uint8_t> file = c->file;
@@ -809,17 +894,19 @@ TEST(KlogTest, FlippedBytesAreCaughtAndBadEventsBlocksSkipped) {
         ReadOutcome read = ReadAll(path, c->registry, skip_bad);
         if (at < 16) {
           ASSERT_TRUE(read.error);
-          EXPECT_EQ(ErrorOffset(*read.error, path), at == 8 || at == 9 ? 8 : 0) << read.error->ToString();
+          EXPECT_EQ(ErrorOffset(*read.error, path), at == 8 || at == 9 ? 8 : 0)
+              << read.error->ToString();
           continue;
         }
         ASSERT_NE(block, nullptr);
         bool in_header = at - block->offset < 28;
-        std::string expected = !in_header             ? "block payload crc mismatch"
+        std::string expected = !in_header               ? "block payload crc mismatch"
                                : at - block->offset < 4 ? "bad block magic (expected KBLK)"
                                                         : "block header crc mismatch";
         if (!skip_bad || (block->kind == 1 && !in_header)) {
           ASSERT_TRUE(read.error);
-          EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(block->offset) + ": " + expected);
+          EXPECT_EQ(read.error->ToString(),
+                    path + ":" + std::to_string(block->offset) + ": " + expected);
           ExpectEventsExcept(read, *c, block->first_event, c->batch.size());
           continue;
         }
@@ -836,7 +923,8 @@ TEST(KlogTest, FlippedBytesAreCaughtAndBadEventsBlocksSkipped) {
         ExpectEventsExcept(read, *c, block->first_event, block->first_event + block->count);
         EXPECT_EQ(read.stats.skipped, in_header ? 1u : block->count);
         ASSERT_FALSE(read.stats.skipped_errors.empty());
-        EXPECT_EQ(read.stats.skipped_errors[0].ToString(), path + ":" + std::to_string(block->offset) + ": " + expected);
+        EXPECT_EQ(read.stats.skipped_errors[0].ToString(),
+                  path + ":" + std::to_string(block->offset) + ": " + expected);
         EXPECT_EQ(read.stats.bytes, file.size());
       }
     }
@@ -847,7 +935,8 @@ TEST(KlogTest, ErrorsAreSticky) {
   auto c = MakeCorpus(Compression::kNone, 40, 300, 5);
   std::vector<uint8_t> file = c->file;
   file[c->blocks[3].offset + 30] ^= 1;
-  std::string path = TempPath("sticky");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   WriteBytes(path, file);
   auto input = InputFile::Open(path);
   ASSERT_TRUE(input);
@@ -870,7 +959,8 @@ TEST(KlogTest, SurvivesRandomMutations) {
   auto plain = MakeCorpus(Compression::kNone, 12, 200, 3);
   auto packed = MakeCorpus(Compression::kZstd, 12, 200, 4);
   std::mt19937_64 rng(2024);
-  std::string path = TempPath("fuzz");
+  testing::TempFile temp(".klog");
+  const std::string& path = temp.path();
   size_t failures = 0;
   size_t successes = 0;
   for (int iter = 0; iter < 2000; ++iter) {
@@ -878,15 +968,30 @@ TEST(KlogTest, SurvivesRandomMutations) {
     for (int m = static_cast<int>(rng() % 4); m >= 0 && !f.empty(); --m) {
       size_t at = rng() % f.size();
       switch (rng() % 6) {
-        case 0: f[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-        case 1: f[at] = static_cast<uint8_t>(rng()); break;
+        case 0:
+          f[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        case 1:
+          f[at] = static_cast<uint8_t>(rng());
+          break;
         case 2: {
-          const uint32_t interesting[] = {0, 1, 7, 36, 40, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
-                                          64u << 20, static_cast<uint32_t>(f.size())};
+          const uint32_t interesting[] = {0,
+                                          1,
+                                          7,
+                                          36,
+                                          40,
+                                          0xFFFF,
+                                          0x7FFFFFFF,
+                                          0x80000000,
+                                          0xFFFFFFFF,
+                                          64u << 20,
+                                          static_cast<uint32_t>(f.size())};
           if (at + 4 <= f.size()) SetU32(f, at, interesting[rng() % std::size(interesting)]);
           break;
         }
-        case 3: f.resize(at); break;
+        case 3:
+          f.resize(at);
+          break;
         case 4: {
           std::vector<uint8_t> junk(1 + rng() % 8);
           for (uint8_t& b : junk) b = static_cast<uint8_t>(rng());
