@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ make pkg-config python3
   clang-14 llvm-14-tools libclang-rt-14-dev clang-format clang-tidy
   # libraries
-  libexpected-dev libsimdjson-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev
+  libexpected-dev libsimdjson-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev libre2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -17,5 +17,6 @@ using CommandFn = std::function<int()>;
 CommandFn AddConvertCommand(CLI::App& app);
 CommandFn AddStatsCommand(CLI::App& app);
 CommandFn AddExplainCommand(CLI::App& app);
+CommandFn AddQueryCommand(CLI::App& app);
 
 }  // namespace kestrel::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   commands["convert"] = AddConvertCommand(app);
   commands["stats"] = AddStatsCommand(app);
   commands["explain"] = AddExplainCommand(app);
+  commands["query"] = AddQueryCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

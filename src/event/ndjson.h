@@ -20,6 +20,9 @@ Result<std::unique_ptr<EventWriter>> OpenNdjsonWriter(std::unique_ptr<OutputFile
 // Appends `s` as a JSON string literal (escaped; invalid UTF-8 bytes become U+FFFD).
 void AppendJsonString(std::string& out, std::string_view s);
 
+// Appends one value in its JSON form.
+void AppendValueJson(std::string& out, const Value& value);
+
 // Renders one event as a JSON object (no newline) into `out`, appending.
 void AppendEventJson(std::string& out, const Event& event, const SchemaRegistry& registry);
 

@@ -261,6 +261,8 @@ class NdjsonWriter final : public EventWriter {
 
 }  // namespace
 
+void AppendValueJson(std::string& out, const Value& value) { AppendValue(out, value); }
+
 void AppendEventJson(std::string& out, const Event& event, const SchemaRegistry& registry) {
   JsonObjectWriter writer;
   writer.Append(out, event, registry);

@@ -1,0 +1,139 @@
+// `kestrel query`: hunt over recorded events with one EQL query; prints every match.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/input_options.h"
+#include "eql/compiler.h"
+#include "eql/evaluator.h"
+#include "eql/parser.h"
+#include "event/event_builder.h"
+#include "event/ndjson.h"
+#include "query/hunt.h"
+
+namespace kestrel::cli {
+namespace {
+
+struct QueryOptions {
+  InputOptions input;
+  std::string query;
+  std::string dialect = "es";
+  bool case_sensitive = false;
+  bool case_insensitive = false;
+  std::string id_field;
+};
+
+int RunQuery(const QueryOptions& o) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  // Hunting reads everything first: the query is checked against the fields the data has, and
+  // sequences need the events in (ts_mono_ns, event_id) order.
+  EventBatch store;
+  EventBuilder copier(&store.arena());
+  std::vector<Event> events;
+  ReadOptions read_options = o.input.ToReadOptions();
+  EventBatch batch;
+  for (const std::string& path : o.input.inputs) {
+    auto reader = OpenEventReader(path, read_options, &registry);
+    if (!reader) {
+      fmt::print(stderr, "error: {}\n", reader.error().ToString());
+      return kExitFailure;
+    }
+    for (;;) {
+      auto more = (*reader)->Next(batch);
+      if (!more) {
+        fmt::print(stderr, "error: {}\n", more.error().ToString());
+        return kExitFailure;
+      }
+      if (!*more) break;
+      for (const Event& e : batch) events.push_back(copier.Copy(e));
+    }
+    ReportSkipped(**reader);
+    read_options.first_event_id += (*reader)->stats().records;
+  }
+  std::stable_sort(events.begin(), events.end(), OrderedBefore);
+
+  eql::Source source("<query>", o.query);
+  eql::CompileOptions compile_options;
+  compile_options.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
+  compile_options.case_insensitive =
+      o.case_insensitive || (compile_options.dialect == eql::Dialect::kPythonEql && !o.case_sensitive);
+  auto compiled = eql::Compile(source, registry, compile_options);
+  if (!compiled.query) {
+    fmt::print(stderr, "{}", source.RenderAll(compiled.diagnostics));
+    return kExitFailure;
+  }
+  std::optional<FieldId> id_field;
+  if (!o.id_field.empty()) {
+    id_field = registry.Find(o.id_field);
+    if (!id_field) {
+      fmt::print(stderr, "error: --id-field: no event has a field '{}'\n", o.id_field);
+      return kExitUsage;
+    }
+  }
+  auto matches = query::Hunt(*compiled.query, events, registry);
+  if (!matches) {
+    fmt::print(stderr, "error: {}\n", matches.error().ToString());
+    return kExitFailure;
+  }
+  std::string out;
+  for (const query::Match& m : *matches) {
+    out.clear();
+    if (id_field) {
+      for (size_t k = 0; k < m.events.size(); ++k) {
+        if (k > 0) out.push_back(' ');
+        const Event* e = m.events[k];
+        const Value* v = e != nullptr ? e->Find(*id_field) : nullptr;
+        if (e == nullptr) {
+          out += "-1";  // a missing event of a ![...] stage
+        } else if (v == nullptr) {
+          out += "null";
+        } else if (v->kind() == ValueKind::kString) {
+          out += v->as_string();
+        } else {
+          AppendValueJson(out, *v);
+        }
+      }
+    } else if (m.events.size() == 1 && m.events[0] != nullptr) {
+      AppendEventJson(out, *m.events[0], registry);
+    } else {
+      out += "{\"sequence\":[";
+      for (size_t k = 0; k < m.events.size(); ++k) {
+        if (k > 0) out.push_back(',');
+        if (m.events[k] == nullptr) {
+          out += "null";
+        } else {
+          AppendEventJson(out, *m.events[k], registry);
+        }
+      }
+      out += "]}";
+    }
+    out.push_back('\n');
+    fwrite(out.data(), 1, out.size(), stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandFn AddQueryCommand(CLI::App& app) {
+  auto options = std::make_shared<QueryOptions>();
+  CLI::App* cmd = app.add_subcommand("query", "Run one EQL query over recorded events and print the matches");
+  cmd->add_option("query", options->query, "The EQL query")->required();
+  cmd->add_option("-i,--input", options->input.inputs, "Event files (NDJSON or .klog; '-' for stdin)")->required();
+  cmd->add_option("--profile", options->input.profile, "JSON input profile")
+      ->check(CLI::IsMember({"ecs", "endgame"}))
+      ->capture_default_str();
+  cmd->add_flag("--skip-bad", options->input.skip_bad, "Skip records that fail to decode, and report how many");
+  cmd->add_option("--dialect", options->dialect, "es (Elasticsearch EQL) or eql (python-eql)")
+      ->check(CLI::IsMember({"es", "eql"}))
+      ->capture_default_str();
+  auto* cs = cmd->add_flag("--case-sensitive", options->case_sensitive, "== and in compare exactly (the es default)");
+  cmd->add_flag("--case-insensitive", options->case_insensitive, "== and in ignore ASCII case (the eql default)")
+      ->excludes(cs);
+  cmd->add_option("--id-field", options->id_field,
+                  "Print only this field of each matched event, space-separated, one match per line");
+  return [options] { return RunQuery(*options); };
+}
+
+}  // namespace kestrel::cli

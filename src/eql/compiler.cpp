@@ -1,0 +1,511 @@
+#include "eql/compiler.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "eql/evaluator.h"
+#include "eql/parser.h"
+#include "event/ip_address.h"
+
+namespace kestrel::eql {
+namespace {
+
+struct BuiltinInfo {
+  std::string_view name;  // lower case
+  Builtin builtin;
+  uint8_t min_args;
+  uint8_t max_args;  // 255: variadic
+  bool has_insensitive;
+};
+
+constexpr BuiltinInfo kBuiltins[] = {
+    {"add", Builtin::kAdd, 2, 2, false},
+    {"between", Builtin::kBetween, 3, 4, true},
+    {"cidrmatch", Builtin::kCidrMatch, 2, 255, false},
+    {"concat", Builtin::kConcat, 1, 255, false},
+    {"divide", Builtin::kDivide, 2, 2, false},
+    {"endswith", Builtin::kEndsWith, 2, 2, true},
+    {"indexof", Builtin::kIndexOf, 2, 3, true},
+    {"length", Builtin::kLength, 1, 1, false},
+    {"modulo", Builtin::kModulo, 2, 2, false},
+    {"multiply", Builtin::kMultiply, 2, 2, false},
+    {"number", Builtin::kNumber, 1, 2, false},
+    {"startswith", Builtin::kStartsWith, 2, 2, true},
+    {"string", Builtin::kString, 1, 1, false},
+    {"stringcontains", Builtin::kStringContains, 2, 2, true},
+    {"substring", Builtin::kSubstring, 2, 3, false},
+    {"subtract", Builtin::kSubtract, 2, 2, false},
+    {"arraycontains", Builtin::kArrayContains, 2, 255, true},
+    {"match", Builtin::kMatch, 2, 255, true},
+    {"wildcard", Builtin::kWildcard, 2, 255, true},
+};
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+template <class Names>
+std::string DidYouMean(std::string_view name, const Names& names) {
+  std::string_view best;
+  size_t best_d = std::max<size_t>(2, name.size() / 4) + 1;
+  for (std::string_view candidate : names) {
+    if (candidate.size() + best_d < name.size() || name.size() + best_d < candidate.size()) continue;
+    size_t d = EditDistance(name, candidate);
+    if (d < best_d) {
+      best_d = d;
+      best = candidate;
+    }
+  }
+  return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
+}
+
+class Lowerer {
+ public:
+  Lowerer(const SchemaRegistry& registry, const CompileOptions& options, std::vector<Diagnostic>& diagnostics)
+      : registry_(registry), options_(options), diagnostics_(diagnostics) {}
+
+  // A boolean program for an event query (category + condition).
+  bool LowerEventQuery(const EventQuery& q, Program& program) {
+    program = Program{};
+    program.category = q.category;
+    program.category_type = registry_.FindEventType(q.category);
+    program.category_field = registry_.Find("event.category");
+    program_ = &program;
+    auto root = Lower(*q.condition);
+    if (!root) return false;
+    program.root = *root;
+    return true;
+  }
+
+  // A value program for one expression (join keys, pipe arguments).
+  bool LowerExpression(const Expr& e, Program& program) {
+    program = Program{};
+    program_ = &program;
+    auto root = Lower(e);
+    if (!root) return false;
+    program.root = *root;
+    return true;
+  }
+
+ private:
+  bool Fail(Span span, std::string message) {
+    diagnostics_.push_back({span, std::move(message)});
+    return false;
+  }
+
+  uint32_t Add(IrNode node) {
+    program_->nodes.push_back(std::move(node));
+    return static_cast<uint32_t>(program_->nodes.size() - 1);
+  }
+
+  uint32_t AddConst(const Scalar& value, Span span) {
+    IrNode n;
+    n.op = IrOp::kConst;
+    n.constant = value;
+    if (value.kind == SKind::kString) {
+      program_->strings.emplace_back(value.s);
+      n.constant.s = program_->strings.back();
+    }
+    n.span = span;
+    return Add(std::move(n));
+  }
+
+  bool IsConst(uint32_t id) const { return program_->nodes[id].op == IrOp::kConst; }
+
+  // Folds a node whose operands are all constants into one constant.
+  uint32_t Fold(uint32_t id) {
+    const IrNode& n = program_->nodes[id];
+    if (n.op == IrOp::kConst || n.op == IrOp::kField || n.children.empty()) return id;
+    for (uint32_t c : n.children) {
+      if (!IsConst(c)) return id;
+    }
+    Evaluator evaluator;
+    const std::vector<Scalar>& values = evaluator.Constant(*program_, id);
+    if (values.size() != 1) return id;
+    Span span = n.span;
+    return AddConst(values[0], span);
+  }
+
+  std::optional<uint32_t> Lower(const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::kLiteral: {
+        switch (e.literal) {
+          case LiteralKind::kNull: return AddConst(Scalar::Null(), e.span);
+          case LiteralKind::kBool: return AddConst(Scalar::Bool(e.bool_value), e.span);
+          case LiteralKind::kInteger: return AddConst(Scalar::Int(e.int_value), e.span);
+          case LiteralKind::kDecimal: return AddConst(Scalar::Float(e.decimal_value), e.span);
+          case LiteralKind::kString: return AddConst(Scalar::String(e.string_value), e.span);
+        }
+        return std::nullopt;
+      }
+      case ExprKind::kField: return LowerField(e);
+      case ExprKind::kUnary: {
+        auto operand = Lower(*e.children[0]);
+        if (!operand) return std::nullopt;
+        IrNode n;
+        n.op = e.op == Op::kNot ? IrOp::kNot : IrOp::kNeg;
+        n.children = {*operand};
+        n.span = e.span;
+        return Fold(Add(std::move(n)));
+      }
+      case ExprKind::kBinary: return LowerBinary(e);
+      case ExprKind::kMatch: return LowerMatch(e);
+      case ExprKind::kCall: return LowerCall(e);
+      case ExprKind::kLineage:
+        Fail(e.span, "lineage ('descendant of', 'child of', 'event of') is not supported yet");
+        return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<uint32_t> LowerField(const Expr& e) {
+    auto id = registry_.Find(e.string_value);
+    if (!id) {
+      if (e.optional) return AddConst(Scalar::Null(), e.span);  // `?field` that nothing has: null
+      std::vector<std::string_view> names;
+      names.reserve(registry_.size());
+      for (uint32_t i = 0; i < registry_.size(); ++i) names.push_back(registry_.name(FieldId{i}));
+      Fail(e.span, fmt::format("unknown field '{}'{}", e.string_value, DidYouMean(e.string_value, names)));
+      return std::nullopt;
+    }
+    IrNode n;
+    n.op = IrOp::kField;
+    n.field = *id;
+    n.span = e.span;
+    return Add(std::move(n));
+  }
+
+  std::optional<uint32_t> LowerBinary(const Expr& e) {
+    const Expr& l = *e.children[0];
+    const Expr& r = *e.children[1];
+    bool l_null = l.kind == ExprKind::kLiteral && l.literal == LiteralKind::kNull;
+    bool r_null = r.kind == ExprKind::kLiteral && r.literal == LiteralKind::kNull;
+    if ((e.op == Op::kEq || e.op == Op::kNe) && (l_null || r_null) && !(l_null && r_null)) {
+      // `x == null` / `x != null` test for absence, as in Elasticsearch.
+      auto operand = Lower(l_null ? r : l);
+      if (!operand) return std::nullopt;
+      IrNode n;
+      n.op = e.op == Op::kEq ? IrOp::kIsNull : IrOp::kIsNotNull;
+      n.children = {*operand};
+      n.span = e.span;
+      return Fold(Add(std::move(n)));
+    }
+    auto a = Lower(l);
+    auto b = Lower(r);
+    if (!a || !b) return std::nullopt;
+    IrNode n;
+    n.span = e.span;
+    n.children = {*a, *b};
+    switch (e.op) {
+      case Op::kAnd: n.op = IrOp::kAnd; break;
+      case Op::kOr: n.op = IrOp::kOr; break;
+      case Op::kEq: case Op::kNe: case Op::kLt: case Op::kLe: case Op::kGt: case Op::kGe:
+        n.op = IrOp::kCompare;
+        n.cmp = e.op;
+        n.insensitive = options_.case_insensitive && (e.op == Op::kEq || e.op == Op::kNe);
+        if (options_.dialect == Dialect::kPythonEql && (e.op == Op::kEq || e.op == Op::kNe)) {
+          return LowerPythonEquality(e, *a, *b);
+        }
+        break;
+      default:
+        n.op = IrOp::kArith;
+        n.cmp = e.op;
+        break;
+    }
+    return Fold(Add(std::move(n)));
+  }
+
+  // python-eql: `==` is case-insensitive and a string literal with `*` is a wildcard.
+  std::optional<uint32_t> LowerPythonEquality(const Expr& e, uint32_t a, uint32_t b) {
+    const IrNode& rb = program_->nodes[b];
+    if (rb.op == IrOp::kConst && rb.constant.kind == SKind::kString &&
+        rb.constant.s.find('*') != std::string_view::npos) {
+      IrNode n;
+      n.op = IrOp::kMatch;
+      n.index = static_cast<uint32_t>(program_->matchers.size());
+      n.count = 1;
+      program_->matchers.push_back(Matcher::Wildcard(rb.constant.s, true));
+      n.children = {a};
+      n.span = e.span;
+      uint32_t match = Add(std::move(n));
+      if (e.op == Op::kEq) return match;
+      IrNode neg;
+      neg.op = IrOp::kNot;
+      neg.children = {match};
+      neg.span = e.span;
+      return Add(std::move(neg));
+    }
+    IrNode n;
+    n.op = IrOp::kCompare;
+    n.cmp = e.op;
+    n.insensitive = true;
+    n.children = {a, b};
+    n.span = e.span;
+    return Fold(Add(std::move(n)));
+  }
+
+  std::optional<uint32_t> LowerMatch(const Expr& e) {
+    auto value = Lower(*e.children[0]);
+    if (!value) return std::nullopt;
+    if (e.op == Op::kIn) return LowerIn(e, *value);
+    IrNode n;
+    n.op = IrOp::kMatch;
+    n.span = e.span;
+    n.children = {*value};
+    n.index = static_cast<uint32_t>(program_->matchers.size());
+    std::string_view op_name = e.op == Op::kSeq ? ":" : e.op == Op::kLike ? "like" : "regex";
+    for (size_t k = 1; k < e.children.size(); ++k) {
+      const Expr& pattern = *e.children[k];
+      if (pattern.kind != ExprKind::kLiteral || pattern.literal != LiteralKind::kString) {
+        Fail(pattern.span, fmt::format("the pattern of '{}' must be a string literal", op_name));
+        return std::nullopt;
+      }
+      if (e.op == Op::kRegex) {
+        auto m = Matcher::Regex(pattern.string_value, e.insensitive);
+        if (!m) {
+          Fail(pattern.span, m.error().message());
+          return std::nullopt;
+        }
+        program_->matchers.push_back(std::move(*m));
+      } else {
+        program_->matchers.push_back(Matcher::Wildcard(pattern.string_value, e.insensitive));
+      }
+    }
+    n.count = static_cast<uint32_t>(e.children.size() - 1);
+    return Add(std::move(n));
+  }
+
+  std::optional<uint32_t> LowerIn(const Expr& e, uint32_t value) {
+    bool insensitive = e.insensitive || options_.case_insensitive;
+    std::vector<uint32_t> items;
+    bool all_const = true;
+    for (size_t k = 1; k < e.children.size(); ++k) {
+      auto item = Lower(*e.children[k]);
+      if (!item) return std::nullopt;
+      items.push_back(*item);
+      all_const = all_const && IsConst(*item);
+    }
+    IrNode n;
+    n.span = e.span;
+    n.negated = e.negated;
+    n.insensitive = insensitive;
+    if (all_const) {
+      // A literal list becomes a hash set: one lookup per value, whatever the list's length.
+      LiteralSet set;
+      set.insensitive = insensitive;
+      for (uint32_t item : items) {
+        const Scalar& c = program_->nodes[item].constant;
+        if (c.kind == SKind::kString) {
+          set.strings.insert(insensitive ? FoldCase(c.s) : std::string(c.s));
+        } else if (!c.is_null()) {
+          set.others.push_back(c);
+        }
+      }
+      n.op = IrOp::kInSet;
+      n.index = static_cast<uint32_t>(program_->sets.size());
+      program_->sets.push_back(std::move(set));
+      n.children = {value};
+      return Add(std::move(n));
+    }
+    n.op = IrOp::kInList;
+    n.children.push_back(value);
+    n.children.insert(n.children.end(), items.begin(), items.end());
+    return Add(std::move(n));
+  }
+
+  std::optional<uint32_t> LowerCall(const Expr& e) {
+    std::string lower = FoldCase(e.string_value);
+    const BuiltinInfo* info = nullptr;
+    for (const BuiltinInfo& b : kBuiltins) {
+      if (b.name == lower) info = &b;
+    }
+    if (info == nullptr) {
+      std::vector<std::string_view> names;
+      for (const BuiltinInfo& b : kBuiltins) names.push_back(b.name);
+      Fail(e.span, fmt::format("unknown function '{}'{}", e.string_value, DidYouMean(lower, names)));
+      return std::nullopt;
+    }
+    size_t argc = e.children.size();
+    if (argc < info->min_args || argc > info->max_args) {
+      std::string expected = info->max_args == 255 ? fmt::format("at least {}", info->min_args)
+                             : info->min_args == info->max_args ? fmt::format("{}", info->min_args)
+                                                                : fmt::format("{} to {}", info->min_args, info->max_args);
+      Fail(e.span, fmt::format("function '{}' takes {} argument{}, got {}", e.string_value, expected,
+                               expected == "1" ? "" : "s", argc));
+      return std::nullopt;
+    }
+    if (e.insensitive && !info->has_insensitive) {
+      Fail(e.span, fmt::format("function '{}' has no case-insensitive form '{}~'", e.string_value, e.string_value));
+      return std::nullopt;
+    }
+    IrNode n;
+    n.op = IrOp::kCall;
+    n.builtin = info->builtin;
+    n.insensitive = e.insensitive;
+    n.span = e.span;
+    bool patterns = info->builtin == Builtin::kMatch || info->builtin == Builtin::kWildcard;
+    for (size_t k = 0; k < argc; ++k) {
+      if (patterns && k > 0) {
+        const Expr& p = *e.children[k];
+        if (p.kind != ExprKind::kLiteral || p.literal != LiteralKind::kString) {
+          Fail(p.span, fmt::format("the patterns of '{}' must be string literals", e.string_value));
+          return std::nullopt;
+        }
+        if (info->builtin == Builtin::kMatch) {
+          auto m = Matcher::Regex(p.string_value, e.insensitive);
+          if (!m) {
+            Fail(p.span, m.error().message());
+            return std::nullopt;
+          }
+          program_->matchers.push_back(std::move(*m));
+        } else {
+          // python-eql's wildcard() is case-insensitive
+          program_->matchers.push_back(Matcher::Wildcard(p.string_value, true));
+        }
+        if (k == 1) n.index = static_cast<uint32_t>(program_->matchers.size() - 1);
+        ++n.count;
+        continue;
+      }
+      auto arg = Lower(*e.children[k]);
+      if (!arg) return std::nullopt;
+      n.children.push_back(*arg);
+    }
+    if (info->builtin == Builtin::kCidrMatch) {
+      for (size_t k = 1; k < argc; ++k) {
+        const Expr& c = *e.children[k];
+        if (c.kind != ExprKind::kLiteral || c.literal != LiteralKind::kString) {
+          Fail(c.span, "the ranges of 'cidrMatch' must be string literals");
+          return std::nullopt;
+        }
+        std::string_view text = c.string_value;
+        if (!ParseIp(text.substr(0, text.find('/')))) {
+          Fail(c.span, fmt::format("invalid CIDR range \"{}\"", text));
+          return std::nullopt;
+        }
+      }
+    }
+    return patterns ? Add(std::move(n)) : Fold(Add(std::move(n)));
+  }
+
+  const SchemaRegistry& registry_;
+  const CompileOptions& options_;
+  std::vector<Diagnostic>& diagnostics_;
+  Program* program_ = nullptr;
+};
+
+bool LowerTerm(Lowerer& lowerer, const SequenceTerm& term, const std::vector<ExprPtr>& shared_by, CompiledTerm& out) {
+  bool ok = lowerer.LowerEventQuery(term.query, out.filter);
+  out.missing = term.missing;
+  out.runs = term.runs;
+  for (const auto* keys : {&shared_by, &term.by}) {
+    for (const ExprPtr& key : *keys) {
+      Program p;
+      if (!lowerer.LowerExpression(*key, p)) {
+        ok = false;
+        continue;
+      }
+      out.keys.push_back(std::move(p));
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+CompileResult CompileQuery(const Query& q, const SchemaRegistry& registry, const CompileOptions& options) {
+  CompileResult result;
+  auto compiled = std::make_unique<CompiledQuery>();
+  Lowerer lowerer(registry, options, result.diagnostics);
+  compiled->kind = q.kind;
+  compiled->maxspan_ns = q.maxspan_ns;
+  compiled->shared_keys = q.by.size();
+  if (q.kind == QueryKind::kEvent) {
+    CompiledTerm term;
+    lowerer.LowerEventQuery(q.event, term.filter);
+    compiled->terms.push_back(std::move(term));
+  } else {
+    size_t key_count = std::numeric_limits<size_t>::max();
+    for (const SequenceTerm& t : q.terms) {
+      CompiledTerm term;
+      LowerTerm(lowerer, t, q.by, term);
+      size_t n = q.by.size() + t.by.size();
+      if (key_count != std::numeric_limits<size_t>::max() && n != key_count) {
+        result.diagnostics.push_back(
+            {t.span, fmt::format("every query of a {} needs the same number of join keys: this one has {}, the first {}",
+                                 q.kind == QueryKind::kSequence ? "sequence" : "sample", n, key_count)});
+      }
+      key_count = std::min(key_count, n);
+      compiled->terms.push_back(std::move(term));
+    }
+    if (q.until) {
+      CompiledTerm until;
+      LowerTerm(lowerer, *q.until, q.by, until);
+      compiled->until = std::move(until);
+    }
+  }
+  for (const Pipe& pipe : q.pipes) {
+    CompiledPipe out;
+    out.name = pipe.name;
+    if (pipe.name == "head" || pipe.name == "tail") {
+      const Expr* arg = pipe.args.size() == 1 ? pipe.args[0].get() : nullptr;
+      if (pipe.args.empty()) {
+        out.number = 10;  // python-eql's default
+      } else if (arg == nullptr || arg->kind != ExprKind::kLiteral || arg->literal != LiteralKind::kInteger ||
+                 arg->int_value < 0) {
+        result.diagnostics.push_back({pipe.span, fmt::format("'{}' takes one non-negative integer", pipe.name)});
+      } else {
+        out.number = arg->int_value;
+      }
+    } else if (pipe.name == "filter") {
+      if (pipe.args.size() != 1) {
+        result.diagnostics.push_back({pipe.span, "'filter' takes one condition"});
+      } else if (q.kind != QueryKind::kEvent) {
+        result.diagnostics.push_back({pipe.span, "'filter' applies to event queries"});
+      } else {
+        EventQuery any;
+        Program p;
+        if (lowerer.LowerExpression(*pipe.args[0], p)) out.args.push_back(std::move(p));
+      }
+    } else {
+      if (q.kind != QueryKind::kEvent) {
+        result.diagnostics.push_back({pipe.span, fmt::format("'{}' applies to event queries", pipe.name)});
+      }
+      if (pipe.args.empty() && pipe.name != "count") {
+        result.diagnostics.push_back({pipe.span, fmt::format("'{}' needs at least one field", pipe.name)});
+      }
+      for (const ExprPtr& arg : pipe.args) {
+        Program p;
+        if (lowerer.LowerExpression(*arg, p)) out.args.push_back(std::move(p));
+        out.arg_names.push_back(PrintExpr(*arg));
+      }
+    }
+    compiled->pipes.push_back(std::move(out));
+  }
+  if (result.diagnostics.empty()) result.query = std::move(compiled);
+  return result;
+}
+
+CompileResult Compile(const Source& source, const SchemaRegistry& registry, const CompileOptions& options) {
+  ParseResult parsed = Parse(source, options.dialect);
+  if (!parsed.query) {
+    CompileResult r;
+    r.diagnostics = std::move(parsed.diagnostics);
+    return r;
+  }
+  return CompileQuery(*parsed.query, registry, options);
+}
+
+}  // namespace kestrel::eql

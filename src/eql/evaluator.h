@@ -1,0 +1,58 @@
+// The native backend: evaluates IR programs over events, with Elasticsearch EQL's
+// three-valued logic (a missing field is null; comparing with null is null; `not null` is null;
+// a query matches only on true) and multi-valued fields (a predicate holds if it holds for any
+// element). No allocation per event once warmed up: values live on a reused stack and function
+// results in a scratch arena reset per call.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "common/arena.h"
+#include "eql/ir.h"
+#include "event/event.h"
+
+namespace kestrel::eql {
+
+class Evaluator {
+ public:
+  // Does the event match the program (category and condition)? Null counts as no.
+  bool Matches(const Program& program, const Event& event) {
+    auto r = Test(program, event);
+    return r.has_value() && *r;
+  }
+
+  // true / false / null (nullopt) for the program's condition, after the category check.
+  std::optional<bool> Test(const Program& program, const Event& event);
+
+  // The values of an expression program (a join key). Null values are included.
+  // The scalars stay valid until the next call on this evaluator.
+  const std::vector<Scalar>& Values(const Program& program, const Event& event);
+
+  // Evaluates a constant program (no fields): used by the compiler's constant folding.
+  const std::vector<Scalar>& Constant(const Program& program, uint32_t node);
+
+  static bool CategoryMatches(const Program& program, const Event& event);
+
+ private:
+  struct Range {
+    uint32_t begin;
+    uint32_t end;
+    uint32_t size() const { return end - begin; }
+  };
+
+  Range Eval(const Program& p, uint32_t id, const Event* event);
+  Range Push(uint32_t base, const Scalar& s);
+  std::optional<bool> Truth(Range r) const;
+  std::optional<bool> CompareRanges(Op op, Range a, Range b, bool insensitive) const;
+  Range EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base);
+  std::string_view Text(const Scalar& s);  // a scalar as text (numbers rendered plainly)
+
+  std::vector<Scalar> stack_;
+  std::vector<Range> args_;
+  std::vector<Scalar> result_;
+  std::string folded_;
+  Arena scratch_{16 * 1024};
+};
+
+}  // namespace kestrel::eql

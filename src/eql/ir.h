@@ -1,0 +1,86 @@
+// The typed IR of a compiled event query: a flat array of nodes (children by index), constants,
+// precompiled matchers and literal sets. Backends (the native evaluator here; Wasm and Lua
+// later) all consume this form.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "eql/ast.h"
+#include "eql/matcher.h"
+#include "eql/scalar.h"
+#include "schema/schema_registry.h"
+
+namespace kestrel::eql {
+
+enum class IrOp : uint8_t {
+  kConst,      // constant
+  kField,      // field value(s) of the event
+  kAnd, kOr, kNot,
+  kCompare,    // cmp: ==, !=, <, <=, >, >=
+  kIsNull,     // x == null
+  kIsNotNull,  // x != null
+  kArith,      // arith: + - * / %
+  kNeg,
+  kInSet,      // value in a set of literal strings / numbers
+  kInList,     // value in a list of expressions
+  kMatch,      // value matches any of the node's matchers
+  kCall,       // builtin function
+};
+
+enum class Builtin : uint8_t {
+  kAdd, kBetween, kCidrMatch, kConcat, kDivide, kEndsWith, kIndexOf, kLength, kModulo, kMultiply,
+  kNumber, kStartsWith, kString, kStringContains, kSubstring, kSubtract, kArrayContains, kMatch, kWildcard,
+};
+
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct LiteralSet {
+  bool insensitive = false;
+  std::unordered_set<std::string, TransparentStringHash, std::equal_to<>> strings;  // folded when insensitive
+  std::vector<Scalar> others;               // numbers, booleans, ips: compared one by one
+};
+
+struct IrNode {
+  IrOp op = IrOp::kConst;
+  Op cmp = Op::kEq;  // kCompare and kArith
+  bool insensitive = false;
+  bool negated = false;  // kInSet / kInList: `not in`
+  Builtin builtin = Builtin::kAdd;
+  FieldId field;
+  Scalar constant;
+  uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher
+  uint32_t count = 0;  // kMatch: number of matchers
+  std::vector<uint32_t> children;
+  Span span;
+};
+
+struct Program {
+  Program() = default;
+  Program(Program&&) noexcept = default;  // vectors of programs move, never copy, on growth
+  Program& operator=(Program&&) noexcept = default;
+
+  std::vector<IrNode> nodes;
+  uint32_t root = 0;
+  std::vector<Matcher> matchers;
+  std::vector<LiteralSet> sets;
+  std::deque<std::string> strings;  // storage for constant strings (stable addresses)
+
+  // The event category the query needs (empty: any).
+  std::string category;
+  std::optional<EventTypeId> category_type;  // its id, when the registry knows it
+  std::optional<FieldId> category_field;     // event.category, to match non-first categories
+};
+
+// Prints the IR as an S-expression.
+std::string PrintProgram(const Program& p, const SchemaRegistry& registry);
+
+}  // namespace kestrel::eql

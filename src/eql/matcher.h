@@ -1,0 +1,48 @@
+// String matchers compiled once per pattern: exact, prefix, suffix, contains, general glob
+// (`*` any run, `?` one character, `\` escapes), and RE2 regular expressions (anchored).
+// Case-insensitive matchers fold ASCII case; the pattern is folded at compile time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace kestrel::eql {
+
+class Matcher {
+ public:
+  enum class Kind : uint8_t { kExact, kPrefix, kSuffix, kContains, kGlob, kRegex };
+
+  static Matcher Wildcard(std::string_view pattern, bool insensitive);
+  static Result<Matcher> Regex(std::string_view pattern, bool insensitive);
+
+  Matcher(Matcher&&) noexcept;
+  Matcher& operator=(Matcher&&) noexcept;
+  ~Matcher();
+
+  bool Matches(std::string_view s) const;
+  Kind kind() const { return kind_; }
+  const std::string& literal() const { return literal_; }  // the folded literal part / glob
+  bool insensitive() const { return insensitive_; }
+  std::string Describe() const;
+
+ private:
+  Matcher() = default;
+  bool GlobMatch(std::string_view s) const;
+
+  Kind kind_ = Kind::kExact;
+  bool insensitive_ = false;
+  std::string literal_;
+  std::unique_ptr<re2::RE2> regex_;
+};
+
+// ASCII lower-case copy.
+std::string FoldCase(std::string_view s);
+
+}  // namespace kestrel::eql

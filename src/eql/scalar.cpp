@@ -1,0 +1,103 @@
+#include "eql/scalar.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+#include "event/ip_address.h"
+#include "event/timestamp.h"
+
+namespace kestrel::eql {
+namespace {
+
+int Sign(double d) { return d < 0 ? -1 : (d > 0 ? 1 : 0); }
+
+int CompareStrings(std::string_view a, std::string_view b, bool insensitive) {
+  if (!insensitive) {
+    int c = a.compare(b);
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  size_t n = std::min(a.size(), b.size());
+  for (size_t k = 0; k < n; ++k) {
+    int x = std::tolower(static_cast<unsigned char>(a[k]));
+    int y = std::tolower(static_cast<unsigned char>(b[k]));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+std::optional<Scalar> StringAsNumber(std::string_view s) {
+  int64_t i = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+  if (ec == std::errc() && p == s.data() + s.size()) return Scalar::Int(i);
+  double d = 0;
+  auto [q, ec2] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec2 == std::errc() && q == s.data() + s.size()) return Scalar::Float(d);
+  return std::nullopt;
+}
+
+// A timestamp against something else: epoch milliseconds (numbers) or a date string.
+std::optional<int64_t> AsTimestampNs(const Scalar& x) {
+  switch (x.kind) {
+    case SKind::kTimestamp: return x.i;
+    case SKind::kInt: return x.i * 1'000'000;
+    case SKind::kFloat: return static_cast<int64_t>(x.f * 1e6);
+    case SKind::kString: return ParseTimestamp(x.s);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Scalar FromValue(const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::kBool: return Scalar::Bool(v.as_bool());
+    case ValueKind::kI64: return Scalar::Int(v.as_i64());
+    case ValueKind::kU64:
+      return v.as_u64() <= static_cast<uint64_t>(INT64_MAX) ? Scalar::Int(static_cast<int64_t>(v.as_u64()))
+                                                            : Scalar::Float(static_cast<double>(v.as_u64()));
+    case ValueKind::kF64: return Scalar::Float(v.as_f64());
+    case ValueKind::kString: return Scalar::String(v.as_string());
+    case ValueKind::kIp: return Scalar::Ip(v.as_ip());
+    case ValueKind::kTimestamp: return Scalar::Timestamp(v.as_timestamp_ns());
+    default: return Scalar::Null();
+  }
+}
+
+std::optional<int> CompareScalars(const Scalar& a, const Scalar& b, bool insensitive) {
+  if (a.is_null() || b.is_null()) return std::nullopt;
+  if (a.kind == SKind::kInt && b.kind == SKind::kInt) return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
+  if (a.is_number() && b.is_number()) return Sign(a.as_double() - b.as_double());
+  if (a.kind == SKind::kString && b.kind == SKind::kString) return CompareStrings(a.s, b.s, insensitive);
+  if (a.kind == SKind::kBool && b.kind == SKind::kBool) return static_cast<int>(a.b) - static_cast<int>(b.b);
+  if (a.kind == SKind::kTimestamp || b.kind == SKind::kTimestamp) {
+    auto x = AsTimestampNs(a);
+    auto y = AsTimestampNs(b);
+    if (!x || !y) return std::nullopt;
+    return *x < *y ? -1 : (*x > *y ? 1 : 0);
+  }
+  if (a.kind == SKind::kIp || b.kind == SKind::kIp) {
+    auto ip_of = [](const Scalar& x) -> std::optional<IpAddress> {
+      if (x.kind == SKind::kIp) return x.ip;
+      if (x.kind == SKind::kString) return ParseIp(x.s);
+      return std::nullopt;
+    };
+    auto x = ip_of(a);
+    auto y = ip_of(b);
+    if (!x || !y) return std::nullopt;
+    int c = std::memcmp(x->bytes, y->bytes, 16);
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  // A number against a numeric string ("4" == 4), as Elasticsearch coerces keyword and long.
+  if (a.kind == SKind::kString && b.is_number()) {
+    auto n = StringAsNumber(a.s);
+    return n ? CompareScalars(*n, b) : std::nullopt;
+  }
+  if (a.is_number() && b.kind == SKind::kString) {
+    auto n = StringAsNumber(b.s);
+    return n ? CompareScalars(a, *n) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kestrel::eql

@@ -1,0 +1,50 @@
+#include "query/hunt.h"
+
+#include <fmt/format.h>
+
+#include "eql/evaluator.h"
+
+namespace kestrel::query {
+namespace {
+
+Status ApplyPipes(const eql::CompiledQuery& query, std::vector<Match>& matches) {
+  eql::Evaluator evaluator;
+  for (const eql::CompiledPipe& pipe : query.pipes) {
+    if (pipe.name == "head") {
+      if (matches.size() > static_cast<size_t>(pipe.number)) matches.resize(static_cast<size_t>(pipe.number));
+    } else if (pipe.name == "tail") {
+      if (matches.size() > static_cast<size_t>(pipe.number)) {
+        matches.erase(matches.begin(), matches.end() - pipe.number);
+      }
+    } else if (pipe.name == "filter") {
+      std::vector<Match> kept;
+      for (Match& m : matches) {
+        if (evaluator.Matches(pipe.args[0], *m.events[0])) kept.push_back(std::move(m));
+      }
+      matches = std::move(kept);
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("the '{}' pipe is not supported yet", pipe.name));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
+                                const SchemaRegistry& registry) {
+  (void)registry;
+  std::vector<Match> matches;
+  if (query.kind != eql::QueryKind::kEvent) {
+    return MakeError(ErrorCode::kInvalidArgument, "sequence and sample queries are not supported yet");
+  }
+  eql::Evaluator evaluator;
+  const eql::Program& filter = query.terms[0].filter;
+  for (const Event& e : events) {
+    if (evaluator.Matches(filter, e)) matches.push_back(Match{{&e}});
+  }
+  KESTREL_TRY(ApplyPipes(query, matches));
+  return matches;
+}
+
+}  // namespace kestrel::query
