@@ -418,6 +418,7 @@ bool LowerTerm(Lowerer& lowerer, const SequenceTerm& term, const std::vector<Exp
         continue;
       }
       out.keys.push_back(std::move(p));
+      out.key_optional.push_back(key->kind == ExprKind::kField && key->optional);
     }
   }
   return ok;

@@ -22,6 +22,7 @@ struct CompileOptions {
 struct CompiledTerm {
   Program filter;
   std::vector<Program> keys;  // join keys (shared keys first, then the term's own)
+  std::vector<bool> key_optional;  // `?field` keys: null is a valid key value
   bool missing = false;
   int64_t runs = 1;
 };

@@ -229,7 +229,7 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
       break;
     case Builtin::kNumber: {
       int base_value = 0;
-      if (argc > 1) {
+      if (argc > 1 && !first(1).is_null()) {  // a null base means the default
         Scalar b = first(1);
         if (b.kind != SKind::kInt || b.i < 2 || b.i > 36) {
           result_.push_back(Scalar::Null());

@@ -47,16 +47,16 @@ Matcher Matcher::Wildcard(std::string_view pattern, bool insensitive) {
   Matcher m;
   m.insensitive_ = insensitive;
   // Classify: literal text with at most a leading and a trailing `*` gets a fast matcher.
-  bool has_question = false, has_escape = false;
+  // Backslashes are literal, as in Elasticsearch (Windows paths): there is no escape character.
+  bool has_question = false;
   size_t stars = 0;
   for (char c : pattern) {
     if (c == '?') has_question = true;
-    if (c == '\\') has_escape = true;
     if (c == '*') ++stars;
   }
   std::string folded;
   for (char c : pattern) folded.push_back(Fold(c, insensitive));
-  if (!has_question && !has_escape) {
+  if (!has_question) {
     bool lead = !pattern.empty() && pattern.front() == '*';
     bool trail = pattern.size() > 1 && pattern.back() == '*';
     size_t inner = stars - (lead ? 1 : 0) - (trail ? 1 : 0);
@@ -123,13 +123,8 @@ bool Matcher::GlobMatch(std::string_view s) const {
         ++si;
         continue;
       }
-      size_t step = 1;
-      if (pc == '\\' && pi + 1 < p.size()) {  // an escaped character matches itself
-        pc = p[pi + 1];
-        step = 2;
-      }
       if (pc == Fold(s[si], insensitive_)) {
-        pi += step;
+        ++pi;
         ++si;
         continue;
       }

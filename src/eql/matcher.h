@@ -1,5 +1,5 @@
 // String matchers compiled once per pattern: exact, prefix, suffix, contains, general glob
-// (`*` any run, `?` one character, `\` escapes), and RE2 regular expressions (anchored).
+// (`*` any run, `?` one character; `\` is an ordinary character), and RE2 regular expressions (anchored).
 // Case-insensitive matchers fold ASCII case; the pattern is folded at compile time.
 #pragma once
 

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "eql/evaluator.h"
+#include "nfa/sequence_matcher.h"
 
 namespace kestrel::query {
 namespace {
@@ -35,8 +38,29 @@ Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vect
                                 const SchemaRegistry& registry) {
   (void)registry;
   std::vector<Match> matches;
-  if (query.kind != eql::QueryKind::kEvent) {
-    return MakeError(ErrorCode::kInvalidArgument, "sequence and sample queries are not supported yet");
+  if (query.kind == eql::QueryKind::kSample) {
+    return MakeError(ErrorCode::kInvalidArgument, "sample queries are not supported yet");
+  }
+  if (query.kind == eql::QueryKind::kSequence) {
+    nfa::SequenceMatcher matcher(query);
+    std::vector<nfa::SequenceMatch> found;
+    for (const Event& e : events) matcher.Process(e, found);
+    matcher.Finish(found);
+    for (nfa::SequenceMatch& m : found) matches.push_back(Match{std::move(m.events)});
+    if (!found.empty() && std::any_of(query.terms.begin(), query.terms.end(), [](const auto& t) { return t.missing; })) {
+      // Matches with missing-event stages are decided at the end: order them by their last event.
+      auto last = [](const Match& m) {
+        const Event* e = nullptr;
+        for (const Event* x : m.events) {
+          if (x != nullptr) e = x;
+        }
+        return e;
+      };
+      std::stable_sort(matches.begin(), matches.end(),
+                       [&](const Match& a, const Match& b) { return OrderedBefore(*last(a), *last(b)); });
+    }
+    KESTREL_TRY(ApplyPipes(query, matches));
+    return matches;
   }
   eql::Evaluator evaluator;
   const eql::Program& filter = query.terms[0].filter;

@@ -1,0 +1,203 @@
+#include "nfa/sequence_matcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kestrel::nfa {
+namespace {
+
+// Serializes one key value with its kind, so that 5 and "5" are different keys.
+void AppendKey(std::string& out, const eql::Scalar& s) {
+  out.push_back(static_cast<char>(s.kind));
+  switch (s.kind) {
+    case eql::SKind::kNull: break;
+    case eql::SKind::kBool: out.push_back(s.b ? '1' : '0'); break;
+    case eql::SKind::kInt:
+    case eql::SKind::kTimestamp: out.append(reinterpret_cast<const char*>(&s.i), sizeof(s.i)); break;
+    case eql::SKind::kFloat: out.append(reinterpret_cast<const char*>(&s.f), sizeof(s.f)); break;
+    case eql::SKind::kIp: out.append(reinterpret_cast<const char*>(s.ip.bytes), 16); break;
+    case eql::SKind::kString: {
+      auto n = static_cast<uint32_t>(s.s.size());
+      out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      out.append(s.s);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+SequenceMatcher::SequenceMatcher(const eql::CompiledQuery& query) : query_(query) {
+  size_t stage = 0;
+  for (const eql::CompiledTerm& term : query.terms) {
+    if (term.missing) {
+      missing_.push_back({&term, positive_.size()});
+      ++stage;
+      continue;
+    }
+    for (int64_t r = 0; r < term.runs; ++r) {
+      positive_.push_back(&term);
+      positive_index_.push_back(stage++);
+    }
+  }
+  total_stages_ = stage;
+  pending_.resize(positive_.size() > 0 ? positive_.size() - 1 : 0);
+  missing_seen_.resize(missing_.size());
+}
+
+size_t SequenceMatcher::pending() const {
+  size_t n = waiting_.size();
+  for (const KeyMap& m : pending_) {
+    for (const auto& [key, list] : m) n += list.size();
+  }
+  return n;
+}
+
+void SequenceMatcher::Keys(const eql::CompiledTerm& term, const Event& event, std::vector<std::string>& keys) {
+  keys.clear();
+  parts_.resize(term.keys.size());
+  for (size_t k = 0; k < term.keys.size(); ++k) {
+    const std::vector<eql::Scalar>& values = evaluator_.Values(term.keys[k], event);
+    std::vector<std::string>& part = parts_[k];
+    part.clear();
+    for (const eql::Scalar& v : values) {
+      if (v.is_null()) continue;  // null elements of a multi-valued key are ignored
+      std::string s;
+      AppendKey(s, v);
+      if (std::find(part.begin(), part.end(), s) == part.end()) part.push_back(std::move(s));
+    }
+    if (part.empty()) {
+      if (k >= term.key_optional.size() || !term.key_optional[k]) return;  // a required key is null
+      std::string s;
+      AppendKey(s, eql::Scalar::Null());
+      part.push_back(std::move(s));
+    }
+  }
+  // The cartesian product of the parts.
+  keys.emplace_back();
+  for (const std::vector<std::string>& part : parts_) {
+    if (part.size() == 1) {
+      for (std::string& key : keys) key += part[0];
+      continue;
+    }
+    std::vector<std::string> grown;
+    for (const std::string& key : keys) {
+      for (const std::string& p : part) grown.push_back(key + p);
+    }
+    keys = std::move(grown);
+  }
+}
+
+void SequenceMatcher::Process(const Event& event, std::vector<SequenceMatch>& out) {
+  const uint64_t ts = event.ts_mono_ns();
+  // Missing-event stages only record what they saw; matches are checked against it.
+  for (size_t m = 0; m < missing_.size(); ++m) {
+    if (!evaluator_.Matches(missing_[m].term->filter, event)) continue;
+    Keys(*missing_[m].term, event, keys_);
+    for (const std::string& key : keys_) missing_seen_[m][key].push_back(&event);
+  }
+  if (query_.until && evaluator_.Matches(query_.until->filter, event)) {
+    Keys(*query_.until, event, keys_);
+    for (const std::string& key : keys_) {
+      for (KeyMap& stage : pending_) stage.erase(key);
+    }
+  }
+  const size_t last = positive_.size() - 1;
+  for (size_t k = positive_.size(); k-- > 0;) {
+    const eql::CompiledTerm& term = *positive_[k];
+    if (!evaluator_.Matches(term.filter, event)) continue;
+    Keys(term, event, keys_);
+    for (const std::string& key : keys_) {
+      if (k == 0) {
+        Partial p;
+        p.events.push_back(&event);
+        p.first_ts = ts;
+        if (last == 0) {
+          Emit(key, std::move(p), out);
+        } else {
+          pending_[0][key].push_back(std::move(p));
+        }
+        continue;
+      }
+      auto it = pending_[k - 1].find(key);
+      if (it == pending_[k - 1].end() || it->second.empty()) continue;
+      Partial p = std::move(it->second.back());
+      pending_[k - 1].erase(it);  // the older partial matches of this key are dropped
+      if (query_.maxspan_ns && ts - p.first_ts > static_cast<uint64_t>(*query_.maxspan_ns)) continue;
+      p.events.push_back(&event);
+      if (k == last) {
+        Emit(key, std::move(p), out);
+      } else {
+        pending_[k][key].push_back(std::move(p));
+      }
+    }
+  }
+}
+
+void SequenceMatcher::Emit(const std::string& key, Partial&& partial, std::vector<SequenceMatch>& out) {
+  if (!missing_.empty()) {
+    // Decided once every event is known (trailing stages look ahead): see Finish.
+    waiting_.push_back({key, std::move(partial)});
+    return;
+  }
+  out.push_back({std::move(partial.events)});
+}
+
+bool SequenceMatcher::MissingSatisfied(const std::string& key, const std::vector<const Event*>& events) {
+  const uint64_t first = events.front()->ts_mono_ns();
+  const uint64_t last = events.back()->ts_mono_ns();
+  const uint64_t maxspan = query_.maxspan_ns ? static_cast<uint64_t>(*query_.maxspan_ns) : UINT64_MAX;
+  bool has_leading = false, has_trailing = false;
+  const Event* latest_leading = nullptr;
+  const Event* earliest_trailing = nullptr;
+  for (size_t m = 0; m < missing_.size(); ++m) {
+    size_t after = missing_[m].after_positive;
+    auto it = missing_seen_[m].find(key);
+    const std::vector<const Event*>* seen = it == missing_seen_[m].end() ? nullptr : &it->second;
+    if (after == 0) {
+      has_leading = true;
+      if (seen == nullptr) continue;
+      for (const Event* e : *seen) {
+        if (e->ts_mono_ns() < first && (latest_leading == nullptr || OrderedBefore(*latest_leading, *e))) {
+          latest_leading = e;
+        }
+      }
+    } else if (after == events.size()) {
+      has_trailing = true;
+      if (seen == nullptr) continue;
+      for (const Event* e : *seen) {
+        if (e->ts_mono_ns() > last && (earliest_trailing == nullptr || OrderedBefore(*e, *earliest_trailing))) {
+          earliest_trailing = e;
+        }
+      }
+    } else if (seen != nullptr) {
+      // A middle stage: any event strictly between its neighbours discards the match.
+      uint64_t lo = events[after - 1]->ts_mono_ns();
+      uint64_t hi = events[after]->ts_mono_ns();
+      for (const Event* e : *seen) {
+        if (e->ts_mono_ns() > lo && e->ts_mono_ns() < hi) return false;
+      }
+    }
+  }
+  if (has_leading && has_trailing) {
+    if (latest_leading == nullptr || earliest_trailing == nullptr) return true;
+    return earliest_trailing->ts_mono_ns() - latest_leading->ts_mono_ns() > maxspan;
+  }
+  if (has_leading) return latest_leading == nullptr || last - latest_leading->ts_mono_ns() > maxspan;
+  if (has_trailing) return earliest_trailing == nullptr || earliest_trailing->ts_mono_ns() - first > maxspan;
+  return true;
+}
+
+void SequenceMatcher::Finish(std::vector<SequenceMatch>& out) {
+  std::vector<Waiting> waiting = std::move(waiting_);
+  waiting_.clear();
+  for (Waiting& w : waiting) {
+    if (!MissingSatisfied(w.key, w.partial.events)) continue;
+    SequenceMatch match;
+    match.events.assign(total_stages_, nullptr);
+    for (size_t i = 0; i < w.partial.events.size(); ++i) match.events[positive_index_[i]] = w.partial.events[i];
+    out.push_back(std::move(match));
+  }
+}
+
+}  // namespace kestrel::nfa
