@@ -188,12 +188,21 @@ class Lowerer {
     return Add(std::move(n));
   }
 
+  // `null`, or an optional field that no event has (Elasticsearch folds those to null).
+  bool IsNullLiteral(const Expr& x) const {
+    if (x.kind == ExprKind::kLiteral) return x.literal == LiteralKind::kNull;
+    return x.kind == ExprKind::kField && x.optional && !registry_.Find(x.string_value);
+  }
+
   std::optional<uint32_t> LowerBinary(const Expr& e) {
     const Expr& l = *e.children[0];
     const Expr& r = *e.children[1];
-    bool l_null = l.kind == ExprKind::kLiteral && l.literal == LiteralKind::kNull;
-    bool r_null = r.kind == ExprKind::kLiteral && r.literal == LiteralKind::kNull;
-    if ((e.op == Op::kEq || e.op == Op::kNe) && (l_null || r_null) && !(l_null && r_null)) {
+    bool l_null = IsNullLiteral(l);
+    bool r_null = IsNullLiteral(r);
+    if ((e.op == Op::kEq || e.op == Op::kNe) && l_null && r_null) {
+      return AddConst(Scalar::Bool(e.op == Op::kEq), e.span);  // null == null
+    }
+    if ((e.op == Op::kEq || e.op == Op::kNe) && (l_null || r_null)) {
       // `x == null` / `x != null` test for absence, as in Elasticsearch.
       auto operand = Lower(l_null ? r : l);
       if (!operand) return std::nullopt;

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -68,6 +69,147 @@ class Cursor {
   const uint8_t* p_;
   const uint8_t* end_;
 };
+
+// ---- The fast record decoder ---------------------------------------------------------------
+//
+// Decodes one record with plain bool-returning code: no Result, no message, no allocation but the
+// arena's. It makes exactly the checks of KlogReader::DecodeRecord (every length against the bytes
+// left, every id against the remap tables, kinds, bools, nesting depth, record size, duplicates),
+// in an order of its own. On any failure the caller re-runs DecodeRecord on the same bytes for the
+// precise error; debug builds also re-run it after each success and compare (a differential
+// check that the corruption tests exercise).
+
+// The file id -> registry id tables a record is decoded with.
+struct RemapTables {
+  const FieldId* fields;
+  size_t num_fields;
+  const EventTypeId* types;
+  size_t num_types;
+};
+
+const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth,
+                         Value& out);
+
+// Decodes into `out` the payload at `p` of a value whose kind byte (`kind`) came just before,
+// within [p, end). Returns the end of the value, or nullptr if it is not valid. `depth` is the
+// nesting of the value (0 for a field's own value).
+[[gnu::always_inline]] inline const uint8_t* FastValue(uint8_t kind, const uint8_t* p,
+                                                       const uint8_t* end, Arena& arena, int depth,
+                                                       Value& out) {
+  size_t left = static_cast<size_t>(end - p);
+  switch (static_cast<ValueKind>(kind)) {
+    case ValueKind::kString: {
+      if (left < 4) return nullptr;
+      uint32_t len = klog::LoadLe<uint32_t>(p);
+      if (len > left - 4) return nullptr;
+      out = Value::String({reinterpret_cast<const char*>(p + 4), len});
+      return p + 4 + len;
+    }
+    case ValueKind::kI64:
+      if (left < 8) return nullptr;
+      out = Value::I64(static_cast<int64_t>(klog::LoadLe<uint64_t>(p)));
+      return p + 8;
+    case ValueKind::kU64:
+      if (left < 8) return nullptr;
+      out = Value::U64(klog::LoadLe<uint64_t>(p));
+      return p + 8;
+    case ValueKind::kF64:
+      if (left < 8) return nullptr;
+      out = EightByteValue(ValueKind::kF64, klog::LoadLe<uint64_t>(p));
+      return p + 8;
+    case ValueKind::kTimestamp:
+      if (left < 8) return nullptr;
+      out = Value::Timestamp(static_cast<int64_t>(klog::LoadLe<uint64_t>(p)));
+      return p + 8;
+    case ValueKind::kIp:
+      if (left < sizeof(IpAddress)) return nullptr;
+      out = Value::Ip(reinterpret_cast<const IpAddress*>(p));
+      return p + sizeof(IpAddress);
+    case ValueKind::kBool:
+      if (left < 1 || *p > 1) return nullptr;
+      out = Value::Bool(*p == 1);
+      return p + 1;
+    case ValueKind::kNull:
+      out = Value::Null();
+      return p;
+    case ValueKind::kArray:
+      return FastArray(p, end, arena, depth, out);
+  }
+  return nullptr;
+}
+
+// An array value; out of line, as arrays are rarer than scalars.
+[[gnu::noinline]] const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena,
+                                           int depth, Value& out) {
+  if (depth >= klog::kMaxArrayDepth || end - p < 4) return nullptr;
+  uint32_t n = klog::LoadLe<uint32_t>(p);
+  p += 4;
+  if (n > static_cast<size_t>(end - p)) return nullptr;  // every element takes its kind byte
+  Value* elements = n == 0 ? nullptr : arena.AllocateArray<Value>(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    if (p == end) return nullptr;
+    uint8_t kind = *p;
+    p = FastValue(kind, p + 1, end, arena, depth + 1, elements[k]);
+    if (p == nullptr) return nullptr;
+  }
+  out = Value::Array({elements, n});
+  return p;
+}
+
+// Decodes into `out` the record at `p` (its u32 record_size first) within [p, end). Returns the
+// end of the record, or nullptr if it is not valid. Out of line, so that its loop has the
+// registers to itself.
+[[gnu::noinline]] const uint8_t* FastRecord(const RemapTables& t, const uint8_t* p,
+                                            const uint8_t* end, Arena& arena, Event& out) {
+  if (end - p < 4) return nullptr;
+  uint32_t record_size = klog::LoadLe<uint32_t>(p);
+  const uint8_t* r = p + 4;
+  if (record_size > static_cast<size_t>(end - r) || record_size < klog::kRecordHeaderSize) {
+    return nullptr;
+  }
+  const uint8_t* record_end = r + record_size;
+  uint16_t type = klog::LoadLe<uint16_t>(r);
+  uint16_t field_count = klog::LoadLe<uint16_t>(r + 2);
+  if (type >= t.num_types) return nullptr;
+  EventHeader header;
+  header.type = t.types[type];
+  header.ts_mono_ns = klog::LoadLe<uint64_t>(r + 4);
+  header.ts_wall_ns = klog::LoadLe<uint64_t>(r + 12);
+  header.event_id = klog::LoadLe<uint64_t>(r + 20);
+  header.entity_key = klog::LoadLe<uint64_t>(r + 28);
+  r += klog::kRecordHeaderSize;
+  if (size_t{field_count} * klog::kMinFieldSize > static_cast<size_t>(record_end - r)) {
+    return nullptr;
+  }
+  Field* fields = field_count == 0 ? nullptr : arena.AllocateArray<Field>(field_count);
+  const FieldId* remap = t.fields;
+  size_t num_fields = t.num_fields;
+  int64_t previous = -1;  // the previous field's registry id
+  bool sorted = true;
+  for (Field* f = fields; f != fields + field_count; ++f) {
+    if (record_end - r < static_cast<ptrdiff_t>(klog::kMinFieldSize)) return nullptr;
+    uint32_t file_id = klog::LoadLe<uint32_t>(r);
+    uint8_t kind = r[4];
+    if (file_id >= num_fields) return nullptr;
+    FieldId id = remap[file_id];
+    f->id = id;
+    r = FastValue(kind, r + klog::kMinFieldSize, record_end, arena, 0, f->value);
+    if (r == nullptr) return nullptr;
+    sorted &= int64_t{id.value} > previous;
+    previous = id.value;
+  }
+  if (r != record_end) return nullptr;
+  if (!sorted) {
+    // File ids follow first use, so another registry's ids may come out of order.
+    std::sort(fields, fields + field_count,
+              [](const Field& a, const Field& b) { return a.id < b.id; });
+    for (uint32_t k = 1; k < field_count; ++k) {
+      if (fields[k - 1].id == fields[k].id) return nullptr;
+    }
+  }
+  out = Event(header, {fields, field_count});
+  return record_end;
+}
 
 struct DCtxDeleter {
   void operator()(ZSTD_DCtx* dctx) const { ZSTD_freeDCtx(dctx); }
@@ -380,20 +522,43 @@ Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset,
   // payload there is no such offset, so the block's is used and the index tells the record.
   bool in_place = h.compression == static_cast<uint8_t>(klog::BlockCompression::kNone);
   uint64_t payload_offset = offset + klog::kBlockHeaderSize;
-  Cursor c(payload);
+  const RemapTables tables{file_fields_.data(), file_fields_.size(), file_types_.data(),
+                           file_types_.size()};
+  Arena& arena = batch.arena();
+  std::vector<Event>& events = batch.events();
+  const uint8_t* p = payload.data();
+  const uint8_t* end = p + payload.size();
   for (uint32_t i = 0; i < h.count; ++i) {
-    size_t record_start = payload.size() - c.remaining();
-    Result<Event> event = DecodeRecord(c, batch.arena());
-    if (!event) {
-      const Error& e = event.error();
-      return tl::unexpected(At(in_place ? payload_offset + record_start : offset,
-                               fmt::format("record {}: {}", i, e.message()), e.code()));
+    const uint8_t* record = p;
+    Event event;
+    p = FastRecord(tables, record, end, arena, event);
+#ifndef NDEBUG
+    if (p != nullptr) {  // the differential check: the precise decoder must agree
+      Cursor again(std::span<const uint8_t>(record, end));
+      Result<Event> precise = DecodeRecord(again, arena);
+      assert(precise && *precise == event && again.remaining() == static_cast<size_t>(end - p) &&
+             "the fast record decoder disagrees with the precise one");
     }
-    batch.Add(*event);
+#endif
+    if (p == nullptr) [[unlikely]] {
+      // Re-run the precise decoder on the record for its error (at the record's own offset).
+      Cursor c(std::span<const uint8_t>(record, end));
+      Result<Event> precise = DecodeRecord(c, arena);
+      assert(!precise && "the fast record decoder rejected a record the precise one accepts");
+      if (!precise) {
+        const Error& e = precise.error();
+        uint64_t record_offset = payload_offset + static_cast<uint64_t>(record - payload.data());
+        return tl::unexpected(At(in_place ? record_offset : offset,
+                                 fmt::format("record {}: {}", i, e.message()), e.code()));
+      }
+      event = *precise;
+      p = end - c.remaining();
+    }
+    events.push_back(event);
   }
-  if (c.remaining() != 0) {
+  if (p != end) {
     return tl::unexpected(At(offset, fmt::format("events block has {} bytes after its {} records",
-                                                 c.remaining(), h.count)));
+                                                 end - p, h.count)));
   }
   return Ok();
 }

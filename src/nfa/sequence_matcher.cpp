@@ -31,8 +31,10 @@ SequenceMatcher::SequenceMatcher(const eql::CompiledQuery& query) : query_(query
   size_t stage = 0;
   for (const eql::CompiledTerm& term : query.terms) {
     if (term.missing) {
-      missing_.push_back({&term, positive_.size()});
-      ++stage;
+      for (int64_t r = 0; r < term.runs; ++r) {
+        missing_.push_back({&term, positive_.size()});
+        ++stage;
+      }
       continue;
     }
     for (int64_t r = 0; r < term.runs; ++r) {
@@ -96,12 +98,6 @@ void SequenceMatcher::Process(const Event& event, std::vector<SequenceMatch>& ou
     Keys(*missing_[m].term, event, keys_);
     for (const std::string& key : keys_) missing_seen_[m][key].push_back(&event);
   }
-  if (query_.until && evaluator_.Matches(query_.until->filter, event)) {
-    Keys(*query_.until, event, keys_);
-    for (const std::string& key : keys_) {
-      for (KeyMap& stage : pending_) stage.erase(key);
-    }
-  }
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
     const eql::CompiledTerm& term = *positive_[k];
@@ -130,6 +126,14 @@ void SequenceMatcher::Process(const Event& event, std::vector<SequenceMatch>& ou
       } else {
         pending_[k][key].push_back(std::move(p));
       }
+    }
+  }
+  // `until` after the stages: an event that both completes a match and ends its key counts
+  // for the match, as in Elasticsearch.
+  if (query_.until && evaluator_.Matches(query_.until->filter, event)) {
+    Keys(*query_.until, event, keys_);
+    for (const std::string& key : keys_) {
+      for (KeyMap& stage : pending_) stage.erase(key);
     }
   }
 }
