@@ -89,22 +89,28 @@ struct RemapTables {
 
 const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth,
                          Value& out);
+const uint8_t* FastNestedArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth,
+                               Value& out);
 
 // Decodes into `out` the payload at `p` of a value whose kind byte (`kind`) came just before,
 // within [p, end). Returns the end of the value, or nullptr if it is not valid. `depth` is the
-// nesting of the value (0 for a field's own value).
+// nesting of the value (0 for a field's own value). A field's array is decoded inline, an array
+// inside an array out of line.
+template <bool kField>
 [[gnu::always_inline]] inline const uint8_t* FastValue(uint8_t kind, const uint8_t* p,
                                                        const uint8_t* end, Arena& arena, int depth,
                                                        Value& out) {
   size_t left = static_cast<size_t>(end - p);
+  if (kind == static_cast<uint8_t>(ValueKind::kString)) [[likely]] {  // most values are strings
+    if (left < 4) return nullptr;
+    uint32_t len = klog::LoadLe<uint32_t>(p);
+    if (len > left - 4) return nullptr;
+    out = Value::String({reinterpret_cast<const char*>(p + 4), len});
+    return p + 4 + len;
+  }
   switch (static_cast<ValueKind>(kind)) {
-    case ValueKind::kString: {
-      if (left < 4) return nullptr;
-      uint32_t len = klog::LoadLe<uint32_t>(p);
-      if (len > left - 4) return nullptr;
-      out = Value::String({reinterpret_cast<const char*>(p + 4), len});
-      return p + 4 + len;
-    }
+    case ValueKind::kString:
+      break;  // above
     case ValueKind::kI64:
       if (left < 8) return nullptr;
       out = Value::I64(static_cast<int64_t>(klog::LoadLe<uint64_t>(p)));
@@ -133,14 +139,15 @@ const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int
       out = Value::Null();
       return p;
     case ValueKind::kArray:
-      return FastArray(p, end, arena, depth, out);
+      if constexpr (kField) return FastArray(p, end, arena, depth, out);
+      return FastNestedArray(p, end, arena, depth, out);
   }
   return nullptr;
 }
 
-// An array value; out of line, as arrays are rarer than scalars.
-[[gnu::noinline]] const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena,
-                                           int depth, Value& out) {
+// The payload of an array value (after its kind byte) at nesting `depth`.
+[[gnu::always_inline]] inline const uint8_t* FastArray(const uint8_t* p, const uint8_t* end,
+                                                       Arena& arena, int depth, Value& out) {
   if (depth >= klog::kMaxArrayDepth || end - p < 4) return nullptr;
   uint32_t n = klog::LoadLe<uint32_t>(p);
   p += 4;
@@ -149,11 +156,16 @@ const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int
   for (uint32_t k = 0; k < n; ++k) {
     if (p == end) return nullptr;
     uint8_t kind = *p;
-    p = FastValue(kind, p + 1, end, arena, depth + 1, elements[k]);
+    p = FastValue<false>(kind, p + 1, end, arena, depth + 1, elements[k]);
     if (p == nullptr) return nullptr;
   }
   out = Value::Array({elements, n});
   return p;
+}
+
+[[gnu::noinline]] const uint8_t* FastNestedArray(const uint8_t* p, const uint8_t* end,
+                                                 Arena& arena, int depth, Value& out) {
+  return FastArray(p, end, arena, depth, out);
 }
 
 // Decodes into `out` the record at `p` (its u32 record_size first) within [p, end). Returns the
@@ -193,7 +205,7 @@ const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int
     if (file_id >= num_fields) return nullptr;
     FieldId id = remap[file_id];
     f->id = id;
-    r = FastValue(kind, r + klog::kMinFieldSize, record_end, arena, 0, f->value);
+    r = FastValue<true>(kind, r + klog::kMinFieldSize, record_end, arena, 0, f->value);
     if (r == nullptr) return nullptr;
     sorted &= int64_t{id.value} > previous;
     previous = id.value;

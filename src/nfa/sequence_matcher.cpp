@@ -4,28 +4,6 @@
 #include <cstring>
 
 namespace kestrel::nfa {
-namespace {
-
-// Serializes one key value with its kind, so that 5 and "5" are different keys.
-void AppendKey(std::string& out, const eql::Scalar& s) {
-  out.push_back(static_cast<char>(s.kind));
-  switch (s.kind) {
-    case eql::SKind::kNull: break;
-    case eql::SKind::kBool: out.push_back(s.b ? '1' : '0'); break;
-    case eql::SKind::kInt:
-    case eql::SKind::kTimestamp: out.append(reinterpret_cast<const char*>(&s.i), sizeof(s.i)); break;
-    case eql::SKind::kFloat: out.append(reinterpret_cast<const char*>(&s.f), sizeof(s.f)); break;
-    case eql::SKind::kIp: out.append(reinterpret_cast<const char*>(s.ip.bytes), 16); break;
-    case eql::SKind::kString: {
-      auto n = static_cast<uint32_t>(s.s.size());
-      out.append(reinterpret_cast<const char*>(&n), sizeof(n));
-      out.append(s.s);
-      break;
-    }
-  }
-}
-
-}  // namespace
 
 SequenceMatcher::SequenceMatcher(const eql::CompiledQuery& query) : query_(query) {
   size_t stage = 0;
@@ -56,38 +34,9 @@ size_t SequenceMatcher::pending() const {
 }
 
 void SequenceMatcher::Keys(const eql::CompiledTerm& term, const Event& event, std::vector<std::string>& keys) {
+  keys_extractor_.Extract(term, event, join_keys_);
   keys.clear();
-  parts_.resize(term.keys.size());
-  for (size_t k = 0; k < term.keys.size(); ++k) {
-    const std::vector<eql::Scalar>& values = evaluator_.Values(term.keys[k], event);
-    std::vector<std::string>& part = parts_[k];
-    part.clear();
-    for (const eql::Scalar& v : values) {
-      if (v.is_null()) continue;  // null elements of a multi-valued key are ignored
-      std::string s;
-      AppendKey(s, v);
-      if (std::find(part.begin(), part.end(), s) == part.end()) part.push_back(std::move(s));
-    }
-    if (part.empty()) {
-      if (k >= term.key_optional.size() || !term.key_optional[k]) return;  // a required key is null
-      std::string s;
-      AppendKey(s, eql::Scalar::Null());
-      part.push_back(std::move(s));
-    }
-  }
-  // The cartesian product of the parts.
-  keys.emplace_back();
-  for (const std::vector<std::string>& part : parts_) {
-    if (part.size() == 1) {
-      for (std::string& key : keys) key += part[0];
-      continue;
-    }
-    std::vector<std::string> grown;
-    for (const std::string& key : keys) {
-      for (const std::string& p : part) grown.push_back(key + p);
-    }
-    keys = std::move(grown);
-  }
+  for (JoinKey& k : join_keys_) keys.push_back(std::move(k.bytes));
 }
 
 void SequenceMatcher::Process(const Event& event, std::vector<SequenceMatch>& out) {

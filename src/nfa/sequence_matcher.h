@@ -18,6 +18,7 @@
 #include "eql/compiler.h"
 #include "eql/evaluator.h"
 #include "event/event.h"
+#include "nfa/join_keys.h"
 
 namespace kestrel::nfa {
 
@@ -74,7 +75,8 @@ class SequenceMatcher {
   std::vector<Waiting> waiting_;
   eql::Evaluator evaluator_;
   std::vector<std::string> keys_;
-  std::vector<std::vector<std::string>> parts_;
+  JoinKeyExtractor keys_extractor_;
+  std::vector<JoinKey> join_keys_;
 };
 
 }  // namespace kestrel::nfa

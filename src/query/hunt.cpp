@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "eql/evaluator.h"
+#include "nfa/sample_matcher.h"
 #include "nfa/sequence_matcher.h"
 
 namespace kestrel::query {
@@ -39,7 +40,14 @@ Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vect
   (void)registry;
   std::vector<Match> matches;
   if (query.kind == eql::QueryKind::kSample) {
-    return MakeError(ErrorCode::kInvalidArgument, "sample queries are not supported yet");
+    // Samples ignore time: candidates in document (input) order, i.e. by event_id.
+    std::vector<const Event*> in_order;
+    for (const Event& e : events) in_order.push_back(&e);
+    std::stable_sort(in_order.begin(), in_order.end(),
+                     [](const Event* a, const Event* b) { return a->event_id() < b->event_id(); });
+    for (auto& sample : nfa::FindSamples(query, in_order)) matches.push_back(Match{std::move(sample)});
+    KESTREL_TRY(ApplyPipes(query, matches));
+    return matches;
   }
   if (query.kind == eql::QueryKind::kSequence) {
     nfa::SequenceMatcher matcher(query);

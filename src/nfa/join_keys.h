@@ -1,0 +1,31 @@
+// Join keys of an event for one query term (`by` fields): one composite key per combination of
+// the distinct non-null values of multi-valued key fields; none when a required key is null.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "eql/compiler.h"
+#include "eql/evaluator.h"
+
+namespace kestrel::nfa {
+
+struct JoinKey {
+  std::string bytes;                // serialized, for hashing: 5 and "5" differ
+  std::vector<eql::Scalar> values;  // the values, for ordering and display
+};
+
+class JoinKeyExtractor {
+ public:
+  // Fills `out` with the keys of `event` for `term` (empty when a required key is null).
+  void Extract(const eql::CompiledTerm& term, const Event& event, std::vector<JoinKey>& out);
+
+ private:
+  eql::Evaluator evaluator_;
+  std::vector<std::vector<eql::Scalar>> parts_;
+};
+
+// Orders keys by their values, element by element (null first).
+bool KeyValuesLess(const std::vector<eql::Scalar>& a, const std::vector<eql::Scalar>& b);
+
+}  // namespace kestrel::nfa

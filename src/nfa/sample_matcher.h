@@ -1,0 +1,17 @@
+// Samples (`sample by k [q1] [q2] ...`): for each join key, one event per query, all distinct,
+// taken in document order (not time order) and regardless of their relative order in time.
+// Each key gives at most one sample; samples come out sorted by their key values.
+#pragma once
+
+#include <vector>
+
+#include "eql/compiler.h"
+#include "event/event.h"
+
+namespace kestrel::nfa {
+
+// `events` in document (input) order.
+std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& query,
+                                                   const std::vector<const Event*>& events);
+
+}  // namespace kestrel::nfa
