@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Golden tests for EQL: runs the cases of tests/eql/*.test through the real `kestrel` binary.
+
+A .test file holds cases separated by blank lines. Each case:
+
+    # optional comment lines
+    <directive> [key=value ...]
+    <query text, one or more lines>
+    ----
+    <expected output, exactly, one or more lines; may be empty>
+
+Directives:
+    query   data=FILE [id=FIELD] [profile=ecs|endgame] [dialect=es|eql] [case=sensitive|insensitive]
+            runs `kestrel query` on tests/data/FILE; the output is the printed matches
+            (with id=FIELD, one line of ids per match). Exit code must be 0.
+    error   [data=FILE] [dialect=...]
+            the query must fail to compile: the expected text is stderr (diagnostics), exit 1.
+    explain [dialect=...]
+            runs `kestrel explain`; the expected text is stdout.
+
+A case ends at the next line that starts a directive after its expected block, or at a line
+`====`. Usage: run_golden.py KESTREL DATA_DIR [FILE.test ...]
+"""
+import os
+import re
+import subprocess
+import sys
+
+DIRECTIVES = ("query", "error", "explain")
+
+
+def parse(path):
+    cases = []
+    lines = open(path, encoding="utf-8").read().split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip() or line.startswith("#") or line.strip() == "====":
+            i += 1
+            continue
+        head = line.split()
+        if head[0] not in DIRECTIVES:
+            raise SystemExit(f"{path}:{i + 1}: expected one of {', '.join(DIRECTIVES)}, found {line!r}")
+        opts = {}
+        for tok in head[1:]:
+            if "=" not in tok:
+                raise SystemExit(f"{path}:{i + 1}: option {tok!r} is not key=value")
+            k, v = tok.split("=", 1)
+            opts[k] = v
+        start = i + 1
+        i += 1
+        query = []
+        while i < len(lines) and lines[i] != "----":
+            query.append(lines[i])
+            i += 1
+        if i == len(lines):
+            raise SystemExit(f"{path}:{start}: case has no '----' line")
+        i += 1
+        expected = []
+        while i < len(lines) and lines[i].strip() != "====":
+            nxt = lines[i].split()
+            # a blank line followed by a directive line ends the expected block
+            if not lines[i].strip() and i + 1 < len(lines) and (
+                    not lines[i + 1].strip() or lines[i + 1].startswith("#") or
+                    (lines[i + 1].split() and lines[i + 1].split()[0] in DIRECTIVES)):
+                break
+            expected.append(lines[i])
+            i += 1
+        while expected and not expected[-1].strip():
+            expected.pop()
+        cases.append({"line": start, "kind": head[0], "opts": opts, "query": "\n".join(query).strip(),
+                      "expected": expected})
+    return cases
+
+
+def run(kestrel, data_dir, case):
+    opts = case["opts"]
+    args = [kestrel]
+    if case["kind"] == "explain":
+        args += ["explain", case["query"]]
+    else:
+        args += ["query", case["query"]]
+        data = opts.get("data")
+        if data:
+            for d in data.split(","):
+                args += ["--input", os.path.join(data_dir, d)]
+        else:
+            args += ["--input", os.path.join(data_dir, "empty.ndjson")]
+        if "id" in opts:
+            args += ["--id-field", opts["id"]]
+        if "profile" in opts:
+            args += ["--profile", opts["profile"]]
+        if opts.get("case") == "sensitive":
+            args += ["--case-sensitive"]
+        if opts.get("case") == "insensitive":
+            args += ["--case-insensitive"]
+    if "dialect" in opts:
+        args += ["--dialect", opts["dialect"]]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if case["kind"] == "error":
+        if r.returncode != 1:
+            return f"expected exit 1 (compile error), got {r.returncode}; stdout: {r.stdout[:300]}"
+        got = r.stderr
+    else:
+        if r.returncode != 0:
+            return f"exit {r.returncode}: {r.stderr.strip()[:500]}"
+        got = r.stdout
+    got_lines = got.rstrip("\n").split("\n") if got.strip() else []
+    if got_lines != case["expected"]:
+        return "expected:\n  " + "\n  ".join(case["expected"]) + "\ngot:\n  " + "\n  ".join(got_lines)
+    return None
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    kestrel, data_dir = sys.argv[1], sys.argv[2]
+    files = sys.argv[3:] or sorted(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
+        for f in os.listdir(os.path.dirname(os.path.abspath(__file__))) if f.endswith(".test"))
+    passed = failed = 0
+    for path in files:
+        for case in parse(path):
+            why = run(kestrel, data_dir, case)
+            if why is None:
+                passed += 1
+            else:
+                failed += 1
+                print(f"FAIL {os.path.basename(path)}:{case['line']}: {case['query'][:120]}\n{why}\n")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
