@@ -24,6 +24,24 @@ struct QueryOptions {
   std::string id_field;
 };
 
+std::string KeyJson(const std::vector<eql::Scalar>& key) {
+  std::string out = "[";
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i > 0) out += ",";
+    const eql::Scalar& s = key[i];
+    switch (s.kind) {
+      case eql::SKind::kNull: out += "null"; break;
+      case eql::SKind::kBool: out += s.b ? "true" : "false"; break;
+      case eql::SKind::kInt: out += std::to_string(s.i); break;
+      case eql::SKind::kFloat: AppendValueJson(out, Value::F64(s.f)); break;
+      case eql::SKind::kString: AppendJsonString(out, s.s); break;
+      case eql::SKind::kIp: AppendValueJson(out, Value::Ip(&s.ip)); break;
+      case eql::SKind::kTimestamp: AppendValueJson(out, Value::Timestamp(s.i)); break;
+    }
+  }
+  return out + "]";
+}
+
 int RunQuery(const QueryOptions& o) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   // Hunting reads everything first: the query is checked against the fields the data has, and
@@ -77,8 +95,22 @@ int RunQuery(const QueryOptions& o) {
     return kExitFailure;
   }
   std::string out;
-  for (const query::Match& m : *matches) {
+  for (const query::Match& m : matches->matches) {
     out.clear();
+    if (m.count && m.events.empty()) {  // `count`
+      out += fmt::format("{{\"count\":{}", *m.count);
+      if (!m.key.empty()) out += ",\"key\":" + KeyJson(m.key);
+      out += "}\n";
+      fwrite(out.data(), 1, out.size(), stdout);
+      continue;
+    }
+    if (m.count && !id_field) {  // `unique_count`: the count, the key and the group's first event
+      out += fmt::format("{{\"count\":{},\"key\":{},\"event\":", *m.count, KeyJson(m.key));
+      AppendEventJson(out, *m.events[0], registry);
+      out += "}\n";
+      fwrite(out.data(), 1, out.size(), stdout);
+      continue;
+    }
     if (id_field) {
       for (size_t k = 0; k < m.events.size(); ++k) {
         if (k > 0) out.push_back(' ');

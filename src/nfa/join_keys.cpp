@@ -3,9 +3,7 @@
 #include <algorithm>
 
 namespace kestrel::nfa {
-namespace {
-
-void AppendKey(std::string& out, const eql::Scalar& s) {
+void AppendKeyBytes(std::string& out, const eql::Scalar& s) {
   out.push_back(static_cast<char>(s.kind));
   switch (s.kind) {
     case eql::SKind::kNull: break;
@@ -23,10 +21,12 @@ void AppendKey(std::string& out, const eql::Scalar& s) {
   }
 }
 
+namespace {
+
 bool SameScalar(const eql::Scalar& a, const eql::Scalar& b) {
   std::string x, y;
-  AppendKey(x, a);
-  AppendKey(y, b);
+  AppendKeyBytes(x, a);
+  AppendKeyBytes(y, b);
   return x == y;
 }
 
@@ -53,7 +53,7 @@ void JoinKeyExtractor::Extract(const eql::CompiledTerm& term, const Event& event
   for (const std::vector<eql::Scalar>& part : parts_) {
     if (part.size() == 1) {
       for (JoinKey& key : out) {
-        AppendKey(key.bytes, part[0]);
+        AppendKeyBytes(key.bytes, part[0]);
         key.values.push_back(part[0]);
       }
       continue;
@@ -62,7 +62,7 @@ void JoinKeyExtractor::Extract(const eql::CompiledTerm& term, const Event& event
     for (const JoinKey& key : out) {
       for (const eql::Scalar& p : part) {
         JoinKey g = key;
-        AppendKey(g.bytes, p);
+        AppendKeyBytes(g.bytes, p);
         g.values.push_back(p);
         grown.push_back(std::move(g));
       }

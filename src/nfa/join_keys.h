@@ -25,6 +25,9 @@ class JoinKeyExtractor {
   std::vector<std::vector<eql::Scalar>> parts_;
 };
 
+// Appends one value to a serialized key: kind, then bytes (so 5 and "5" differ).
+void AppendKeyBytes(std::string& out, const eql::Scalar& s);
+
 // Orders keys by their values, element by element (null first).
 bool KeyValuesLess(const std::vector<eql::Scalar>& a, const std::vector<eql::Scalar>& b);
 

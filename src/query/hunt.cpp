@@ -5,14 +5,38 @@
 #include <algorithm>
 
 #include "eql/evaluator.h"
+#include <unordered_map>
+
+#include "nfa/join_keys.h"
 #include "nfa/sample_matcher.h"
 #include "nfa/sequence_matcher.h"
 
 namespace kestrel::query {
 namespace {
 
-Status ApplyPipes(const eql::CompiledQuery& query, std::vector<Match>& matches) {
+// The values of a pipe's arguments for one event, copied so they outlive the evaluator.
+void PipeKey(eql::Evaluator& evaluator, const eql::CompiledPipe& pipe, const Event& event, HuntResult& result,
+             std::vector<eql::Scalar>& values, std::string& bytes) {
+  values.clear();
+  bytes.clear();
+  for (const eql::Program& arg : pipe.args) {
+    const std::vector<eql::Scalar>& v = evaluator.Values(arg, event);
+    eql::Scalar first = v.empty() ? eql::Scalar::Null() : v[0];
+    if (first.kind == eql::SKind::kString) {
+      result.strings.emplace_back(first.s);
+      first.s = result.strings.back();
+    }
+    for (const eql::Scalar& x : v) nfa::AppendKeyBytes(bytes, x);
+    bytes.push_back('\x1f');
+    values.push_back(first);
+  }
+}
+
+Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
+  std::vector<Match>& matches = result.matches;
   eql::Evaluator evaluator;
+  std::vector<eql::Scalar> values;
+  std::string bytes;
   for (const eql::CompiledPipe& pipe : query.pipes) {
     if (pipe.name == "head") {
       if (matches.size() > static_cast<size_t>(pipe.number)) matches.resize(static_cast<size_t>(pipe.number));
@@ -23,11 +47,55 @@ Status ApplyPipes(const eql::CompiledQuery& query, std::vector<Match>& matches) 
     } else if (pipe.name == "filter") {
       std::vector<Match> kept;
       for (Match& m : matches) {
-        if (evaluator.Matches(pipe.args[0], *m.events[0])) kept.push_back(std::move(m));
+        if (!m.events.empty() && evaluator.Matches(pipe.args[0], *m.events[0])) kept.push_back(std::move(m));
       }
       matches = std::move(kept);
+    } else if (pipe.name == "count" && pipe.args.empty()) {
+      Match total;
+      total.count = matches.size();
+      matches.assign(1, std::move(total));
+    } else if (pipe.name == "count" || pipe.name == "unique" || pipe.name == "unique_count") {
+      // Groups by the argument values; the first event of each group represents it.
+      std::unordered_map<std::string, size_t> index;
+      std::vector<Match> groups;
+      for (Match& m : matches) {
+        if (m.events.empty() || m.events[0] == nullptr) continue;
+        PipeKey(evaluator, pipe, *m.events[0], result, values, bytes);
+        auto [it, inserted] = index.emplace(bytes, groups.size());
+        if (inserted) {
+          Match g = std::move(m);
+          g.key = values;
+          g.count = 0;
+          groups.push_back(std::move(g));
+        }
+        ++*groups[it->second].count;
+      }
+      if (pipe.name == "unique") {
+        for (Match& g : groups) {
+          g.count.reset();
+          g.key.clear();
+        }
+      }
+      if (pipe.name == "count") {
+        for (Match& g : groups) g.events.clear();
+        std::stable_sort(groups.begin(), groups.end(),
+                         [](const Match& a, const Match& b) { return nfa::KeyValuesLess(a.key, b.key); });
+      }
+      matches = std::move(groups);
+    } else if (pipe.name == "sort") {
+      std::vector<std::pair<std::vector<eql::Scalar>, size_t>> keyed;
+      for (size_t i = 0; i < matches.size(); ++i) {
+        if (matches[i].events.empty() || matches[i].events[0] == nullptr) continue;
+        PipeKey(evaluator, pipe, *matches[i].events[0], result, values, bytes);
+        keyed.emplace_back(values, i);
+      }
+      std::stable_sort(keyed.begin(), keyed.end(),
+                       [](const auto& a, const auto& b) { return nfa::KeyValuesLess(a.first, b.first); });
+      std::vector<Match> sorted;
+      for (auto& [key, i] : keyed) sorted.push_back(std::move(matches[i]));
+      matches = std::move(sorted);
     } else {
-      return MakeError(ErrorCode::kInvalidArgument, fmt::format("the '{}' pipe is not supported yet", pipe.name));
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("unknown pipe '{}'", pipe.name));
     }
   }
   return Ok();
@@ -35,26 +103,27 @@ Status ApplyPipes(const eql::CompiledQuery& query, std::vector<Match>& matches) 
 
 }  // namespace
 
-Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
-                                const SchemaRegistry& registry) {
+Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
+                        const SchemaRegistry& registry) {
   (void)registry;
-  std::vector<Match> matches;
+  HuntResult result;
+  std::vector<Match>& matches = result.matches;
   if (query.kind == eql::QueryKind::kSample) {
     // Samples ignore time: candidates in document (input) order, i.e. by event_id.
     std::vector<const Event*> in_order;
     for (const Event& e : events) in_order.push_back(&e);
     std::stable_sort(in_order.begin(), in_order.end(),
                      [](const Event* a, const Event* b) { return a->event_id() < b->event_id(); });
-    for (auto& sample : nfa::FindSamples(query, in_order)) matches.push_back(Match{std::move(sample)});
-    KESTREL_TRY(ApplyPipes(query, matches));
-    return matches;
+    for (auto& sample : nfa::FindSamples(query, in_order)) matches.push_back(Match{std::move(sample), std::nullopt, {}});
+    KESTREL_TRY(ApplyPipes(query, result));
+    return result;
   }
   if (query.kind == eql::QueryKind::kSequence) {
     nfa::SequenceMatcher matcher(query);
     std::vector<nfa::SequenceMatch> found;
     for (const Event& e : events) matcher.Process(e, found);
     matcher.Finish(found);
-    for (nfa::SequenceMatch& m : found) matches.push_back(Match{std::move(m.events)});
+    for (nfa::SequenceMatch& m : found) matches.push_back(Match{std::move(m.events), std::nullopt, {}});
     if (!found.empty() && std::any_of(query.terms.begin(), query.terms.end(), [](const auto& t) { return t.missing; })) {
       // Matches with missing-event stages are decided at the end: order them by their last event.
       auto last = [](const Match& m) {
@@ -67,16 +136,16 @@ Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vect
       std::stable_sort(matches.begin(), matches.end(),
                        [&](const Match& a, const Match& b) { return OrderedBefore(*last(a), *last(b)); });
     }
-    KESTREL_TRY(ApplyPipes(query, matches));
-    return matches;
+    KESTREL_TRY(ApplyPipes(query, result));
+    return result;
   }
   eql::Evaluator evaluator;
   const eql::Program& filter = query.terms[0].filter;
   for (const Event& e : events) {
-    if (evaluator.Matches(filter, e)) matches.push_back(Match{{&e}});
+    if (evaluator.Matches(filter, e)) matches.push_back(Match{{&e}, std::nullopt, {}});
   }
-  KESTREL_TRY(ApplyPipes(query, matches));
-  return matches;
+  KESTREL_TRY(ApplyPipes(query, result));
+  return result;
 }
 
 }  // namespace kestrel::query

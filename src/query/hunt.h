@@ -2,6 +2,9 @@
 // order) and returns the matches, after the query's pipes.
 #pragma once
 
+#include <deque>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -13,9 +16,17 @@ namespace kestrel::query {
 struct Match {
   // The matched events in order; a sequence's missing-event stage (![...]) is nullptr.
   std::vector<const Event*> events;
+  // Set by `count` (events empty) and `unique_count` (the first event of its key).
+  std::optional<uint64_t> count;
+  std::vector<eql::Scalar> key;  // the values counted by, in pipe-argument order
 };
 
-Result<std::vector<Match>> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
+struct HuntResult {
+  std::vector<Match> matches;
+  std::deque<std::string> strings;  // storage for key strings computed by pipes
+};
+
+Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
                                 const SchemaRegistry& registry);
 
 }  // namespace kestrel::query
