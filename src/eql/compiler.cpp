@@ -74,8 +74,9 @@ std::string DidYouMean(std::string_view name, const Names& names) {
 
 class Lowerer {
  public:
-  Lowerer(const SchemaRegistry& registry, const CompileOptions& options, std::vector<Diagnostic>& diagnostics)
-      : registry_(registry), options_(options), diagnostics_(diagnostics) {}
+  Lowerer(const SchemaRegistry& registry, const CompileOptions& options, std::vector<Diagnostic>& diagnostics,
+          std::vector<CompiledLineage>* lineage)
+      : registry_(registry), options_(options), diagnostics_(diagnostics), lineage_(lineage) {}
 
   // A boolean program for an event query (category + condition).
   bool LowerEventQuery(const EventQuery& q, Program& program) {
@@ -164,9 +165,21 @@ class Lowerer {
       case ExprKind::kBinary: return LowerBinary(e);
       case ExprKind::kMatch: return LowerMatch(e);
       case ExprKind::kCall: return LowerCall(e);
-      case ExprKind::kLineage:
-        Fail(e.span, "lineage ('descendant of', 'child of', 'event of') is not supported yet");
-        return std::nullopt;
+      case ExprKind::kLineage: {
+        // The bracketed query compiles to its own program; the node refers to it by index.
+        Program* outer = program_;
+        CompiledLineage sub{e.lineage, Program{}};
+        bool ok = LowerEventQuery(*e.lineage_query, sub.query);
+        program_ = outer;
+        if (!ok) return std::nullopt;
+        IrNode n;
+        n.op = IrOp::kLineage;
+        n.lineage = e.lineage;
+        n.index = static_cast<uint32_t>(lineage_->size());
+        n.span = e.span;
+        lineage_->push_back(std::move(sub));
+        return Add(std::move(n));
+      }
     }
     return std::nullopt;
   }
@@ -412,6 +425,7 @@ class Lowerer {
   const SchemaRegistry& registry_;
   const CompileOptions& options_;
   std::vector<Diagnostic>& diagnostics_;
+  std::vector<CompiledLineage>* lineage_;
   Program* program_ = nullptr;
 };
 
@@ -438,7 +452,7 @@ bool LowerTerm(Lowerer& lowerer, const SequenceTerm& term, const std::vector<Exp
 CompileResult CompileQuery(const Query& q, const SchemaRegistry& registry, const CompileOptions& options) {
   CompileResult result;
   auto compiled = std::make_unique<CompiledQuery>();
-  Lowerer lowerer(registry, options, result.diagnostics);
+  Lowerer lowerer(registry, options, result.diagnostics, &compiled->lineage);
   compiled->kind = q.kind;
   compiled->maxspan_ns = q.maxspan_ns;
   compiled->shared_keys = q.by.size();

@@ -34,7 +34,13 @@ struct CompiledPipe {
   std::vector<std::string> arg_names;
 };
 
+struct CompiledLineage {
+  LineageKind kind;
+  Program query;  // the bracketed event query
+};
+
 struct CompiledQuery {
+  std::vector<CompiledLineage> lineage;  // referenced by kLineage nodes
   QueryKind kind = QueryKind::kEvent;
   std::vector<CompiledTerm> terms;  // one term for an event query
   std::optional<CompiledTerm> until;

@@ -14,8 +14,19 @@
 
 namespace kestrel::eql {
 
+// Answers lineage questions (python-eql's `child of`, `descendant of`, `event of`) from a
+// process table: is the event's process related to a process that matched lineage query `index`?
+class LineageOracle {
+ public:
+  virtual ~LineageOracle() = default;
+  virtual bool Related(LineageKind kind, uint32_t index, const Event& event) = 0;
+};
+
 class Evaluator {
  public:
+  // Lineage predicates evaluate to null without an oracle.
+  void set_lineage(LineageOracle* oracle) { lineage_ = oracle; }
+
   // Does the event match the program (category and condition)? Null counts as no.
   bool Matches(const Program& program, const Event& event) {
     auto r = Test(program, event);
@@ -53,6 +64,7 @@ class Evaluator {
   std::vector<Scalar> result_;
   std::string folded_;
   Arena scratch_{16 * 1024};
+  LineageOracle* lineage_ = nullptr;
 };
 
 }  // namespace kestrel::eql

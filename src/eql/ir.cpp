@@ -55,6 +55,10 @@ std::string PrintNode(const Program& p, uint32_t id, const SchemaRegistry& regis
       for (uint32_t m = 0; m < n.count; ++m) out += " " + p.matchers[n.index + m].Describe();
       return out + ")";
     }
+    case IrOp::kLineage:
+      return fmt::format("({}-of lineage#{})",
+                         n.lineage == LineageKind::kChild ? "child" : n.lineage == LineageKind::kDescendant ? "descendant" : "event",
+                         n.index);
     case IrOp::kCall: {
       std::string out = fmt::format("({}{}{}", kBuiltinNames[static_cast<int>(n.builtin)], n.insensitive ? "~" : "", children());
       for (uint32_t m = 0; m < n.count; ++m) out += " " + p.matchers[n.index + m].Describe();

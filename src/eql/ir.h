@@ -31,6 +31,7 @@ enum class IrOp : uint8_t {
   kInList,     // value in a list of expressions
   kMatch,      // value matches any of the node's matchers
   kCall,       // builtin function
+  kLineage,    // child of / descendant of / event of [query]: asks the LineageOracle
 };
 
 enum class Builtin : uint8_t {
@@ -57,7 +58,8 @@ struct IrNode {
   Builtin builtin = Builtin::kAdd;
   FieldId field;
   Scalar constant;
-  uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher
+  LineageKind lineage = LineageKind::kChild;
+  uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher; kLineage: the query's lineage[index]
   uint32_t count = 0;  // kMatch: number of matchers
   std::vector<uint32_t> children;
   Span span;

@@ -39,6 +39,9 @@ class SequenceMatcher {
 
   size_t pending() const;
 
+  // Lineage predicates in the stage queries ask this oracle.
+  void set_lineage(eql::LineageOracle* oracle) { evaluator_.set_lineage(oracle); }
+
  private:
   struct Stage {
     const eql::CompiledTerm* term;

@@ -10,6 +10,7 @@
 #include "nfa/join_keys.h"
 #include "nfa/sample_matcher.h"
 #include "nfa/sequence_matcher.h"
+#include "query/process_lineage.h"
 
 namespace kestrel::query {
 namespace {
@@ -105,8 +106,9 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
 
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
                         const SchemaRegistry& registry) {
-  (void)registry;
   HuntResult result;
+  ProcessLineage lineage(query, registry);
+  const bool track = !query.lineage.empty();
   std::vector<Match>& matches = result.matches;
   if (query.kind == eql::QueryKind::kSample) {
     // Samples ignore time: candidates in document (input) order, i.e. by event_id.
@@ -120,8 +122,12 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
   }
   if (query.kind == eql::QueryKind::kSequence) {
     nfa::SequenceMatcher matcher(query);
+    if (track) matcher.set_lineage(&lineage);
     std::vector<nfa::SequenceMatch> found;
-    for (const Event& e : events) matcher.Process(e, found);
+    for (const Event& e : events) {
+      if (track) lineage.Observe(e);
+      matcher.Process(e, found);
+    }
     matcher.Finish(found);
     for (nfa::SequenceMatch& m : found) matches.push_back(Match{std::move(m.events), std::nullopt, {}});
     if (!found.empty() && std::any_of(query.terms.begin(), query.terms.end(), [](const auto& t) { return t.missing; })) {
@@ -140,8 +146,10 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
     return result;
   }
   eql::Evaluator evaluator;
+  if (track) evaluator.set_lineage(&lineage);
   const eql::Program& filter = query.terms[0].filter;
   for (const Event& e : events) {
+    if (track) lineage.Observe(e);
     if (evaluator.Matches(filter, e)) matches.push_back(Match{{&e}, std::nullopt, {}});
   }
   KESTREL_TRY(ApplyPipes(query, result));
