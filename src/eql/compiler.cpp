@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "eql/evaluator.h"
+#include "eql/optimizer.h"
 #include "eql/parser.h"
 #include "event/ip_address.h"
 
@@ -88,6 +89,7 @@ class Lowerer {
     auto root = Lower(*q.condition);
     if (!root) return false;
     program.root = *root;
+    Optimize(program);
     return true;
   }
 

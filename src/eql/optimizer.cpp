@@ -1,0 +1,169 @@
+#include "eql/optimizer.h"
+
+#include <algorithm>
+#include <optional>
+
+namespace kestrel::eql {
+namespace {
+
+// A node that tests one field against literal strings: `f == "x"` or `f in ("x", ...)`.
+struct FieldLiterals {
+  FieldId field;
+  bool insensitive;
+  std::vector<std::string> values;
+};
+
+std::optional<FieldLiterals> AsFieldLiterals(const Program& p, uint32_t id) {
+  const IrNode& n = p.nodes[id];
+  if (n.op == IrOp::kCompare && n.cmp == Op::kEq && n.children.size() == 2) {
+    const IrNode& a = p.nodes[n.children[0]];
+    const IrNode& b = p.nodes[n.children[1]];
+    const IrNode* field = a.op == IrOp::kField ? &a : (b.op == IrOp::kField ? &b : nullptr);
+    const IrNode* literal = a.op == IrOp::kConst ? &a : (b.op == IrOp::kConst ? &b : nullptr);
+    if (field == nullptr || literal == nullptr || literal->constant.kind != SKind::kString) return std::nullopt;
+    std::string v(literal->constant.s);
+    if (n.insensitive) v = FoldCase(v);
+    return FieldLiterals{field->field, n.insensitive, {std::move(v)}};
+  }
+  if (n.op == IrOp::kInSet && !n.negated && p.nodes[n.children[0]].op == IrOp::kField) {
+    const LiteralSet& set = p.sets[n.index];
+    if (!set.others.empty()) return std::nullopt;
+    FieldLiterals out{p.nodes[n.children[0]].field, set.insensitive, {}};
+    out.values.assign(set.strings.begin(), set.strings.end());
+    std::sort(out.values.begin(), out.values.end());
+    return out;
+  }
+  return std::nullopt;
+}
+
+// Rewrites `or` trees of literal tests on one field into a single set lookup, bottom up.
+uint32_t MergeOr(Program& p, uint32_t id) {
+  IrNode& n = p.nodes[id];
+  if (n.op != IrOp::kOr && n.op != IrOp::kAnd && n.op != IrOp::kNot) return id;
+  for (size_t k = 0; k < p.nodes[id].children.size(); ++k) {
+    uint32_t child = MergeOr(p, p.nodes[id].children[k]);
+    p.nodes[id].children[k] = child;
+  }
+  if (p.nodes[id].op != IrOp::kOr) return id;
+  auto a = AsFieldLiterals(p, p.nodes[id].children[0]);
+  auto b = AsFieldLiterals(p, p.nodes[id].children[1]);
+  if (!a || !b || !(a->field == b->field) || a->insensitive != b->insensitive) return id;
+  LiteralSet set;
+  set.insensitive = a->insensitive;
+  for (auto& v : a->values) set.strings.insert(v);
+  for (auto& v : b->values) set.strings.insert(v);
+  IrNode field;
+  field.op = IrOp::kField;
+  field.field = a->field;
+  field.span = p.nodes[id].span;
+  p.nodes.push_back(field);
+  IrNode merged;
+  merged.op = IrOp::kInSet;
+  merged.insensitive = a->insensitive;
+  merged.index = static_cast<uint32_t>(p.sets.size());
+  merged.children = {static_cast<uint32_t>(p.nodes.size() - 1)};
+  merged.span = p.nodes[id].span;
+  p.sets.push_back(std::move(set));
+  p.nodes.push_back(std::move(merged));
+  return static_cast<uint32_t>(p.nodes.size() - 1);
+}
+
+void CollectAnd(const Program& p, uint32_t id, std::vector<uint32_t>& out) {
+  const IrNode& n = p.nodes[id];
+  if (n.op != IrOp::kAnd) {
+    out.push_back(id);
+    return;
+  }
+  CollectAnd(p, n.children[0], out);
+  CollectAnd(p, n.children[1], out);
+}
+
+uint32_t Reorder(Program& p, uint32_t id) {
+  IrNode& n = p.nodes[id];
+  if (n.op == IrOp::kOr || n.op == IrOp::kNot) {
+    for (size_t k = 0; k < p.nodes[id].children.size(); ++k) {
+      uint32_t child = Reorder(p, p.nodes[id].children[k]);
+      p.nodes[id].children[k] = child;
+    }
+    return id;
+  }
+  if (n.op != IrOp::kAnd) return id;
+  std::vector<uint32_t> terms;
+  CollectAnd(p, id, terms);
+  for (uint32_t& t : terms) t = Reorder(p, t);
+  std::stable_sort(terms.begin(), terms.end(),
+                   [&](uint32_t a, uint32_t b) { return NodeCost(p, a) < NodeCost(p, b); });
+  // Rebuild as a left-deep chain, reusing the original `and` nodes' span.
+  Span span = p.nodes[id].span;
+  uint32_t acc = terms[0];
+  for (size_t k = 1; k < terms.size(); ++k) {
+    IrNode a;
+    a.op = IrOp::kAnd;
+    a.children = {acc, terms[k]};
+    a.span = span;
+    p.nodes.push_back(std::move(a));
+    acc = static_cast<uint32_t>(p.nodes.size() - 1);
+  }
+  return acc;
+}
+
+}  // namespace
+
+uint32_t NodeCost(const Program& p, uint32_t id) {
+  const IrNode& n = p.nodes[id];
+  uint32_t own = 1;
+  switch (n.op) {
+    case IrOp::kConst: own = 0; break;
+    case IrOp::kField: own = 1; break;
+    case IrOp::kInSet: own = 2; break;
+    case IrOp::kMatch: {
+      own = 2;
+      for (uint32_t m = 0; m < n.count; ++m) {
+        Matcher::Kind k = p.matchers[n.index + m].kind();
+        own += k == Matcher::Kind::kRegex ? 20 : (k == Matcher::Kind::kGlob || k == Matcher::Kind::kContains ? 4 : 1);
+      }
+      break;
+    }
+    case IrOp::kCall: own = 6; break;
+    case IrOp::kLineage: own = 30; break;
+    default: own = 1; break;
+  }
+  for (uint32_t c : n.children) own += NodeCost(p, c);
+  return own;
+}
+
+void Optimize(Program& program) {
+  if (program.nodes.empty()) return;
+  program.root = MergeOr(program, program.root);
+  program.root = Reorder(program, program.root);
+}
+
+std::vector<Prefilter> ExtractPrefilters(const Program& program) {
+  std::vector<Prefilter> out;
+  if (program.nodes.empty()) return out;
+  std::vector<uint32_t> terms;
+  CollectAnd(program, program.root, terms);
+  for (uint32_t t : terms) {
+    auto lit = AsFieldLiterals(program, t);
+    if (lit) {
+      out.push_back({lit->field, lit->insensitive, std::move(lit->values)});
+      continue;
+    }
+    // `f : "x"` / `f like~ "x"` without wildcards: a case-insensitive literal.
+    const IrNode& n = program.nodes[t];
+    if (n.op == IrOp::kMatch && program.nodes[n.children[0]].op == IrOp::kField) {
+      Prefilter pf{program.nodes[n.children[0]].field, false, {}};
+      bool all_exact = n.count > 0;
+      for (uint32_t m = 0; m < n.count; ++m) {
+        const Matcher& matcher = program.matchers[n.index + m];
+        if (matcher.kind() != Matcher::Kind::kExact) all_exact = false;
+        pf.insensitive = matcher.insensitive();
+        pf.values.push_back(matcher.literal());
+      }
+      if (all_exact) out.push_back(std::move(pf));
+    }
+  }
+  return out;
+}
+
+}  // namespace kestrel::eql

@@ -1,0 +1,31 @@
+// IR optimizations run after lowering (constant folding happens during lowering):
+// - `f == "a" or f == "b" or f in ("c")` on one field becomes one hash-set lookup;
+// - the operands of a chain of `and` are reordered cheapest first (Kleene `and` commutes, so
+//   only the cost changes: cheap tests short-circuit expensive ones);
+// and the extraction of prefilters: literal values a matching event must have in a field,
+// which a dispatcher can index (the event type is the other prefilter).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "eql/ir.h"
+
+namespace kestrel::eql {
+
+void Optimize(Program& program);
+
+// A necessary condition of the program: field `field` equals one of `values` (ASCII-folded
+// when `insensitive`). Only taken from the top-level conjunction.
+struct Prefilter {
+  FieldId field;
+  bool insensitive = false;
+  std::vector<std::string> values;
+};
+
+std::vector<Prefilter> ExtractPrefilters(const Program& program);
+
+// Estimated evaluation cost of a node and its operands (arbitrary units).
+uint32_t NodeCost(const Program& program, uint32_t node);
+
+}  // namespace kestrel::eql
