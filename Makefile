@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: all bootstrap build build-sanitize demo test test-fast test-sanitize bench format tidy clean
+.PHONY: all bootstrap build build-sanitize build-fuzz demo test test-fast test-sanitize fuzz-smoke bench format tidy clean
 
 BUILD := build
 KESTREL := $(BUILD)/kestrel
@@ -23,14 +23,22 @@ demo: build
 	@$(KESTREL) convert $(BUILD)/demo/events.klog -o $(BUILD)/demo/events.ndjson
 	@$(KESTREL) stats $(BUILD)/demo/events.klog
 
-# The whole suite: the release build, then the same tests under ASan+UBSan.
-test: test-fast test-sanitize
+# The whole suite: the release build, the same tests under ASan+UBSan, then every fuzz target
+# for a minute (the `long` label).
+test: test-fast test-sanitize fuzz-smoke
 
 test-fast: build
 	@ctest --preset default -j2
 
 test-sanitize: build-sanitize
 	@ctest --preset sanitize -j2
+
+build-fuzz: bootstrap
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+
+fuzz-smoke: build-fuzz
+	@ctest --preset fuzz
 
 bench: build
 	@$(BUILD)/bench/kestrel_bench
@@ -42,4 +50,4 @@ tidy: build
 	@find src -name '*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz
