@@ -17,11 +17,17 @@ build-sanitize: bootstrap
 	@cmake --preset sanitize >/dev/null
 	@cmake --build --preset sanitize
 
-# The sample job: decode the bundled ECS events, convert them to .klog and back, and summarize them.
+# The sample job: decode the bundled ECS events, convert them to .klog and back, summarize them,
+# and hunt through them with the bundled EQL queries (examples/hunts/*.eql).
 demo: build
+	@mkdir -p $(BUILD)/demo
 	@$(KESTREL) convert examples/events.ndjson -o $(BUILD)/demo/events.klog
 	@$(KESTREL) convert $(BUILD)/demo/events.klog -o $(BUILD)/demo/events.ndjson
 	@$(KESTREL) stats $(BUILD)/demo/events.klog
+	@for q in examples/hunts/*.eql; do \
+	  echo "== $$q: matches (process.pid of each event)"; \
+	  $(KESTREL) query --input $(BUILD)/demo/events.klog --id-field process.pid "$$(cat $$q)" || exit 1; \
+	done
 
 # The whole suite: the release build, the same tests under ASan+UBSan, then every fuzz target
 # for a minute (the `long` label).
