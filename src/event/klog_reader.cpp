@@ -72,14 +72,16 @@ class Cursor {
 
 // ---- The fast record decoder ---------------------------------------------------------------
 //
-// Decodes one record with plain bool-returning code: no Result, no message, no allocation but the
-// arena's. It makes exactly the checks of KlogReader::DecodeRecord (every length against the bytes
-// left, every id against the remap tables, kinds, bools, nesting depth, record size, duplicates),
-// in an order of its own. On any failure the caller re-runs DecodeRecord on the same bytes for the
-// precise error; debug builds also re-run it after each success and compare (a differential
-// check that the corruption tests exercise).
+// FastRecord decodes one record with plain code that returns nullptr on any defect: no Result,
+// no message, no allocation but the arena's. It makes exactly the checks of the precise decoder
+// (KlogReader::DecodeRecord): every length against the bytes left, ids against the remap
+// tables, kinds, bools, nesting depth, record size, duplicate fields; where one check covers
+// another's bytes, it makes one. When it fails, the reader re-runs the precise decoder on the same
+// record for the error, so errors and their offsets are those of the precise decoder. Debug
+// builds also re-run it after every success and compare (a differential check that the
+// corruption tests drive).
 
-// The file id -> registry id tables a record is decoded with.
+// File id -> registry id tables.
 struct RemapTables {
   const FieldId* fields;
   size_t num_fields;
@@ -87,13 +89,15 @@ struct RemapTables {
   size_t num_types;
 };
 
-const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth,
-                         Value& out);
+// A field whose value is a string starts with u32 file_field_id, u8 kind and u32 len.
+inline constexpr ptrdiff_t kStringFieldHead = klog::kMinFieldSize + 4;
+
+const uint8_t* FastArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth, Value& out);
 const uint8_t* FastNestedArray(const uint8_t* p, const uint8_t* end, Arena& arena, int depth,
                                Value& out);
 
-// Decodes into `out` the payload at `p` of a value whose kind byte (`kind`) came just before,
-// within [p, end). Returns the end of the value, or nullptr if it is not valid. `depth` is the
+// Decodes into `out` the payload at `p`, within [p, end), of a value whose kind byte `kind` came
+// just before. Returns the end of the value, or nullptr if it is not valid. `depth` is the
 // nesting of the value (0 for a field's own value). A field's array is decoded inline, an array
 // inside an array out of line.
 template <bool kField>
@@ -142,10 +146,10 @@ template <bool kField>
       if constexpr (kField) return FastArray(p, end, arena, depth, out);
       return FastNestedArray(p, end, arena, depth, out);
   }
-  return nullptr;
+  return nullptr;  // an unknown kind
 }
 
-// The payload of an array value (after its kind byte) at nesting `depth`.
+// The payload of an array value at nesting `depth`.
 [[gnu::always_inline]] inline const uint8_t* FastArray(const uint8_t* p, const uint8_t* end,
                                                        Arena& arena, int depth, Value& out) {
   if (depth >= klog::kMaxArrayDepth || end - p < 4) return nullptr;
@@ -163,12 +167,12 @@ template <bool kField>
   return p;
 }
 
-[[gnu::noinline]] const uint8_t* FastNestedArray(const uint8_t* p, const uint8_t* end,
-                                                 Arena& arena, int depth, Value& out) {
+[[gnu::noinline]] const uint8_t* FastNestedArray(const uint8_t* p, const uint8_t* end, Arena& arena,
+                                                 int depth, Value& out) {
   return FastArray(p, end, arena, depth, out);
 }
 
-// Decodes into `out` the record at `p` (its u32 record_size first) within [p, end). Returns the
+// Decodes into `out` the record at `p` (its u32 record_size first), within [p, end). Returns the
 // end of the record, or nullptr if it is not valid. Out of line, so that its loop has the
 // registers to itself.
 [[gnu::noinline]] const uint8_t* FastRecord(const RemapTables& t, const uint8_t* p,
@@ -199,14 +203,23 @@ template <bool kField>
   int64_t previous = -1;  // the previous field's registry id
   bool sorted = true;
   for (Field* f = fields; f != fields + field_count; ++f) {
-    if (record_end - r < static_cast<ptrdiff_t>(klog::kMinFieldSize)) return nullptr;
+    ptrdiff_t left = record_end - r;
+    if (left < static_cast<ptrdiff_t>(klog::kMinFieldSize)) return nullptr;
     uint32_t file_id = klog::LoadLe<uint32_t>(r);
     uint8_t kind = r[4];
     if (file_id >= num_fields) return nullptr;
     FieldId id = remap[file_id];
     f->id = id;
-    r = FastValue<true>(kind, r + klog::kMinFieldSize, record_end, arena, 0, f->value);
-    if (r == nullptr) return nullptr;
+    if (kind == static_cast<uint8_t>(ValueKind::kString) && left >= kStringFieldHead) [[likely]] {
+      // One check covers the field's id, kind and string length.
+      uint32_t len = klog::LoadLe<uint32_t>(r + klog::kMinFieldSize);
+      if (len > static_cast<size_t>(left - kStringFieldHead)) return nullptr;
+      f->value = Value::String({reinterpret_cast<const char*>(r + kStringFieldHead), len});
+      r += kStringFieldHead + len;
+    } else {
+      r = FastValue<true>(kind, r + klog::kMinFieldSize, record_end, arena, 0, f->value);
+      if (r == nullptr) return nullptr;
+    }
     sorted &= int64_t{id.value} > previous;
     previous = id.value;
   }
@@ -251,6 +264,7 @@ class KlogReader final : public EventReader {
   Status ReadSchemaEntry(Cursor& c);
   Status ReadEventsBlock(const BlockHeader& h, uint64_t offset, std::span<const uint8_t> payload,
                          EventBatch& batch);
+  // The precise decoder: slower than FastRecord, and says what is wrong with a record.
   Result<Event> DecodeRecord(Cursor& c, Arena& arena) const;
   Result<Value> DecodeValue(Cursor& c, Arena& arena, int depth) const;
   // The offset of the first block header at or after `from` whose CRC verifies, or the file size.
@@ -537,23 +551,14 @@ Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset,
   const RemapTables tables{file_fields_.data(), file_fields_.size(), file_types_.data(),
                            file_types_.size()};
   Arena& arena = batch.arena();
-  std::vector<Event>& events = batch.events();
   const uint8_t* p = payload.data();
   const uint8_t* end = p + payload.size();
   for (uint32_t i = 0; i < h.count; ++i) {
     const uint8_t* record = p;
     Event event;
     p = FastRecord(tables, record, end, arena, event);
-#ifndef NDEBUG
-    if (p != nullptr) {  // the differential check: the precise decoder must agree
-      Cursor again(std::span<const uint8_t>(record, end));
-      Result<Event> precise = DecodeRecord(again, arena);
-      assert(precise && *precise == event && again.remaining() == static_cast<size_t>(end - p) &&
-             "the fast record decoder disagrees with the precise one");
-    }
-#endif
     if (p == nullptr) [[unlikely]] {
-      // Re-run the precise decoder on the record for its error (at the record's own offset).
+      // The fast decoder does not say what is wrong: the precise one does.
       Cursor c(std::span<const uint8_t>(record, end));
       Result<Event> precise = DecodeRecord(c, arena);
       assert(!precise && "the fast record decoder rejected a record the precise one accepts");
@@ -565,12 +570,19 @@ Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset,
       }
       event = *precise;
       p = end - c.remaining();
+    } else {
+#ifndef NDEBUG
+      Cursor c(std::span<const uint8_t>(record, end));
+      Result<Event> precise = DecodeRecord(c, arena);
+      assert(precise && *precise == event && c.remaining() == static_cast<size_t>(end - p) &&
+             "the fast record decoder disagrees with the precise one");
+#endif
     }
-    events.push_back(event);
+    batch.Add(event);
   }
   if (p != end) {
-    return tl::unexpected(At(offset, fmt::format("events block has {} bytes after its {} records",
-                                                 end - p, h.count)));
+    return tl::unexpected(At(
+        offset, fmt::format("events block has {} bytes after its {} records", end - p, h.count)));
   }
   return Ok();
 }
