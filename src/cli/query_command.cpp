@@ -42,44 +42,96 @@ std::string KeyJson(const std::vector<eql::Scalar>& key) {
   return out + "]";
 }
 
-int RunQuery(const QueryOptions& o) {
-  SchemaRegistry registry = SchemaRegistry::WithEcs();
-  // Hunting reads everything first: the query is checked against the fields the data has, and
-  // sequences need the events in (ts_mono_ns, event_id) order.
-  EventBatch store;
-  EventBuilder copier(&store.arena());
-  std::vector<Event> events;
+// Reads every input into `events` (copies), registering their fields.
+Status LoadAll(const QueryOptions& o, SchemaRegistry& registry, EventBuilder& copier, std::vector<Event>& events) {
   ReadOptions read_options = o.input.ToReadOptions();
   EventBatch batch;
   for (const std::string& path : o.input.inputs) {
-    auto reader = OpenEventReader(path, read_options, &registry);
-    if (!reader) {
-      fmt::print(stderr, "error: {}\n", reader.error().ToString());
-      return kExitFailure;
-    }
+    KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(path, read_options, &registry));
     for (;;) {
-      auto more = (*reader)->Next(batch);
-      if (!more) {
-        fmt::print(stderr, "error: {}\n", more.error().ToString());
-        return kExitFailure;
-      }
-      if (!*more) break;
+      KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
+      if (!more) break;
       for (const Event& e : batch) events.push_back(copier.Copy(e));
     }
-    ReportSkipped(**reader);
-    read_options.first_event_id += (*reader)->stats().records;
+    ReportSkipped(*reader);
+    read_options.first_event_id += reader->stats().records;
   }
   std::stable_sort(events.begin(), events.end(), OrderedBefore);
+  return Ok();
+}
 
+// Event queries stream: the query is compiled once the first batch has registered the data's
+// fields, and only matching events are kept. Returns nullopt (nothing consumed) when the query
+// needs everything in memory first: sequences, samples, lineage, or fields the first batch
+// did not have.
+Result<std::optional<query::HuntResult>> TryStream(const QueryOptions& o, SchemaRegistry& registry,
+                                                   const eql::Source& source, const eql::CompileOptions& options,
+                                                   EventBuilder& store) {
+  auto parsed = eql::Parse(source, options.dialect);
+  if (!parsed.query || parsed.query->kind != eql::QueryKind::kEvent) return std::optional<query::HuntResult>();
+  ReadOptions read_options = o.input.ToReadOptions();
+  EventBatch batch;
+  std::unique_ptr<eql::CompiledQuery> compiled;
+  std::unique_ptr<query::EventQueryStream> stream;
+  for (size_t i = 0; i < o.input.inputs.size(); ++i) {
+    KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(o.input.inputs[i], read_options, &registry));
+    for (;;) {
+      KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
+      if (!compiled) {
+        auto result = eql::CompileQuery(*parsed.query, registry, options);
+        if (!result.query || !query::EventQueryStream::Supports(*result.query)) {
+          return std::optional<query::HuntResult>();  // the slow path reports the diagnostics
+        }
+        compiled = std::move(result.query);
+        stream = std::make_unique<query::EventQueryStream>(*compiled);
+      }
+      if (!more) break;
+      stream->Feed(batch, store);
+    }
+    ReportSkipped(*reader);
+    read_options.first_event_id += reader->stats().records;
+  }
+  if (!stream) return std::optional<query::HuntResult>();
+  KESTREL_ASSIGN_OR_RETURN(query::HuntResult result, stream->Finish());
+  // The matches point into `store`; the compiled query is no longer needed by them.
+  return std::optional<query::HuntResult>(std::move(result));
+}
+
+int RunQuery(const QueryOptions& o) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  EventBatch store;
+  EventBuilder copier(&store.arena());
   eql::Source source("<query>", o.query);
   eql::CompileOptions compile_options;
   compile_options.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
   compile_options.case_insensitive =
       o.case_insensitive || (compile_options.dialect == eql::Dialect::kPythonEql && !o.case_sensitive);
-  auto compiled = eql::Compile(source, registry, compile_options);
-  if (!compiled.query) {
-    fmt::print(stderr, "{}", source.RenderAll(compiled.diagnostics));
-    return kExitFailure;
+
+  bool has_stdin = std::find(o.input.inputs.begin(), o.input.inputs.end(), "-") != o.input.inputs.end();
+  std::optional<query::HuntResult> streamed;
+  if (!has_stdin) {  // a fallback to loading everything re-reads the inputs
+    auto tried = TryStream(o, registry, source, compile_options, copier);
+    if (!tried) {
+      fmt::print(stderr, "error: {}\n", tried.error().ToString());
+      return kExitFailure;
+    }
+    streamed = std::move(*tried);
+  }
+  std::vector<Event> events;
+  std::unique_ptr<eql::CompiledQuery> compiled_query;
+  if (!streamed) {
+    SchemaRegistry fresh = SchemaRegistry::WithEcs();
+    registry = std::move(fresh);
+    if (auto loaded = LoadAll(o, registry, copier, events); !loaded) {
+      fmt::print(stderr, "error: {}\n", loaded.error().ToString());
+      return kExitFailure;
+    }
+    auto compiled = eql::Compile(source, registry, compile_options);
+    if (!compiled.query) {
+      fmt::print(stderr, "{}", source.RenderAll(compiled.diagnostics));
+      return kExitFailure;
+    }
+    compiled_query = std::move(compiled.query);
   }
   std::optional<FieldId> id_field;
   if (!o.id_field.empty()) {
@@ -89,7 +141,8 @@ int RunQuery(const QueryOptions& o) {
       return kExitUsage;
     }
   }
-  auto matches = query::Hunt(*compiled.query, events, registry);
+  Result<query::HuntResult> matches =
+      streamed ? Result<query::HuntResult>(std::move(*streamed)) : query::Hunt(*compiled_query, events, registry);
   if (!matches) {
     fmt::print(stderr, "error: {}\n", matches.error().ToString());
     return kExitFailure;

@@ -104,6 +104,23 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
 
 }  // namespace
 
+void EventQueryStream::Feed(const EventBatch& batch, EventBuilder& store) {
+  const eql::Program& filter = query_.terms[0].filter;
+  for (const Event& e : batch) {
+    if (evaluator_.Matches(filter, e)) matched_.push_back(store.Copy(e));
+  }
+  seen_ += batch.size();
+}
+
+Result<HuntResult> EventQueryStream::Finish() {
+  std::stable_sort(matched_.begin(), matched_.end(), OrderedBefore);
+  HuntResult result;
+  result.events.assign(matched_.begin(), matched_.end());  // the result owns the views it hands out
+  for (const Event& e : result.events) result.matches.push_back(Match{{&e}, std::nullopt, {}});
+  KESTREL_TRY(ApplyPipes(query_, result));
+  return result;
+}
+
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
                         const SchemaRegistry& registry) {
   HuntResult result;

@@ -9,6 +9,9 @@
 
 #include "common/result.h"
 #include "eql/compiler.h"
+#include "eql/evaluator.h"
+#include "event/event_batch.h"
+#include "event/event_builder.h"
 #include "event/event.h"
 
 namespace kestrel::query {
@@ -24,6 +27,27 @@ struct Match {
 struct HuntResult {
   std::vector<Match> matches;
   std::deque<std::string> strings;  // storage for key strings computed by pipes
+  std::deque<Event> events;         // storage for events the matches point to (streaming)
+};
+
+// Streaming form for event queries without lineage: feed batches as they are read; only the
+// matching events are copied (into `store`, which must outlive the result). Finish sorts the
+// matches into (ts_mono_ns, event_id) order and applies the pipes.
+class EventQueryStream {
+ public:
+  explicit EventQueryStream(const eql::CompiledQuery& query) : query_(query) {}
+  static bool Supports(const eql::CompiledQuery& query) {
+    return query.kind == eql::QueryKind::kEvent && query.lineage.empty();
+  }
+  void Feed(const EventBatch& batch, EventBuilder& store);
+  Result<HuntResult> Finish();
+  uint64_t events_seen() const { return seen_; }
+
+ private:
+  const eql::CompiledQuery& query_;
+  eql::Evaluator evaluator_;
+  std::vector<Event> matched_;
+  uint64_t seen_ = 0;
 };
 
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
