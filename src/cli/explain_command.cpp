@@ -19,7 +19,7 @@ void PrintTerm(std::string_view label, const eql::CompiledTerm& term, const Sche
   fmt::print("{}: {}\n", label, eql::PrintProgram(term.filter, registry));
   for (const eql::Prefilter& pf : eql::ExtractPrefilters(term.filter)) {
     std::string values;
-    for (const std::string& v : pf.values) values += fmt::format("{}\"{}\"", values.empty() ? "" : ", ", v);
+    for (const std::string& v : pf.values) values += fmt::format("{}{}", values.empty() ? "" : ", ", eql::QuoteString(v));
     fmt::print("  prefilter: {} {} ({})\n", registry.name(pf.field), pf.insensitive ? "in~" : "in", values);
   }
   for (size_t k = 0; k < term.keys.size(); ++k) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -261,7 +263,7 @@ class Lowerer {
       n.op = IrOp::kMatch;
       n.index = static_cast<uint32_t>(program_->matchers.size());
       n.count = 1;
-      program_->matchers.push_back(Matcher::Wildcard(rb.constant.s, true));
+      program_->matchers.push_back(Matcher::Wildcard(rb.constant.s, options_.case_insensitive));
       n.children = {a};
       n.span = e.span;
       uint32_t match = Add(std::move(n));
@@ -275,7 +277,7 @@ class Lowerer {
     IrNode n;
     n.op = IrOp::kCompare;
     n.cmp = e.op;
-    n.insensitive = true;
+    n.insensitive = options_.case_insensitive;
     n.children = {a, b};
     n.span = e.span;
     return Fold(Add(std::move(n)));
@@ -367,8 +369,9 @@ class Lowerer {
       std::string expected = info->max_args == 255 ? fmt::format("at least {}", info->min_args)
                              : info->min_args == info->max_args ? fmt::format("{}", info->min_args)
                                                                 : fmt::format("{} to {}", info->min_args, info->max_args);
+      bool one = info->max_args == 255 ? info->min_args == 1 : info->max_args == 1;
       Fail(e.span, fmt::format("function '{}' takes {} argument{}, got {}", e.string_value, expected,
-                               expected == "1" ? "" : "s", argc));
+                               one ? "" : "s", argc));
       return std::nullopt;
     }
     if (e.insensitive && !info->has_insensitive) {
@@ -415,7 +418,17 @@ class Lowerer {
           return std::nullopt;
         }
         std::string_view text = c.string_value;
-        if (!ParseIp(text.substr(0, text.find('/')))) {
+        size_t slash = text.find('/');
+        auto net = ParseIp(text.substr(0, slash));
+        int prefix = -1;
+        if (net && slash != std::string_view::npos) {
+          auto digits = text.substr(slash + 1);
+          auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+          if (ec != std::errc() || p != digits.data() + digits.size() || prefix < 0 || prefix > (net->is_v4() ? 32 : 128)) {
+            net.reset();
+          }
+        }
+        if (!net) {
           Fail(c.span, fmt::format("invalid CIDR range \"{}\"", text));
           return std::nullopt;
         }
@@ -479,6 +492,13 @@ CompileResult CompileQuery(const Query& q, const SchemaRegistry& registry, const
     if (q.until) {
       CompiledTerm until;
       LowerTerm(lowerer, *q.until, q.by, until);
+      size_t n = q.by.size() + q.until->by.size();
+      if (key_count != std::numeric_limits<size_t>::max() && n != key_count) {
+        result.diagnostics.push_back(
+            {q.until->span, fmt::format("every query of a sequence needs the same number of join keys: this one "
+                                        "has {}, the first {}",
+                                        n, key_count)});
+      }
       compiled->until = std::move(until);
     }
   }
@@ -520,6 +540,15 @@ CompileResult CompileQuery(const Query& q, const SchemaRegistry& registry, const
     }
     compiled->pipes.push_back(std::move(out));
   }
+  // Shared keys are lowered with every term: report each problem once.
+  std::vector<Diagnostic> unique;
+  for (Diagnostic& d : result.diagnostics) {
+    bool seen = std::any_of(unique.begin(), unique.end(), [&](const Diagnostic& u) {
+      return u.span.begin == d.span.begin && u.span.end == d.span.end && u.message == d.message;
+    });
+    if (!seen) unique.push_back(std::move(d));
+  }
+  result.diagnostics = std::move(unique);
   if (result.diagnostics.empty()) result.query = std::move(compiled);
   return result;
 }

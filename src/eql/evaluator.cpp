@@ -134,17 +134,33 @@ std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insen
   return comparable ? std::optional<bool>(false) : std::nullopt;
 }
 
+// A double as Elasticsearch (Java's Double.toString) prints it: "1.0", "0.5", "1.0E7", "NaN".
+std::string FormatDouble(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  double a = std::fabs(d);
+  char buf[40];
+  if (a == 0 || (a >= 1e-3 && a < 1e7)) {
+    auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+    std::string out(buf, p);
+    if (out.find('.') == std::string::npos) out += ".0";
+    return out;
+  }
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
+  std::string sci(buf, p);  // e.g. 1.2345e+07
+  size_t e = sci.find('e');
+  std::string mantissa = sci.substr(0, e);
+  if (mantissa.find('.') == std::string::npos) mantissa += ".0";
+  int exponent = std::stoi(sci.substr(e + 1));
+  return mantissa + "E" + std::to_string(exponent);
+}
+
 std::string_view Evaluator::Text(const Scalar& s) {
   std::string tmp;
   switch (s.kind) {
     case SKind::kString: return s.s;
     case SKind::kInt: tmp = std::to_string(s.i); break;
-    case SKind::kFloat: {
-      char buf[32];
-      auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), s.f);
-      tmp.assign(buf, p);
-      break;
-    }
+    case SKind::kFloat: tmp = FormatDouble(s.f); break;
     case SKind::kBool: return s.b ? "true" : "false";
     case SKind::kIp: tmp = FormatIp(s.ip); break;
     case SKind::kTimestamp: tmp = FormatTimestamp(s.i); break;

@@ -22,6 +22,9 @@ class LineageOracle {
   virtual bool Related(LineageKind kind, uint32_t index, const Event& event) = 0;
 };
 
+// A double in Elasticsearch's text form ("1.0", "1.0E7").
+std::string FormatDouble(double d);
+
 class Evaluator {
  public:
   // Lineage predicates evaluate to null without an oracle.

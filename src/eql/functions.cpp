@@ -71,6 +71,25 @@ bool CidrContains(const IpAddress& ip, std::string_view cidr) {
   return true;
 }
 
+// Strings are UTF-8; positions and lengths in EQL count characters (code points).
+bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+int64_t CharCount(std::string_view s) {
+  int64_t n = 0;
+  for (char c : s) n += IsContinuation(c) ? 0 : 1;
+  return n;
+}
+
+// Byte offset of character index `chars` (clamped to the end).
+size_t ByteOffset(std::string_view s, int64_t chars) {
+  size_t i = 0;
+  for (int64_t k = 0; k < chars && i < s.size(); ++k) {
+    ++i;
+    while (i < s.size() && IsContinuation(s[i])) ++i;
+  }
+  return i;
+}
+
 }  // namespace
 
 Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base) {
@@ -144,6 +163,7 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
         break;
       }
       map_strings([&](std::string_view s) {
+        if (left->empty() || right->empty()) return Scalar::String(s);  // as Elasticsearch
         size_t l = Find(s, *left, 0, ci);
         if (l == std::string_view::npos) return Scalar::String("");
         size_t from = l + left->size();
@@ -218,14 +238,14 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
         break;
       }
       map_strings([&](std::string_view s) {
-        if (static_cast<size_t>(start) > s.size()) return Scalar::Null();
-        size_t at = Find(s, *needle, static_cast<size_t>(start), ci);
-        return at == std::string_view::npos ? Scalar::Null() : Scalar::Int(static_cast<int64_t>(at));
+        if (start > CharCount(s)) return Scalar::Null();
+        size_t at = Find(s, *needle, ByteOffset(s, start), ci);
+        return at == std::string_view::npos ? Scalar::Null() : Scalar::Int(CharCount(s.substr(0, at)));
       });
       break;
     }
     case Builtin::kLength:
-      map_strings([&](std::string_view s) { return Scalar::Int(static_cast<int64_t>(s.size())); });
+      map_strings([&](std::string_view s) { return Scalar::Int(CharCount(s)); });
       break;
     case Builtin::kNumber: {
       int base_value = 0;
@@ -263,11 +283,12 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
       bool has_end = argc > 2;
       int64_t e0 = has_end ? first(2).i : 0;
       map_strings([&](std::string_view s) {
-        auto len = static_cast<int64_t>(s.size());
+        int64_t len = CharCount(s);
         int64_t b = s0.i < 0 ? std::max<int64_t>(0, len + s0.i) : std::min(s0.i, len);
         int64_t e = !has_end ? len : (e0 < 0 ? std::max<int64_t>(0, len + e0) : std::min(e0, len));
         if (e < b) e = b;
-        return Scalar::String(s.substr(static_cast<size_t>(b), static_cast<size_t>(e - b)));
+        size_t from = ByteOffset(s, b);
+        return Scalar::String(s.substr(from, ByteOffset(s, e) - from));
       });
       break;
     }

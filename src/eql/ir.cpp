@@ -13,13 +13,37 @@ constexpr std::string_view kBuiltinNames[] = {
     "number", "startsWith", "string", "stringContains", "substring", "subtract", "arrayContains", "match", "wildcard",
 };
 
+}  // namespace
+
+std::string QuoteString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{{{:x}}}", static_cast<int>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
 std::string PrintScalar(const Scalar& s) {
   switch (s.kind) {
     case SKind::kNull: return "null";
     case SKind::kBool: return s.b ? "true" : "false";
     case SKind::kInt: return fmt::format("{}", s.i);
     case SKind::kFloat: return fmt::format("{}", s.f);
-    case SKind::kString: return fmt::format("\"{}\"", s.s);
+    case SKind::kString: return QuoteString(s.s);
     case SKind::kIp: return FormatIp(s.ip);
     case SKind::kTimestamp: return FormatTimestamp(s.i);
   }

@@ -86,15 +86,22 @@ class Lexer {
         while (!AtEnd() && Peek() != '\n') ++pos_;
         continue;
       }
-      if (Peek() == '/' && Peek(1) == '*') {
+      if (Peek() == '/' && Peek(1) == '*') {  // block comments nest, as in Elasticsearch
         size_t begin = pos_;
-        size_t close = text_.find("*/", pos_ + 2);
-        if (close == std::string_view::npos) {
-          Error(static_cast<uint32_t>(begin), static_cast<uint32_t>(begin + 2), "unterminated comment");
-          pos_ = text_.size();
-        } else {
-          pos_ = close + 2;
+        pos_ += 2;
+        int depth = 1;
+        while (!AtEnd() && depth > 0) {
+          if (Peek() == '/' && Peek(1) == '*') {
+            ++depth;
+            pos_ += 2;
+          } else if (Peek() == '*' && Peek(1) == '/') {
+            --depth;
+            pos_ += 2;
+          } else {
+            ++pos_;
+          }
         }
+        if (depth > 0) Error(static_cast<uint32_t>(begin), static_cast<uint32_t>(begin + 2), "unterminated comment");
         continue;
       }
       return pos_ != start || start == 0;
@@ -113,7 +120,9 @@ class Lexer {
     if (AtEnd()) return Make(TokenKind::kEnd, begin);
     char c = Peek();
     if (IsIdentStart(c)) return Identifier();
-    if (std::isdigit(static_cast<unsigned char>(c))) return Number();
+    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && std::isdigit(static_cast<unsigned char>(Peek(1))))) {
+      return Number();
+    }
     if (c == '"') return String();
     if (c == '\'' && dialect_ == Dialect::kPythonEql) return String();
     if (c == '?' && Peek(1) == '"' && dialect_ == Dialect::kPythonEql) {
@@ -173,6 +182,7 @@ class Lexer {
     while (!AtEnd() && (static_cast<unsigned char>(Peek()) & 0xC0) == 0x80) ++pos_;
     Error(static_cast<uint32_t>(begin), static_cast<uint32_t>(pos_),
           fmt::format("unexpected character '{}'", text_.substr(begin, pos_ - begin)));
+    SkipSpaceAndComments();
     return Next();
   }
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "eql/ir.h"
+
 namespace kestrel::eql {
 namespace {
 
@@ -139,7 +141,7 @@ bool Matcher::GlobMatch(std::string_view s) const {
 
 std::string Matcher::Describe() const {
   static constexpr std::string_view kNames[] = {"exact", "prefix", "suffix", "contains", "glob", "regex"};
-  return fmt::format("{}{}(\"{}\")", kNames[static_cast<int>(kind_)], insensitive_ ? "~" : "", literal_);
+  return fmt::format("{}{}({})", kNames[static_cast<int>(kind_)], insensitive_ ? "~" : "", QuoteString(literal_));
 }
 
 }  // namespace kestrel::eql

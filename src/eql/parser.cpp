@@ -165,14 +165,15 @@ class Parser {
     auto [p, ec] = std::from_chars(number.text.data(), number.text.data() + number.text.size(), amount);
     if (ec != std::errc()) return Fail(number.span, "time span out of range");
     const Token& unit = Peek();
-    if (unit.kind != TokenKind::kIdentifier || unit.spaced_before) {
+    if (unit.kind != TokenKind::kIdentifier) {
       return Fail(number.span, fmt::format("time span '{}' needs a unit: ms, s, m, h or d", number.text));
     }
     Advance();
-    auto ns = ParseDurationNs(amount, unit.text);
-    if (!ns) {
+    if (!ParseDurationNs(0, unit.text)) {
       return Fail(unit.span, fmt::format("unknown time unit '{}' (use ms, s, m, h or d)", unit.text));
     }
+    auto ns = ParseDurationNs(amount, unit.text);
+    if (!ns) return Fail(number.span, "time span out of range");
     q.maxspan_ns = *ns;
     q.maxspan_span = Join(number.span, unit.span);
     return true;
@@ -218,7 +219,7 @@ class Parser {
     q.kind = QueryKind::kSample;
     Span keyword = Advance().span;
     if (!ParseSequenceHeader(q, /*allow_maxspan=*/false)) return false;
-    while (At(TokenKind::kLBracket)) {
+    while (At(TokenKind::kLBracket) || (At(TokenKind::kBang) && Peek(1).kind == TokenKind::kLBracket)) {
       SequenceTerm term;
       if (!ParseTerm(term, /*allow_missing=*/false)) return false;
       q.terms.push_back(std::move(term));
@@ -455,6 +456,10 @@ class Parser {
   }
 
   ExprPtr ParseUnary() {
+    if (At(TokenKind::kPlus)) {  // unary plus: the operand itself
+      Advance();
+      return ParseUnary();
+    }
     if (!At(TokenKind::kMinus)) return ParsePrimary();
     Span minus = Advance().span;
     ExprPtr operand = ParseUnary();

@@ -79,8 +79,11 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
       }
       if (pipe.name == "count") {
         for (Match& g : groups) g.events.clear();
-        std::stable_sort(groups.begin(), groups.end(),
-                         [](const Match& a, const Match& b) { return nfa::KeyValuesLess(a.key, b.key); });
+        // As python-eql: by count, then by key.
+        std::stable_sort(groups.begin(), groups.end(), [](const Match& a, const Match& b) {
+          if (*a.count != *b.count) return *a.count < *b.count;
+          return nfa::KeyValuesLess(a.key, b.key);
+        });
       }
       matches = std::move(groups);
     } else if (pipe.name == "sort") {

@@ -58,7 +58,8 @@ def parse(path):
         i += 1
         expected = []
         while i < len(lines) and lines[i].strip() != "====":
-            nxt = lines[i].split()
+            if lines[i].split() and lines[i].split()[0] in DIRECTIVES and re.match(r"^(query|error|explain)( |$)", lines[i]):
+                break
             # a blank line followed by a directive line ends the expected block
             if not lines[i].strip() and i + 1 < len(lines) and (
                     not lines[i + 1].strip() or lines[i + 1].startswith("#") or
@@ -68,7 +69,7 @@ def parse(path):
             i += 1
         while expected and not expected[-1].strip():
             expected.pop()
-        cases.append({"line": start, "kind": head[0], "opts": opts, "query": "\n".join(query).strip(),
+        cases.append({"line": start, "kind": head[0], "opts": opts, "query": "\n".join(query).rstrip(),
                       "expected": expected})
     return cases
 
