@@ -43,6 +43,8 @@ constexpr BuiltinInfo kBuiltins[] = {
     {"arraycontains", Builtin::kArrayContains, 2, 255, true},
     {"match", Builtin::kMatch, 2, 255, true},
     {"wildcard", Builtin::kWildcard, 2, 255, true},
+    {"arraycount", Builtin::kArrayCount, 3, 3, false},
+    {"arraysearch", Builtin::kArraySearch, 3, 3, false},
 };
 
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -189,6 +191,21 @@ class Lowerer {
   }
 
   std::optional<uint32_t> LowerField(const Expr& e) {
+    for (size_t slot = scope_.size(); slot-- > 0;) {  // a variable of arraySearch / arrayCount
+      if (e.string_value == scope_[slot]) {
+        IrNode n;
+        n.op = IrOp::kVariable;
+        n.index = static_cast<uint32_t>(slot);
+        n.span = e.span;
+        return Add(std::move(n));
+      }
+      if (e.string_value.starts_with(scope_[slot] + ".")) {
+        Fail(e.span, fmt::format("'{}' is an array element; its fields cannot be named (arrays of objects are "
+                                 "flattened into one array per field)",
+                                 scope_[slot]));
+        return std::nullopt;
+      }
+    }
     auto id = registry_.Find(e.string_value);
     if (!id) {
       if (e.optional) return AddConst(Scalar::Null(), e.span);  // `?field` that nothing has: null
@@ -232,6 +249,10 @@ class Lowerer {
     auto a = Lower(l);
     auto b = Lower(r);
     if (!a || !b) return std::nullopt;
+    if (e.op == Op::kEq || e.op == Op::kNe || e.op == Op::kLt || e.op == Op::kLe || e.op == Op::kGt ||
+        e.op == Op::kGe) {
+      if (!CheckComparable(*a, *b, e.span) || !CheckComparable(*b, *a, e.span)) return std::nullopt;
+    }
     IrNode n;
     n.span = e.span;
     n.children = {*a, *b};
@@ -252,6 +273,52 @@ class Lowerer {
         break;
     }
     return Fold(Add(std::move(n)));
+  }
+
+  // Rejects comparisons that can never hold: a catalog field of a declared type against a
+  // literal of another (`process.pid == "bash"`, `process.name > 5`, `destination.ip == "x"`).
+  // Dynamic fields are typed by data, which may mix kinds, so they are not checked.
+  bool CheckComparable(uint32_t field_node, uint32_t literal_node, Span span) {
+    const IrNode& f = program_->nodes[field_node];
+    const IrNode& c = program_->nodes[literal_node];
+    if (f.op != IrOp::kField || c.op != IrOp::kConst || c.constant.is_null()) return true;
+    const FieldInfo& info = registry_.info(f.field);
+    if (info.dynamic) return true;
+    const Scalar& v = c.constant;
+    bool ok = true;
+    std::string_view what;
+    switch (info.type.scalar) {
+      case ValueKind::kI64:
+      case ValueKind::kU64:
+      case ValueKind::kF64:
+        ok = v.is_number() || (v.kind == SKind::kString && CompareScalars(v, Scalar::Int(0)).has_value());
+        what = "a number";
+        break;
+      case ValueKind::kString: ok = v.kind == SKind::kString; what = "a string"; break;
+      case ValueKind::kBool: ok = v.kind == SKind::kBool; what = "a boolean"; break;
+      case ValueKind::kIp:
+        ok = v.kind == SKind::kString && ParseIp(v.s).has_value();
+        what = "an IP address";
+        break;
+      case ValueKind::kTimestamp:
+        ok = v.is_number() || (v.kind == SKind::kString && CompareScalars(v, Scalar::Timestamp(0)).has_value());
+        what = "a date";
+        break;
+      default: return true;
+    }
+    if (ok) return true;
+    return Fail(span, fmt::format("cannot compare field '{}' ({}) with {}: it holds {}", registry_.name(f.field),
+                                  FieldTypeName(info.type), PrintNodeValue(c.constant), what));
+  }
+
+  static std::string PrintNodeValue(const Scalar& v) {
+    switch (v.kind) {
+      case SKind::kString: return QuoteString(v.s);
+      case SKind::kBool: return v.b ? "true" : "false";
+      case SKind::kInt: return std::to_string(v.i);
+      case SKind::kFloat: return FormatDouble(v.f);
+      default: return "a value";
+    }
   }
 
   // python-eql: `==` is case-insensitive and a string literal with `*` is a wildcard.
@@ -383,6 +450,23 @@ class Lowerer {
     n.builtin = info->builtin;
     n.insensitive = e.insensitive;
     n.span = e.span;
+    if (info->builtin == Builtin::kArrayCount || info->builtin == Builtin::kArraySearch) {
+      // arrayCount(array, x, predicate of x): x is bound to each element in turn.
+      const Expr& var = *e.children[1];
+      if (var.kind != ExprKind::kField || var.optional || var.string_value.find('.') != std::string::npos) {
+        Fail(var.span, fmt::format("the second argument of '{}' must be a variable name", e.string_value));
+        return std::nullopt;
+      }
+      auto array = Lower(*e.children[0]);
+      if (!array) return std::nullopt;
+      scope_.push_back(var.string_value);
+      n.index = static_cast<uint32_t>(scope_.size() - 1);
+      auto body = Lower(*e.children[2]);
+      scope_.pop_back();
+      if (!body) return std::nullopt;
+      n.children = {*array, *body};
+      return Add(std::move(n));
+    }
     bool patterns = info->builtin == Builtin::kMatch || info->builtin == Builtin::kWildcard;
     for (size_t k = 0; k < argc; ++k) {
       if (patterns && k > 0) {
@@ -441,6 +525,7 @@ class Lowerer {
   const CompileOptions& options_;
   std::vector<Diagnostic>& diagnostics_;
   std::vector<CompiledLineage>* lineage_;
+  std::vector<std::string> scope_;  // variables of enclosing arraySearch / arrayCount
   Program* program_ = nullptr;
 };
 

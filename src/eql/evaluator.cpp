@@ -288,6 +288,8 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
       return Push(base, Scalar::Bool(found));
     }
     case IrOp::kCall: return EvalCall(p, n, event, base);
+    case IrOp::kVariable:
+      return Push(base, n.index < variables_.size() ? variables_[n.index] : Scalar::Null());
     case IrOp::kLineage:
       if (lineage_ == nullptr || event == nullptr) return Push(base, Scalar::Null());
       return Push(base, Scalar::Bool(lineage_->Related(n.lineage, n.index, *event)));

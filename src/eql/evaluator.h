@@ -63,6 +63,7 @@ class Evaluator {
   std::string_view Text(const Scalar& s);  // a scalar as text (numbers rendered plainly)
 
   std::vector<Scalar> stack_;
+  std::vector<Scalar> variables_;  // arraySearch / arrayCount bindings, by slot
   std::vector<Range> args_;
   std::vector<Scalar> result_;
   std::string folded_;

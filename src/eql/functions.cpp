@@ -93,6 +93,25 @@ size_t ByteOffset(std::string_view s, int64_t chars) {
 }  // namespace
 
 Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base) {
+  if (n.builtin == Builtin::kArrayCount || n.builtin == Builtin::kArraySearch) {
+    // Binds each element of the array to the variable and evaluates the predicate.
+    Range array = Eval(p, n.children[0], event);
+    std::vector<Scalar> elements(stack_.begin() + array.begin, stack_.begin() + array.end);
+    if (variables_.size() <= n.index) variables_.resize(n.index + 1);
+    int64_t count = 0;
+    bool any_value = false;
+    for (const Scalar& element : elements) {
+      if (element.is_null()) continue;
+      any_value = true;
+      variables_[n.index] = element;
+      auto top = static_cast<uint32_t>(stack_.size());
+      auto t = Truth(Eval(p, n.children[1], event));
+      stack_.resize(top);
+      if (t && *t) ++count;
+    }
+    if (!any_value) return Push(base, n.builtin == Builtin::kArrayCount ? Scalar::Int(0) : Scalar::Bool(false));
+    return Push(base, n.builtin == Builtin::kArrayCount ? Scalar::Int(count) : Scalar::Bool(count > 0));
+  }
   auto arg_base = static_cast<uint32_t>(args_.size());
   for (uint32_t child : n.children) args_.push_back(Eval(p, child, event));
   auto arg = [&](size_t k) { return args_[arg_base + k]; };
@@ -306,6 +325,8 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
       result_.push_back(any ? Scalar::Bool(found) : Scalar::Null());
       break;
     }
+    case Builtin::kArrayCount:
+    case Builtin::kArraySearch: break;  // handled above
     case Builtin::kMatch:
     case Builtin::kWildcard: {
       // The patterns were compiled into matchers: n.index.. n.index + n.count.

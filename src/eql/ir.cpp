@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kBuiltinNames[] = {
     "add", "between", "cidrMatch", "concat", "divide", "endsWith", "indexOf", "length", "modulo", "multiply",
     "number", "startsWith", "string", "stringContains", "substring", "subtract", "arrayContains", "match", "wildcard",
+    "arrayCount", "arraySearch",
 };
 
 }  // namespace
@@ -79,6 +80,7 @@ std::string PrintNode(const Program& p, uint32_t id, const SchemaRegistry& regis
       for (uint32_t m = 0; m < n.count; ++m) out += " " + p.matchers[n.index + m].Describe();
       return out + ")";
     }
+    case IrOp::kVariable: return fmt::format("%{}", n.index);
     case IrOp::kLineage:
       return fmt::format("({}-of lineage#{})",
                          n.lineage == LineageKind::kChild ? "child" : n.lineage == LineageKind::kDescendant ? "descendant" : "event",

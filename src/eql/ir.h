@@ -32,11 +32,13 @@ enum class IrOp : uint8_t {
   kMatch,      // value matches any of the node's matchers
   kCall,       // builtin function
   kLineage,    // child of / descendant of / event of [query]: asks the LineageOracle
+  kVariable,   // the element bound by arraySearch / arrayCount (slot in `index`)
 };
 
 enum class Builtin : uint8_t {
   kAdd, kBetween, kCidrMatch, kConcat, kDivide, kEndsWith, kIndexOf, kLength, kModulo, kMultiply,
   kNumber, kStartsWith, kString, kStringContains, kSubstring, kSubtract, kArrayContains, kMatch, kWildcard,
+  kArrayCount, kArraySearch,
 };
 
 struct TransparentStringHash {
