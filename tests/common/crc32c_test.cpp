@@ -20,6 +20,33 @@ TEST(Crc32cTest, KnownVectors) {
   EXPECT_EQ(Crc32c(ascending.data(), ascending.size()), 0x46DD794Eu);
 }
 
+// Bit-by-bit CRC-32C: slow and obviously right.
+uint32_t ReferenceCrc32c(const std::string& data) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char byte : data) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+  }
+  return ~crc;
+}
+
+TEST(Crc32cTest, LargeBuffersMatchTheReference) {
+  std::string data;
+  uint32_t x = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1103515245u + 12345u;
+    data.push_back(static_cast<char>(x >> 24));
+  }
+  // Around and across the three-stride boundaries of the fast path (3 x 4096 bytes).
+  for (size_t n : {12287ul, 12288ul, 12289ul, 24576ul, 24583ul, 36864ul, 65536ul, 99999ul, 100000ul}) {
+    std::string part = data.substr(0, n);
+    EXPECT_EQ(Crc32c(part.data(), part.size()), ReferenceCrc32c(part)) << n;
+    // and from an unaligned start
+    std::string tail = data.substr(3, n - 3);
+    EXPECT_EQ(Crc32c(tail.data(), tail.size()), ReferenceCrc32c(tail)) << n;
+  }
+}
+
 TEST(Crc32cTest, ExtendingEqualsOneShot) {
   std::string data;
   for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 31));
