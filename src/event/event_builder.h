@@ -63,7 +63,8 @@ class EventBuilder {
   Arena* arena_;
   EventHeader header_;
   std::vector<Pending> pending_;
-  std::vector<uint64_t> keys_;  // scratch for Finish
+  std::vector<uint64_t> keys_;      // Finish: (id, seq) sorted
+  std::vector<uint32_t> last_ids_;  // Finish: the ids of the event keys_ was sorted for
 };
 
 }  // namespace kestrel
