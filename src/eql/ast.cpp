@@ -5,28 +5,8 @@
 namespace kestrel::eql {
 namespace {
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{{{:x}}}", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string PrintEventQuery(const EventQuery& q) {
-  return fmt::format("({} {})", q.category.empty() ? "any" : Quote(q.category), PrintExpr(*q.condition));
+  return fmt::format("({} {})", q.category.empty() ? "any" : QuoteString(q.category), PrintExpr(*q.condition));
 }
 
 std::string PrintKeys(std::string_view label, const std::vector<ExprPtr>& keys) {
@@ -79,7 +59,7 @@ std::string PrintExpr(const Expr& e) {
         case LiteralKind::kBool: return e.bool_value ? "true" : "false";
         case LiteralKind::kInteger: return fmt::format("{}", e.int_value);
         case LiteralKind::kDecimal: return fmt::format("{}", e.decimal_value);
-        case LiteralKind::kString: return Quote(e.string_value);
+        case LiteralKind::kString: return QuoteString(e.string_value);
       }
       break;
     case ExprKind::kField: return (e.optional ? "?" : "") + e.string_value;

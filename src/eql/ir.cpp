@@ -14,30 +14,6 @@ constexpr std::string_view kBuiltinNames[] = {
     "arrayCount", "arraySearch",
 };
 
-}  // namespace
-
-std::string QuoteString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{{{:x}}}", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-namespace {
-
 std::string PrintScalar(const Scalar& s) {
   switch (s.kind) {
     case SKind::kNull: return "null";

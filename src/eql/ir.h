@@ -84,9 +84,6 @@ struct Program {
   std::optional<FieldId> category_field;     // event.category, to match non-first categories
 };
 
-// A string literal in EQL syntax, escaped ("a\"b\n").
-std::string QuoteString(std::string_view s);
-
 // Prints the IR as an S-expression.
 std::string PrintProgram(const Program& p, const SchemaRegistry& registry);
 

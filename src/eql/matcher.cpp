@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "eql/ir.h"
+#include "eql/source.h"
 
 namespace kestrel::eql {
 namespace {

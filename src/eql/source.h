@@ -22,6 +22,9 @@ struct Diagnostic {
   std::string message;  // lower-case, no trailing period
 };
 
+// A string literal in EQL syntax, escaped ("a\"b\n", control characters as \u{...}).
+std::string QuoteString(std::string_view s);
+
 class Source {
  public:
   Source(std::string name, std::string text);
