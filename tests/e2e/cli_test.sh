@@ -109,5 +109,27 @@ run convert "$EXAMPLES/events.ndjson" -o "$WORK/nodir/x.klog"
 check "unwritable output exits 1" test "$code" -eq 1
 check "unwritable output is named" contains "$WORK/err" "$WORK/nodir/x.klog: cannot create"
 
+# --- query and explain --------------------------------------------------------------------
+run query --input "$EXAMPLES/events.ndjson" --id-field process.pid 'process where process.name == "chmod"'
+check "query prints the id of each match" test "$(cat "$WORK/out")" = "4121"
+check "query exits 0" test "$code" -eq 0
+"$KESTREL" query --input - --id-field process.pid 'process where process.name == "chmod"' <"$WORK/a.klog" >"$WORK/out" 2>"$WORK/err"
+check "query reads .klog from stdin" test "$(cat "$WORK/out")" = "4121"
+run query --input "$EXAMPLES/events.ndjson" 'process where process.name == "chmod"'
+check "query prints matches as JSON lines" contains "$WORK/out" '"name":"chmod"'
+run query --input "$EXAMPLES/events.ndjson" --id-field process.pid \
+  'sequence by process.parent.entity_id with maxspan=1m [process where process.name == "curl"] [process where process.name == "chmod"]'
+check "query matches sequences" test "$(cat "$WORK/out")" = "4120 4121"
+run query --input "$EXAMPLES/events.ndjson" 'process where proces.name == "x"'
+check "a bad query exits 1" test "$code" -eq 1
+check "a bad query is explained with a caret" contains "$WORK/err" "<query>:1:15: error: unknown field 'proces.name' (did you mean 'process.name'?)"
+run query --input "$EXAMPLES/events.ndjson" --id-field no.such.field 'process where true'
+check "an unknown --id-field is a usage error" test "$code" -eq 2
+run query 'process where true'
+check "query without --input is a usage error" test "$code" -eq 2
+run explain 'process where process.name in ("a", "b") and process.args : "-c"'
+check "explain shows the IR" contains "$WORK/out" 'ir: (where process (and (in-set $process.name #2) (match $process.args exact~("-c"))))'
+check "explain shows prefilters" contains "$WORK/out" 'prefilter: process.name in ("a", "b")'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
