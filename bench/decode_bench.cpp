@@ -59,4 +59,3 @@ BENCHMARK(BM_KlogReadZstd)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseReal
 }  // namespace
 }  // namespace kestrel::bench
 
-BENCHMARK_MAIN();

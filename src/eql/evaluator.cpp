@@ -85,7 +85,6 @@ bool Holds(Op op, int c) {
   }
 }
 
-Scalar ScalarOrNull(bool known, bool v) { return known ? Scalar::Bool(v) : Scalar::Null(); }
 
 std::optional<Scalar> Arith(Op op, const Scalar& a, const Scalar& b) {
   if (!a.is_number() || !b.is_number()) return std::nullopt;
