@@ -5,7 +5,6 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
-#include "cli/progress.h"
 #include "event/event_writer.h"
 
 namespace kestrel::cli {
@@ -44,40 +43,18 @@ int RunConvert(const ConvertOptions& o) {
     fmt::print(stderr, "error: {}\n", writer.error().ToString());
     return kExitFailure;
   }
-  ReadOptions read_options = o.input.ToReadOptions();
-  EventBatch batch;
-  uint64_t skipped = 0;
-  for (const std::string& path : o.input.inputs) {
-    auto reader = OpenEventReader(path, read_options, &registry);
-    if (!reader) {
-      fmt::print(stderr, "error: {}\n", reader.error().ToString());
-      return kExitFailure;
-    }
-    Progress progress(fmt::format("converting {}", path));
-    for (;;) {
-      auto more = (*reader)->Next(batch);
-      if (!more) {
-        progress.Finish();
-        fmt::print(stderr, "error: {}\n", more.error().ToString());
-        return kExitFailure;
-      }
-      if (!*more) break;
-      for (const Event& event : batch) {
-        if (auto written = (*writer)->Write(event); !written) {
-          progress.Finish();
-          fmt::print(stderr, "error: {}\n", written.error().ToString());
-          return kExitFailure;
-        }
-      }
-      const ReadStats& stats = (*reader)->stats();
-      progress.Update(stats.bytes, stats.total_bytes, stats.records);
-    }
-    progress.Finish();
-    ReportSkipped(**reader);
-    skipped += (*reader)->stats().skipped;
-    // Events without their own ids continue numbering across inputs.
-    read_options.first_event_id += (*reader)->stats().records;
+  auto read = ReadInputs(
+      o.input, registry,
+      [&](const EventBatch& batch) -> Result<Flow> {
+        for (const Event& event : batch) KESTREL_TRY((*writer)->Write(event));
+        return Flow::kContinue;
+      },
+      "converting");
+  if (!read) {
+    fmt::print(stderr, "error: {}\n", read.error().ToString());
+    return kExitFailure;
   }
+  uint64_t skipped = read->skipped;
   if (auto closed = (*writer)->Close(); !closed) {
     fmt::print(stderr, "error: {}\n", closed.error().ToString());
     return kExitFailure;

@@ -44,56 +44,44 @@ std::string KeyJson(const std::vector<eql::Scalar>& key) {
 
 // Reads every input into `events` (copies), registering their fields.
 Status LoadAll(const QueryOptions& o, SchemaRegistry& registry, EventBuilder& copier, std::vector<Event>& events) {
-  ReadOptions read_options = o.input.ToReadOptions();
-  EventBatch batch;
-  for (const std::string& path : o.input.inputs) {
-    KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(path, read_options, &registry));
-    for (;;) {
-      KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
-      if (!more) break;
-      for (const Event& e : batch) events.push_back(copier.Copy(e));
-    }
-    ReportSkipped(*reader);
-    read_options.first_event_id += reader->stats().records;
-  }
+  KESTREL_TRY(ReadInputs(o.input, registry, [&](const EventBatch& batch) -> Result<Flow> {
+    for (const Event& e : batch) events.push_back(copier.Copy(e));
+    return Flow::kContinue;
+  }));
   std::stable_sort(events.begin(), events.end(), OrderedBefore);
   return Ok();
 }
 
 // Event queries stream: the query is compiled once the first batch has registered the data's
-// fields, and only matching events are kept. Returns nullopt (nothing consumed) when the query
-// needs everything in memory first: sequences, samples, lineage, or fields the first batch
-// did not have.
+// fields, and only matching events are kept. Returns nullopt (having read at most one batch)
+// when the query needs everything in memory first: sequences, samples, lineage, or fields the
+// first batch did not have.
 Result<std::optional<query::HuntResult>> TryStream(const QueryOptions& o, SchemaRegistry& registry,
                                                    const eql::Source& source, const eql::CompileOptions& options,
                                                    EventBuilder& store) {
   auto parsed = eql::Parse(source, options.dialect);
   if (!parsed.query || parsed.query->kind != eql::QueryKind::kEvent) return std::optional<query::HuntResult>();
-  ReadOptions read_options = o.input.ToReadOptions();
-  EventBatch batch;
   std::unique_ptr<eql::CompiledQuery> compiled;
   std::unique_ptr<query::EventQueryStream> stream;
-  for (size_t i = 0; i < o.input.inputs.size(); ++i) {
-    KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(o.input.inputs[i], read_options, &registry));
-    for (;;) {
-      KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
-      if (!compiled) {
-        auto result = eql::CompileQuery(*parsed.query, registry, options);
-        if (!result.query || !query::EventQueryStream::Supports(*result.query)) {
-          return std::optional<query::HuntResult>();  // the slow path reports the diagnostics
-        }
-        compiled = std::move(result.query);
-        stream = std::make_unique<query::EventQueryStream>(*compiled);
-      }
-      if (!more) break;
-      stream->Feed(batch, store);
+  auto compile = [&]() {
+    auto result = eql::CompileQuery(*parsed.query, registry, options);
+    if (!result.query || !query::EventQueryStream::Supports(*result.query)) return false;
+    compiled = std::move(result.query);
+    stream = std::make_unique<query::EventQueryStream>(*compiled);
+    return true;
+  };
+  bool unsupported = false;
+  KESTREL_ASSIGN_OR_RETURN(ReadSummary read, ReadInputs(o.input, registry, [&](const EventBatch& batch) -> Result<Flow> {
+    if (!stream && !compile()) {
+      unsupported = true;  // the slow path reports the diagnostics
+      return Flow::kStop;
     }
-    ReportSkipped(*reader);
-    read_options.first_event_id += reader->stats().records;
-  }
-  if (!stream) return std::optional<query::HuntResult>();
+    stream->Feed(batch, store);
+    return Flow::kContinue;
+  }));
+  if (unsupported || (!stream && !compile())) return std::optional<query::HuntResult>();
+  (void)read;
   KESTREL_ASSIGN_OR_RETURN(query::HuntResult result, stream->Finish());
-  // The matches point into `store`; the compiled query is no longer needed by them.
   return std::optional<query::HuntResult>(std::move(result));
 }
 

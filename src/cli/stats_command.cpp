@@ -8,7 +8,6 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
-#include "cli/progress.h"
 #include "event/ndjson.h"
 #include "event/timestamp.h"
 
@@ -96,34 +95,19 @@ void PrintTable(const Tally& t, const SchemaRegistry& registry, uint64_t skipped
 
 int RunStats(const StatsOptions& o) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
-  ReadOptions read_options = o.input.ToReadOptions();
-  EventBatch batch;
   Tally tally;
-  uint64_t skipped = 0;
-  for (const std::string& path : o.input.inputs) {
-    auto reader = OpenEventReader(path, read_options, &registry);
-    if (!reader) {
-      fmt::print(stderr, "error: {}\n", reader.error().ToString());
-      return kExitFailure;
-    }
-    Progress progress(fmt::format("reading {}", path));
-    for (;;) {
-      auto more = (*reader)->Next(batch);
-      if (!more) {
-        progress.Finish();
-        fmt::print(stderr, "error: {}\n", more.error().ToString());
-        return kExitFailure;
-      }
-      if (!*more) break;
-      for (const Event& event : batch) tally.Add(event);
-      const ReadStats& stats = (*reader)->stats();
-      progress.Update(stats.bytes, stats.total_bytes, stats.records);
-    }
-    progress.Finish();
-    ReportSkipped(**reader);
-    skipped += (*reader)->stats().skipped;
-    read_options.first_event_id += (*reader)->stats().records;
+  auto read = ReadInputs(
+      o.input, registry,
+      [&](const EventBatch& batch) -> Result<Flow> {
+        for (const Event& event : batch) tally.Add(event);
+        return Flow::kContinue;
+      },
+      "reading");
+  if (!read) {
+    fmt::print(stderr, "error: {}\n", read.error().ToString());
+    return kExitFailure;
   }
+  uint64_t skipped = read->skipped;
   if (o.json) {
     PrintJson(tally, registry, skipped);
   } else {
