@@ -236,8 +236,7 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
         const Scalar& x = stack_[i];
         if (x.kind == SKind::kString) {
           if (set.insensitive) {
-            folded_.assign(x.s);
-            for (char& c : folded_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            FoldCaseInto(folded_, x.s);
             found = set.strings.find(std::string_view(folded_)) != set.strings.end();
           } else {
             found = set.strings.find(x.s) != set.strings.end();

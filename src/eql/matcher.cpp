@@ -35,11 +35,72 @@ size_t FindFolded(std::string_view s, std::string_view folded, bool insensitive)
 
 }  // namespace
 
+namespace {
+
+uint32_t SimpleLower(uint32_t c) {
+  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 0x20 : c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
+  if (c >= 0x100 && c <= 0x17F) {
+    if (c == 0x130) return 'i';  // capital I with dot above
+    if (c == 0x178) return 0xFF;
+    bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+    if (odd_upper) return (c & 1) ? c + 1 : c;
+    return (c & 1) ? c : c + 1;
+  }
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;
+  if (c == 0x386) return 0x3AC;
+  if (c >= 0x388 && c <= 0x38A) return c + 0x25;
+  if (c == 0x38C) return 0x3CC;
+  if (c == 0x38E || c == 0x38F) return c + 0x3F;
+  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if ((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF)) return (c & 1) ? c : c + 1;
+  if (c >= 0x531 && c <= 0x556) return c + 0x30;
+  return c;
+}
+
+void AppendCodePoint(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+}  // namespace
+
+void FoldCaseInto(std::string& out, std::string_view s) {
+  out.clear();
+  for (size_t i = 0; i < s.size();) {
+    auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      out.push_back(Fold(s[i], true));
+      ++i;
+      continue;
+    }
+    // Only 2-byte sequences hold letters with simple folds here; others are copied.
+    if ((b >> 5) == 0x6 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) {
+      uint32_t cp = ((b & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+      AppendCodePoint(out, SimpleLower(cp));
+      i += 2;
+      continue;
+    }
+    out.push_back(s[i]);
+    ++i;
+  }
+}
+
 std::string FoldCase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Fold(c, true);
+  std::string out;
+  FoldCaseInto(out, s);
   return out;
 }
+
 
 Matcher::Matcher(Matcher&&) noexcept = default;
 Matcher& Matcher::operator=(Matcher&&) noexcept = default;
@@ -56,8 +117,7 @@ Matcher Matcher::Wildcard(std::string_view pattern, bool insensitive) {
     if (c == '?') has_question = true;
     if (c == '*') ++stars;
   }
-  std::string folded;
-  for (char c : pattern) folded.push_back(Fold(c, insensitive));
+  std::string folded = insensitive ? FoldCase(pattern) : std::string(pattern);
   if (!has_question) {
     bool lead = !pattern.empty() && pattern.front() == '*';
     bool trail = pattern.size() > 1 && pattern.back() == '*';
@@ -93,22 +153,31 @@ Result<Matcher> Matcher::Regex(std::string_view pattern, bool insensitive) {
 }
 
 bool Matcher::Matches(std::string_view s) const {
+  if (insensitive_ && kind_ != Kind::kRegex && !IsAscii(s)) {
+    // Non-ASCII text: fold it the way the pattern was folded, then compare exactly.
+    thread_local std::string folded;
+    FoldCaseInto(folded, s);
+    return MatchesAs(folded, false);
+  }
+  return MatchesAs(s, insensitive_);
+}
+
+bool Matcher::MatchesAs(std::string_view s, bool fold) const {
   switch (kind_) {
-    case Kind::kExact: return EqualFolded(s, literal_, insensitive_);
+    case Kind::kExact: return EqualFolded(s, literal_, fold);
     case Kind::kPrefix:
-      return s.size() >= literal_.size() && EqualFolded(s.substr(0, literal_.size()), literal_, insensitive_);
+      return s.size() >= literal_.size() && EqualFolded(s.substr(0, literal_.size()), literal_, fold);
     case Kind::kSuffix:
-      return s.size() >= literal_.size() &&
-             EqualFolded(s.substr(s.size() - literal_.size()), literal_, insensitive_);
-    case Kind::kContains: return FindFolded(s, literal_, insensitive_) != std::string_view::npos;
-    case Kind::kGlob: return GlobMatch(s);
+      return s.size() >= literal_.size() && EqualFolded(s.substr(s.size() - literal_.size()), literal_, fold);
+    case Kind::kContains: return FindFolded(s, literal_, fold) != std::string_view::npos;
+    case Kind::kGlob: return GlobMatch(s, fold);
     case Kind::kRegex: return RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *regex_);
   }
   return false;
 }
 
 // Iterative glob matching with single-star backtracking: linear in practice, no recursion.
-bool Matcher::GlobMatch(std::string_view s) const {
+bool Matcher::GlobMatch(std::string_view s, bool fold) const {
   std::string_view p = literal_;
   size_t si = 0, pi = 0;
   size_t star_p = std::string_view::npos, star_s = 0;
@@ -120,12 +189,13 @@ bool Matcher::GlobMatch(std::string_view s) const {
         star_s = si;
         continue;
       }
-      if (pc == '?') {
+      if (pc == '?') {  // one character: a whole UTF-8 sequence
         ++pi;
         ++si;
+        while (si < s.size() && (static_cast<unsigned char>(s[si]) & 0xC0) == 0x80) ++si;
         continue;
       }
-      if (pc == Fold(s[si], insensitive_)) {
+      if (pc == Fold(s[si], fold)) {
         ++pi;
         ++si;
         continue;

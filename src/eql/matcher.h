@@ -34,7 +34,8 @@ class Matcher {
 
  private:
   Matcher() = default;
-  bool GlobMatch(std::string_view s) const;
+  bool MatchesAs(std::string_view s, bool fold) const;  // fold: ASCII case folding of `s`
+  bool GlobMatch(std::string_view s, bool fold) const;
 
   Kind kind_ = Kind::kExact;
   bool insensitive_ = false;
@@ -42,7 +43,16 @@ class Matcher {
   std::unique_ptr<re2::RE2> regex_;
 };
 
-// ASCII lower-case copy.
+// Simple Unicode case folding of UTF-8 text (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic,
+// Armenian: the lower-case of each upper-case letter); other bytes are kept as they are.
 std::string FoldCase(std::string_view s);
+void FoldCaseInto(std::string& out, std::string_view s);  // replaces `out`; reuses its capacity
+
+inline bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
 
 }  // namespace kestrel::eql

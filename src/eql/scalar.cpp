@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "eql/matcher.h"
 #include "event/ip_address.h"
 #include "event/timestamp.h"
 
@@ -15,6 +16,10 @@ int Sign(double d) { return d < 0 ? -1 : (d > 0 ? 1 : 0); }
 int CompareStrings(std::string_view a, std::string_view b, bool insensitive) {
   if (!insensitive) {
     int c = a.compare(b);
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  if (!IsAscii(a) || !IsAscii(b)) {
+    int c = FoldCase(a).compare(FoldCase(b));
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
   size_t n = std::min(a.size(), b.size());

@@ -33,6 +33,16 @@ TEST(MatcherTest, WildcardsAreClassifiedAndMatch) {
   EXPECT_TRUE(Matcher::Wildcard("C:\\Windows\\*", false).Matches("C:\\Windows\\cmd.exe"));  // `\` is literal
 }
 
+TEST(MatcherTest, CaseFoldingCoversCommonScripts) {
+  EXPECT_EQ(FoldCase("ÄÖÜ Straße ÉCOLE"), "äöü straße école");
+  EXPECT_EQ(FoldCase("ΑΘΗΝΑ МОСКВА Łódź"), "αθηνα москва łódź");
+  EXPECT_EQ(FoldCase("日本 \xff"), "日本 \xff");  // no case, or not UTF-8: unchanged
+  EXPECT_TRUE(Matcher::Wildcard("*MÜNCHEN*", true).Matches("/home/münchen/x"));
+  EXPECT_TRUE(Matcher::Wildcard("caf?", false).Matches("café"));  // `?` is one character
+  EXPECT_FALSE(Matcher::Wildcard("caf??", false).Matches("café"));
+  EXPECT_EQ(CompareScalars(Scalar::String("ÉTÉ"), Scalar::String("été"), true), 0);
+}
+
 TEST(MatcherTest, RegexIsAnchoredAndErrorsAreReported) {
   auto m = Matcher::Regex("ba.h", false);
   ASSERT_TRUE(m);
