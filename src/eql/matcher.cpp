@@ -59,19 +59,6 @@ uint32_t SimpleLower(uint32_t c) {
   return c;
 }
 
-void AppendCodePoint(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 }  // namespace
 
 void FoldCaseInto(std::string& out, std::string_view s) {
@@ -86,7 +73,7 @@ void FoldCaseInto(std::string& out, std::string_view s) {
     // Only 2-byte sequences hold letters with simple folds here; others are copied.
     if ((b >> 5) == 0x6 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) {
       uint32_t cp = ((b & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
-      AppendCodePoint(out, SimpleLower(cp));
+      AppendUtf8(out, SimpleLower(cp));
       i += 2;
       continue;
     }

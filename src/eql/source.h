@@ -22,6 +22,9 @@ struct Diagnostic {
   std::string message;  // lower-case, no trailing period
 };
 
+// Appends code point `cp` encoded as UTF-8.
+void AppendUtf8(std::string& out, uint32_t cp);
+
 // A string literal in EQL syntax, escaped ("a\"b\n", control characters as \u{...}).
 std::string QuoteString(std::string_view s);
 
