@@ -86,30 +86,6 @@ bool Holds(Op op, int c) {
 }
 
 
-std::optional<Scalar> Arith(Op op, const Scalar& a, const Scalar& b) {
-  if (!a.is_number() || !b.is_number()) return std::nullopt;
-  if (a.kind == SKind::kInt && b.kind == SKind::kInt) {
-    int64_t x = a.i, y = b.i, r = 0;
-    switch (op) {
-      case Op::kAdd: if (__builtin_add_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
-      case Op::kSub: if (__builtin_sub_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
-      case Op::kMul: if (__builtin_mul_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
-      case Op::kDiv: if (y == 0 || (x == INT64_MIN && y == -1)) return std::nullopt; return Scalar::Int(x / y);
-      case Op::kMod: if (y == 0 || (x == INT64_MIN && y == -1)) return std::nullopt; return Scalar::Int(x % y);
-      default: return std::nullopt;
-    }
-  }
-  double x = a.as_double(), y = b.as_double();
-  switch (op) {
-    case Op::kAdd: return Scalar::Float(x + y);
-    case Op::kSub: return Scalar::Float(x - y);
-    case Op::kMul: return Scalar::Float(x * y);
-    case Op::kDiv: if (y == 0) return std::nullopt; return Scalar::Float(x / y);
-    case Op::kMod: if (y == 0) return std::nullopt; return Scalar::Float(std::fmod(x, y));
-    default: return std::nullopt;
-  }
-}
-
 }  // namespace
 
 std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insensitive) const {
@@ -217,7 +193,7 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
     case IrOp::kArith: {
       Range a = Eval(p, n.children[0], event);
       Range b = Eval(p, n.children[1], event);
-      auto r = Arith(n.cmp, stack_[a.begin], stack_[b.begin]);
+      auto r = Arithmetic(n.cmp, stack_[a.begin], stack_[b.begin]);
       return Push(base, r ? *r : Scalar::Null());
     }
     case IrOp::kNeg: {

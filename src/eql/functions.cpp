@@ -149,29 +149,10 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
               : n.builtin == Builtin::kMultiply ? Op::kMul
               : n.builtin == Builtin::kDivide   ? Op::kDiv
                                                 : Op::kMod;
-      Scalar a = first(0), b = first(1);
-      if (!a.is_number() || !b.is_number()) {
-        result_.push_back(Scalar::Null());
-        break;
-      }
-      // Reuse the operator semantics: integer division on integers, null on division by zero.
-      if (a.kind == SKind::kInt && b.kind == SKind::kInt) {
-        int64_t x = a.i, y = b.i, r = 0;
-        bool ok = true;
-        switch (op) {
-          case Op::kAdd: ok = !__builtin_add_overflow(x, y, &r); break;
-          case Op::kSub: ok = !__builtin_sub_overflow(x, y, &r); break;
-          case Op::kMul: ok = !__builtin_mul_overflow(x, y, &r); break;
-          case Op::kDiv: ok = y != 0 && !(x == INT64_MIN && y == -1); if (ok) r = x / y; break;
-          default: ok = y != 0 && !(x == INT64_MIN && y == -1); if (ok) r = x % y; break;
-        }
-        result_.push_back(ok ? Scalar::Int(r) : Scalar::Null());
-      } else {
-        double x = a.as_double(), y = b.as_double();
-        double r = op == Op::kAdd ? x + y : op == Op::kSub ? x - y : op == Op::kMul ? x * y
-                 : op == Op::kDiv ? (y == 0 ? NAN : x / y) : (y == 0 ? NAN : std::fmod(x, y));
-        result_.push_back(std::isnan(r) ? Scalar::Null() : Scalar::Float(r));
-      }
+      // The operators' semantics; a NaN result (from infinities) is null here, as before.
+      auto r = Arithmetic(op, first(0), first(1));
+      bool nan = r && r->kind == SKind::kFloat && std::isnan(r->f);
+      result_.push_back(r && !nan ? *r : Scalar::Null());
       break;
     }
     case Builtin::kBetween: {

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "eql/matcher.h"
@@ -103,6 +104,30 @@ std::optional<int> CompareScalars(const Scalar& a, const Scalar& b, bool insensi
     return n ? CompareScalars(a, *n) : std::nullopt;
   }
   return std::nullopt;
+}
+
+std::optional<Scalar> Arithmetic(Op op, const Scalar& a, const Scalar& b) {
+  if (!a.is_number() || !b.is_number()) return std::nullopt;
+  if (a.kind == SKind::kInt && b.kind == SKind::kInt) {
+    int64_t x = a.i, y = b.i, r = 0;
+    switch (op) {
+      case Op::kAdd: if (__builtin_add_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
+      case Op::kSub: if (__builtin_sub_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
+      case Op::kMul: if (__builtin_mul_overflow(x, y, &r)) return std::nullopt; return Scalar::Int(r);
+      case Op::kDiv: if (y == 0 || (x == INT64_MIN && y == -1)) return std::nullopt; return Scalar::Int(x / y);
+      case Op::kMod: if (y == 0 || (x == INT64_MIN && y == -1)) return std::nullopt; return Scalar::Int(x % y);
+      default: return std::nullopt;
+    }
+  }
+  double x = a.as_double(), y = b.as_double();
+  switch (op) {
+    case Op::kAdd: return Scalar::Float(x + y);
+    case Op::kSub: return Scalar::Float(x - y);
+    case Op::kMul: return Scalar::Float(x * y);
+    case Op::kDiv: if (y == 0) return std::nullopt; return Scalar::Float(x / y);
+    case Op::kMod: if (y == 0) return std::nullopt; return Scalar::Float(std::fmod(x, y));
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace kestrel::eql

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "eql/ast.h"
 #include "event/value.h"
 
 namespace kestrel::eql {
@@ -39,5 +40,9 @@ Scalar FromValue(const Value& v);
 // Three-way comparison; nullopt when the two cannot be compared (either is null, or the kinds
 // have no common order). Strings compare by bytes, or ASCII case-folded when insensitive.
 std::optional<int> CompareScalars(const Scalar& a, const Scalar& b, bool insensitive = false);
+
+// `+ - * / %` on numbers: integer arithmetic on two integers (`/` truncates), floating point
+// otherwise; nullopt for non-numbers, integer overflow and division by zero.
+std::optional<Scalar> Arithmetic(Op op, const Scalar& a, const Scalar& b);
 
 }  // namespace kestrel::eql
