@@ -1,7 +1,6 @@
 #include "event/file_io.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +38,6 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path) {
 }
 
 InputFile::~InputFile() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
   if (owns_fd_) ::close(fd_);
 }
 
@@ -71,17 +69,20 @@ Result<size_t> InputFile::Read(void* buf, size_t n) {
   }
 }
 
-Result<std::span<const uint8_t>> InputFile::MapAll() {
-  if (is_regular_ && peeked_pos_ == 0 && size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (p != MAP_FAILED) {
-      map_ = p;
-      map_size_ = size_;
-      ::madvise(p, size_, MADV_SEQUENTIAL);
-      return std::span<const uint8_t>(static_cast<const uint8_t*>(p), size_);
-    }
+Result<size_t> InputFile::ReadAt(uint64_t offset, void* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::pread(fd_, static_cast<uint8_t*>(buf) + done, n - done,
+                          static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return IoError(path_, "read failed");
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
   }
-  // Pipes, empty files and mmap failures: read everything (peeked bytes first).
+  return done;
+}
+
+Result<std::span<const uint8_t>> InputFile::ReadAll() {
   slurped_.assign(peeked_.begin() + static_cast<ptrdiff_t>(peeked_pos_), peeked_.end());
   peeked_pos_ = peeked_.size();
   uint8_t buf[1 << 16];

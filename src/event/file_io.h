@@ -1,5 +1,5 @@
 // Files for the codecs: input that can be peeked (format detection), read in chunks, or mapped
-// whole; output with buffered writes. "-" names standard input or output.
+// at an offset; output with buffered writes. "-" names standard input or output.
 #pragma once
 
 #include <cstddef>
@@ -28,9 +28,12 @@ class InputFile {
   Result<std::span<const uint8_t>> Peek(size_t n);
   // Reads up to n bytes; 0 at the end of input.
   Result<size_t> Read(void* buf, size_t n);
-  // The whole remaining input: mapped for regular files, read into memory otherwise.
-  // The bytes live as long as this InputFile.
-  Result<std::span<const uint8_t>> MapAll();
+  // Reads exactly n bytes at `offset` of a regular file (fewer only at its end); does not move
+  // the position Read uses.
+  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n);
+  // The whole remaining input, read into memory (peeked bytes first). The bytes live as long
+  // as this InputFile.
+  Result<std::span<const uint8_t>> ReadAll();
 
  private:
   InputFile(std::string path, int fd, bool owns_fd) : path_(std::move(path)), fd_(fd), owns_fd_(owns_fd) {}
@@ -42,8 +45,6 @@ class InputFile {
   uint64_t size_ = 0;
   std::vector<uint8_t> peeked_;  // bytes peeked but not yet consumed by Read
   size_t peeked_pos_ = 0;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
   std::vector<uint8_t> slurped_;
 };
 

@@ -1,4 +1,4 @@
-// .klog, Kestrel's binary event log (format version 1; see docs/klog-format.md).
+// .klog, Kestrel's binary event log (format version 2; see docs/klog-format.md).
 #pragma once
 
 #include <memory>
@@ -11,7 +11,7 @@
 namespace kestrel {
 
 inline constexpr char kKlogMagic[8] = {'K', 'E', 'S', 'T', 'R', 'L', 'O', 'G'};
-inline constexpr uint16_t kKlogVersion = 1;
+inline constexpr uint16_t kKlogVersion = 2;
 
 // Reads a .klog. Strings of uncompressed blocks point into the mapped file (no copies).
 Result<std::unique_ptr<EventReader>> OpenKlogReader(std::unique_ptr<InputFile> input,

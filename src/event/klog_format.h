@@ -29,10 +29,14 @@ inline constexpr uint32_t kMaxBlockRawSize = 64u << 20;
 // Arrays nest at most this deep: a top-level array is level 1.
 inline constexpr int kMaxArrayDepth = 8;
 
-// A record: u32 record_size, then u16 event_type u16 field_count and four u64 (36 bytes).
+// An events block's payload starts with u32 value_count u32 shape_count u32 heap_size
+// u8 index_bytes u8 reserved[3].
+inline constexpr size_t kEventsPayloadHeaderSize = 16;
+// A value entry: u64 bits u32 size u8 kind u8 reserved[3].
+inline constexpr size_t kValueEntrySize = 16;
+// A record: u16 event_type u16 shape and four u64 (36 bytes), then the value indices.
 inline constexpr size_t kRecordHeaderSize = 36;
-inline constexpr size_t kMinRecordSize = 4 + kRecordHeaderSize;
-inline constexpr size_t kMinFieldSize = 4 + 1;  // u32 file_field_id, u8 kind
+inline constexpr size_t kMinRecordSize = kRecordHeaderSize;
 // The smallest schema entry: an event type with an empty name (u8 kind u32 id u16 len).
 inline constexpr size_t kMinSchemaEntrySize = 1 + 4 + 2;
 // Record ids of event types are u16.

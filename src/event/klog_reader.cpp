@@ -1,8 +1,10 @@
-// .klog reader: maps the file and decodes one events block per Next() (docs/klog-format.md).
-// This file reads the file header, block headers, payloads and schema blocks; the records of an
-// events block are decoded by klog_record.cpp. Every size and count comes from the file, so each
-// is checked against the bytes that remain before it is used; CRCs catch accidents, the checks
-// keep forged files from reading out of bounds.
+// .klog reader: reads one events block per Next() (docs/klog-format.md). This file reads the file
+// header, block headers, payloads and schema blocks; an events block's payload is decoded by
+// klog_block.cpp. A regular file is read block by block with pread into a reused buffer (cheaper
+// than mapping it: the kernel's copy is the only pass over memory, and the CRC and the decoder
+// then run on cached bytes); other input is read whole first. Every size and count comes from the
+// file, so each is checked against the bytes that remain before it is used; CRCs catch
+// accidents, the checks keep forged files from reading out of bounds.
 #include "event/klog.h"
 
 #include <fmt/format.h>
@@ -16,7 +18,7 @@
 #include <vector>
 
 #include "event/klog_format.h"
-#include "event/klog_record.h"
+#include "event/klog_block.h"
 
 namespace kestrel {
 namespace {
@@ -24,7 +26,49 @@ namespace {
 using klog::BlockHeader;
 using klog::BlockKind;
 using klog::Corrupt;
-using klog::Cursor;
+
+// Bounds-checked little-endian reads over a schema block's payload.
+class Cursor {
+ public:
+  explicit Cursor(std::span<const uint8_t> bytes) : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+
+  template <class T>
+  bool Read(T& out) {
+    if (remaining() < sizeof(T)) return false;
+    out = klog::LoadLe<T>(p_);
+    p_ += sizeof(T);
+    return true;
+  }
+
+  bool Take(size_t n, const uint8_t*& out) {
+    if (remaining() < n) return false;
+    out = p_;
+    p_ += n;
+    return true;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+// A growable byte buffer that is not zeroed.
+class Buffer {
+ public:
+  uint8_t* Reserve(size_t n) {
+    if (capacity_ < n) {
+      capacity_ = std::max(n, capacity_ * 2);
+      data_ = std::make_unique_for_overwrite<uint8_t[]>(capacity_);
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  size_t capacity_ = 0;
+};
 
 struct DCtxDeleter {
   void operator()(ZSTD_DCtx* dctx) const { ZSTD_freeDCtx(dctx); }
@@ -47,7 +91,10 @@ class KlogReader final : public EventReader {
   }
   tl::unexpected<Error> Fail(Error error);
 
-  Result<BlockHeader> ReadBlockHeader(uint64_t offset) const;
+  // Exactly n bytes at `offset` (the caller has checked that the file holds them), valid until
+  // `buffer` is used again.
+  Result<std::span<const uint8_t>> Fetch(uint64_t offset, size_t n, Buffer& buffer);
+  Result<BlockHeader> ReadBlockHeader(uint64_t offset);
   Status ReadBlock(const BlockHeader& h, uint64_t offset, EventBatch& batch);
   Result<std::span<const uint8_t>> Payload(const BlockHeader& h, uint64_t offset);
   Status ReadSchemaBlock(const BlockHeader& h, uint64_t offset, std::span<const uint8_t> payload);
@@ -55,12 +102,14 @@ class KlogReader final : public EventReader {
   Status ReadEventsBlock(const BlockHeader& h, uint64_t offset, std::span<const uint8_t> payload,
                          EventBatch& batch);
   // The offset of the first block header at or after `from` whose CRC verifies, or the file size.
-  uint64_t Resync(uint64_t from) const;
+  Result<uint64_t> Resync(uint64_t from);
 
   std::unique_ptr<InputFile> input_;
   ReadOptions options_;
   SchemaRegistry* registry_;
-  std::span<const uint8_t> data_;
+  std::span<const uint8_t> data_;  // the whole input when it is not a regular file
+  bool in_memory_ = false;
+  uint64_t size_ = 0;
   uint64_t pos_ = klog::kFileHeaderSize;
   std::optional<Error> failed_;  // reading stopped here; Next() keeps returning it
 
@@ -69,16 +118,25 @@ class KlogReader final : public EventReader {
   std::vector<bool> field_named_;        // registry field id -> some file entry maps to it
   std::vector<bool> type_named_;
 
-  std::unique_ptr<uint8_t[]> raw_;  // decompressed payload, valid until the next Next()
-  size_t raw_capacity_ = 0;
+  Buffer header_buffer_;
+  Buffer stored_;  // the stored payload of the current block
+  Buffer raw_;     // its decompressed payload; events point into one of the two until Next()
+  klog::BlockScratch scratch_;
   std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx_;
 };
 
 Status KlogReader::Open() {
-  KESTREL_ASSIGN_OR_RETURN(data_, input_->MapAll());
-  stats_.total_bytes = data_.size();
-  const uint8_t* p = data_.data();
-  size_t n = data_.size();
+  if (input_->is_regular()) {
+    size_ = input_->size();
+  } else {
+    KESTREL_ASSIGN_OR_RETURN(data_, input_->ReadAll());
+    in_memory_ = true;
+    size_ = data_.size();
+  }
+  stats_.total_bytes = size_;
+  size_t n = static_cast<size_t>(std::min<uint64_t>(size_, klog::kFileHeaderSize));
+  KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> head, Fetch(0, n, header_buffer_));
+  const uint8_t* p = head.data();
   if (n > 0 && std::memcmp(p, kKlogMagic, std::min(n, sizeof(kKlogMagic))) != 0) {
     return tl::unexpected(At(0, "not a .klog file (bad magic)"));
   }
@@ -117,24 +175,24 @@ tl::unexpected<Error> KlogReader::Fail(Error error) {
 Result<bool> KlogReader::Next(EventBatch& batch) {
   batch.Clear();
   if (failed_) return tl::unexpected(*failed_);
-  while (pos_ < data_.size()) {
+  while (pos_ < size_) {
     uint64_t offset = pos_;
     Result<BlockHeader> header = ReadBlockHeader(offset);
     if (!header) {
       // Nothing in a bad header can be trusted, not even its kind or size: look for the next one.
       if (!options_.skip_bad) return Fail(std::move(header).error());
       NoteSkipped(std::move(header).error());
-      pos_ = Resync(offset + 1);
+      KESTREL_ASSIGN_OR_RETURN(pos_, Resync(offset + 1));
       continue;
     }
     const BlockHeader& h = *header;
     uint64_t payload_offset = offset + klog::kBlockHeaderSize;
-    bool truncated = h.stored_size > data_.size() - payload_offset;
+    bool truncated = h.stored_size > size_ - payload_offset;
     Status status =
         truncated
             ? Status(tl::unexpected(
                   At(offset, fmt::format("truncated block: header says {} payload bytes, {} remain",
-                                         h.stored_size, data_.size() - payload_offset))))
+                                         h.stored_size, size_ - payload_offset))))
             : ReadBlock(h, offset, batch);
     if (!status) {
       // A schema block cannot be skipped: the file ids it defines are used by every later block.
@@ -146,7 +204,11 @@ Result<bool> KlogReader::Next(EventBatch& batch) {
       // The header is intact, so its count is how many records were lost; NoteSkipped counted one.
       if (h.count > 1) stats_.skipped += h.count - 1;
       // A truncated payload may hide a shorter block (only a forged size gets here): rescan it.
-      pos_ = truncated ? Resync(offset + 1) : payload_offset + h.stored_size;
+      if (truncated) {
+        KESTREL_ASSIGN_OR_RETURN(pos_, Resync(offset + 1));
+      } else {
+        pos_ = payload_offset + h.stored_size;
+      }
       continue;
     }
     pos_ = payload_offset + h.stored_size;
@@ -160,13 +222,27 @@ Result<bool> KlogReader::Next(EventBatch& batch) {
   return false;
 }
 
-Result<BlockHeader> KlogReader::ReadBlockHeader(uint64_t offset) const {
-  uint64_t remain = data_.size() - offset;
+Result<std::span<const uint8_t>> KlogReader::Fetch(uint64_t offset, size_t n, Buffer& buffer) {
+  if (in_memory_) return data_.subspan(offset, n);
+  uint8_t* bytes = buffer.Reserve(std::max<size_t>(n, 1));
+  KESTREL_ASSIGN_OR_RETURN(size_t got, input_->ReadAt(offset, bytes, n));
+  if (got != n) {
+    // The file shrank after it was opened.
+    return tl::unexpected(At(offset, fmt::format("file ended early: read {} of {} bytes", got, n),
+                             ErrorCode::kIo));
+  }
+  return std::span<const uint8_t>(bytes, n);
+}
+
+Result<BlockHeader> KlogReader::ReadBlockHeader(uint64_t offset) {
+  uint64_t remain = size_ - offset;
   if (remain < klog::kBlockHeaderSize) {
     return tl::unexpected(At(offset, fmt::format("truncated block header: {} of {} bytes", remain,
                                                  klog::kBlockHeaderSize)));
   }
-  const uint8_t* p = data_.data() + offset;
+  KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> bytes,
+                           Fetch(offset, klog::kBlockHeaderSize, header_buffer_));
+  const uint8_t* p = bytes.data();
   if (std::memcmp(p, klog::kBlockMagic, sizeof(klog::kBlockMagic)) != 0) {
     return tl::unexpected(At(offset, "bad block magic (expected KBLK)"));
   }
@@ -174,17 +250,22 @@ Result<BlockHeader> KlogReader::ReadBlockHeader(uint64_t offset) const {
   return klog::LoadBlockHeader(p);
 }
 
-uint64_t KlogReader::Resync(uint64_t from) const {
-  const uint8_t* base = data_.data();
-  size_t size = data_.size();
-  for (uint64_t p = from; p + klog::kBlockHeaderSize <= size; ++p) {
-    const void* k =
-        std::memchr(base + p, klog::kBlockMagic[0], size - klog::kBlockHeaderSize + 1 - p);
-    if (k == nullptr) break;
-    p = static_cast<uint64_t>(static_cast<const uint8_t*>(k) - base);
-    if (klog::IsBlockHeader(base + p)) return p;
+Result<uint64_t> KlogReader::Resync(uint64_t from) {
+  // Scans in chunks that overlap by a block header, so a header across a chunk edge is seen.
+  constexpr size_t kChunk = 1 << 20;
+  for (uint64_t start = from; start + klog::kBlockHeaderSize <= size_;
+       start += kChunk - klog::kBlockHeaderSize + 1) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, size_ - start));
+    KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> chunk, Fetch(start, n, stored_));
+    const uint8_t* base = chunk.data();
+    for (size_t p = 0; p + klog::kBlockHeaderSize <= n; ++p) {
+      const void* k = std::memchr(base + p, klog::kBlockMagic[0], n - klog::kBlockHeaderSize + 1 - p);
+      if (k == nullptr) break;
+      p = static_cast<size_t>(static_cast<const uint8_t*>(k) - base);
+      if (klog::IsBlockHeader(base + p)) return start + p;
+    }
   }
-  return size;
+  return size_;
 }
 
 Status KlogReader::ReadBlock(const BlockHeader& h, uint64_t offset, EventBatch& batch) {
@@ -221,7 +302,9 @@ Status KlogReader::ReadBlock(const BlockHeader& h, uint64_t offset, EventBatch& 
 }
 
 Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint64_t offset) {
-  const uint8_t* stored = data_.data() + offset + klog::kBlockHeaderSize;
+  KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> stored_bytes,
+                           Fetch(offset + klog::kBlockHeaderSize, h.stored_size, stored_));
+  const uint8_t* stored = stored_bytes.data();
   if (Crc32c(stored, h.stored_size) != h.payload_crc) {
     return tl::unexpected(At(offset, "block payload crc mismatch"));
   }
@@ -243,15 +326,12 @@ Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint6
   if (ZSTD_isError(frame_size) || frame_size != h.stored_size) {
     return tl::unexpected(At(offset, "zstd payload is not exactly one frame"));
   }
-  if (raw_capacity_ < std::max<size_t>(h.raw_size, 1)) {
-    raw_capacity_ = std::max<size_t>(h.raw_size, 1);
-    raw_ = std::make_unique_for_overwrite<uint8_t[]>(raw_capacity_);
-  }
+  uint8_t* raw = raw_.Reserve(std::max<size_t>(h.raw_size, 1));
   if (dctx_ == nullptr) {
     dctx_.reset(ZSTD_createDCtx());
     if (dctx_ == nullptr) return MakeError(ErrorCode::kInternal, "cannot create a zstd context");
   }
-  size_t n = ZSTD_decompressDCtx(dctx_.get(), raw_.get(), h.raw_size, stored, h.stored_size);
+  size_t n = ZSTD_decompressDCtx(dctx_.get(), raw, h.raw_size, stored, h.stored_size);
   if (ZSTD_isError(n)) {
     return tl::unexpected(
         At(offset, fmt::format("zstd decompression failed: {}", ZSTD_getErrorName(n))));
@@ -260,7 +340,7 @@ Result<std::span<const uint8_t>> KlogReader::Payload(const BlockHeader& h, uint6
     return tl::unexpected(
         At(offset, fmt::format("zstd decompressed {} bytes but raw_size says {}", n, h.raw_size)));
   }
-  return std::span<const uint8_t>(raw_.get(), n);
+  return std::span<const uint8_t>(raw, n);
 }
 
 Status KlogReader::ReadSchemaBlock(const BlockHeader& h, uint64_t offset,
@@ -331,47 +411,19 @@ Status KlogReader::ReadSchemaEntry(Cursor& c) {
 
 Status KlogReader::ReadEventsBlock(const BlockHeader& h, uint64_t offset,
                                    std::span<const uint8_t> payload, EventBatch& batch) {
-  // Records of an uncompressed block are reported at their own file offset; inside a zstd
-  // payload there is no such offset, so the block's is used and the index tells the record.
-  bool in_place = h.compression == static_cast<uint8_t>(klog::BlockCompression::kNone);
-  uint64_t payload_offset = offset + klog::kBlockHeaderSize;
   const klog::RemapTables tables{file_fields_.data(), file_fields_.size(), file_types_.data(),
                                  file_types_.size()};
-  Arena& arena = batch.arena();
-  const uint8_t* p = payload.data();
-  const uint8_t* end = p + payload.size();
-  for (uint32_t i = 0; i < h.count; ++i) {
-    const uint8_t* record = p;
-    Event event;
-    p = klog::FastRecord(tables, record, end, arena, event);
-    if (p == nullptr) [[unlikely]] {
-      // The fast decoder does not say what is wrong: the precise one does.
-      Cursor c(std::span<const uint8_t>(record, end));
-      Result<Event> precise = klog::DecodeRecord(tables, *registry_, c, arena);
-      assert(!precise && "the fast record decoder rejected a record the precise one accepts");
-      if (!precise) {
-        const Error& e = precise.error();
-        uint64_t record_offset = payload_offset + static_cast<uint64_t>(record - payload.data());
-        return tl::unexpected(At(in_place ? record_offset : offset,
-                                 fmt::format("record {}: {}", i, e.message()), e.code()));
-      }
-      event = *precise;
-      p = end - c.remaining();
-    } else {
-#ifndef NDEBUG
-      Cursor c(std::span<const uint8_t>(record, end));
-      Result<Event> precise = klog::DecodeRecord(tables, *registry_, c, arena);
-      assert(precise && *precise == event && c.remaining() == static_cast<size_t>(end - p) &&
-             "the fast record decoder disagrees with the precise one");
-#endif
-    }
-    batch.Add(event);
-  }
-  if (p != end) {
-    return tl::unexpected(At(
-        offset, fmt::format("events block has {} bytes after its {} records", end - p, h.count)));
-  }
-  return Ok();
+  auto decoded = klog::DecodeEventsBlock(tables, *registry_, payload, h.count, batch, scratch_);
+  if (decoded) return Ok();
+  // A defect in an uncompressed block is reported at its own file offset; inside a zstd payload
+  // there is no such offset, so the block's is used and the message names the part.
+  bool in_place = h.compression == static_cast<uint8_t>(klog::BlockCompression::kNone);
+  size_t part = decoded.error().offset;
+  uint64_t defect_offset = in_place && part != klog::BlockDefect::kWholeBlock
+                               ? offset + klog::kBlockHeaderSize + part
+                               : offset;
+  const Error& e = decoded.error().error;
+  return tl::unexpected(At(defect_offset, e.message(), e.code()));
 }
 
 }  // namespace

@@ -59,6 +59,17 @@ class Value {
     return v;
   }
 
+  // A value from its parts, for decoders that have checked them: `word` is a scalar's bits, or
+  // the address of a string's bytes, an IP address or an array's first element. (GCC and Clang
+  // define reading the other member of a union.)
+  static Value FromParts(ValueKind kind, uint64_t word, uint32_t size) {
+    Value v;
+    v.kind_ = kind;
+    v.u_ = word;
+    v.size_ = size;
+    return v;
+  }
+
   ValueKind kind() const { return kind_; }
   bool is_null() const { return kind_ == ValueKind::kNull; }
 

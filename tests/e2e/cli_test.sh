@@ -101,10 +101,10 @@ head -c 100 "$WORK/a.klog" >"$WORK/trunc.klog"
 run stats "$WORK/trunc.klog"
 check "truncated klog exits 1" test "$code" -eq 1
 check "truncated klog names file and offset" grep -qE "^error: $WORK/trunc.klog:[0-9]+: " "$WORK/err"
-cp "$WORK/a.klog" "$WORK/v2.klog"
-printf '\x02' | dd of="$WORK/v2.klog" bs=1 seek=8 conv=notrunc status=none
-run stats "$WORK/v2.klog"
-check "klog version 2 is refused" contains "$WORK/err" "unsupported .klog format version 2 (this build reads version 1)"
+cp "$WORK/a.klog" "$WORK/v3.klog"
+printf '\x03' | dd of="$WORK/v3.klog" bs=1 seek=8 conv=notrunc status=none
+run stats "$WORK/v3.klog"
+check "klog version 3 is refused" contains "$WORK/err" "unsupported .klog format version 3 (this build reads version 2)"
 run convert "$EXAMPLES/events.ndjson" -o "$WORK/nodir/x.klog"
 check "unwritable output exits 1" test "$code" -eq 1
 check "unwritable output is named" contains "$WORK/err" "$WORK/nodir/x.klog: cannot create"

@@ -30,54 +30,105 @@ Bytes StandardSchema() {
   return s.Append(FieldEntry(1, ValueKind::kI64, false, "b"));
 }
 constexpr size_t kEventsOffset = 16 + 28 + (7 + 7) + (9 + 1) + (9 + 1);  // header, schema block
-constexpr size_t kRecordOffset = kEventsOffset + 28;
+constexpr size_t kPayloadOffset = kEventsOffset + 28;
 
-struct RecordCase {
-  Bytes record;
+// One record of type process with b = 9.
+EventsPayload GoodPayload() {
+  EventsPayload p;
+  p.Entry(ValueKind::kI64, 9).Shape({1}).Record(0, 0, {0});
+  return p;
+}
+
+struct PartCase {
+  EventsPayload payload;
+  size_t part_offset;  // in the payload
   std::string message;
 };
 
-std::vector<RecordCase> BadRecords() {
-  auto fields = [] { return Bytes{}; };
-  std::vector<RecordCase> cases;
-  cases.push_back(
-      {Record(0, 1, fields().U32(17).U8(2).U64(5)), "record 0: field id 17 not defined"});
-  cases.push_back({Record(3, 0, fields()), "record 0: event type id 3 not defined"});
-  cases.push_back({Record(0, 1, fields().U32(1).U8(9)), "record 0: unknown value kind 9"});
-  cases.push_back(
-      {Record(0, 1, fields().U32(1).U8(1).U8(2)), "record 0: bool value 2 is not 0 or 1"});
-  cases.push_back({Record(0, 1, fields().U32(0).U8(5).U32(100).Raw("abc")),
-                   "record 0: string of 100 bytes exceeds the 3 bytes left in the record"});
-  cases.push_back({Record(0, 1, fields().U32(1).U8(2).U32(0)), "record 0: truncated 8-byte value"});
-  cases.push_back(
-      {Record(0, 2, fields().U32(0).U8(0).U32(0).U8(0)), "record 0: field 'a' appears twice"});
-  cases.push_back({Record(0, 1, fields().U32(1).U8(2).U64(1).U8(0)),
-                   "record 0: record_size 50 leaves 1 bytes after the last field"});
-  cases.push_back({Record(0, 1000, fields()),
-                   "record 0: 1000 fields do not fit in the 0 bytes left in the record"});
-  cases.push_back({Record(0, 1, fields().U32(0).U8(8).U32(1000)),
-                   "record 0: array of 1000 elements exceeds the 0 bytes left in the record"});
-  Bytes deep = fields().U32(0);
-  for (int i = 0; i < 9; ++i) deep.U8(8).U32(1);
-  cases.push_back({Record(0, 1, deep.U8(0)), "record 0: arrays nested deeper than 8 levels"});
-  cases.push_back({Record(0, 0, fields(), 10),
-                   "record 0: record_size 46 exceeds the 36 bytes left in the block"});
-  cases.push_back({Record(0, 0, fields().U32(0), -30),
-                   "record 0: record_size 10 is smaller than the 36-byte record header"});
+std::vector<PartCase> BadParts() {
+  std::vector<PartCase> cases;
+  auto add = [&](EventsPayload p, size_t at, std::string message) {
+    cases.push_back({std::move(p), at, std::move(message)});
+  };
+  EventsPayload p;
+
+  p = {};
+  p.Entry(ValueKind::kI64, 9).Shape({17}).Record(0, 0, {0});
+  add(p, p.ShapeOffset(0), "shape 0: field id 17 not defined");
+  p = {};
+  p.String("x").Shape({0, 0}).Record(0, 0, {0, 0});
+  add(p, p.ShapeOffset(0), "shape 0: field 'a' appears twice");
+  p = {};
+  p.Entry(ValueKind::kI64, 9).Shape({1}).Shape({1, 0}).Record(0, 0, {0});
+  p.shapes[1].b[0] = 1000 & 0xff;  // 1000 fields claimed; 8 bytes of ids and a record follow
+  p.shapes[1].b[1] = 1000 >> 8;
+  add(p, p.ShapeOffset(1), "shape 1: 1000 fields exceed the 48 bytes left in the block");
+
+  p = GoodPayload();
+  p.records[0].type = 3;
+  add(p, p.RecordOffset(0), "record 0: event type id 3 not defined");
+  p = GoodPayload();
+  p.records[0].shape = 5;
+  add(p, p.RecordOffset(0), "record 0: shape 5 not defined");
+  p = GoodPayload();
+  p.records[0].indices = {7};
+  add(p, p.RecordOffset(0), "record 0: value index 7 not defined");
+  p = {};
+  p.Entry(ValueKind::kI64, 9).Shape({1, 0}).Record(0, 0, {0});
+  add(p, p.RecordOffset(0), "record 0: 2 value indices exceed the 4 bytes left in the block");
+
+  p = GoodPayload();
+  p.values[0].b[12] = 9;
+  add(p, p.ValueOffset(0), "value 0: unknown value kind 9");
+  p = {};
+  p.Entry(ValueKind::kBool, 2).Shape({1}).Record(0, 0, {0});
+  add(p, p.ValueOffset(0), "value 0: bool value 2 is not 0 or 1");
+  p = {};
+  p.Entry(ValueKind::kI64, 9, 0, /*reserved=*/1).Shape({1}).Record(0, 0, {0});
+  add(p, p.ValueOffset(0), "value 0: reserved bytes are not 0");
+  p = {};
+  p.Entry(ValueKind::kI64, 9, 4).Shape({1}).Record(0, 0, {0});
+  add(p, p.ValueOffset(0), "value 0: i64 value has size 4, expected 0");
+  p = {};
+  p.String("abc").Entry(ValueKind::kString, 1, 100).Shape({0}).Record(0, 0, {1});
+  add(p, p.ValueOffset(1), "value 1: string of 100 bytes at heap offset 1 exceeds the heap of 3 bytes");
+  p = {};
+  p.String("abc").Entry(ValueKind::kIp, 0).Shape({0}).Record(0, 0, {1});
+  add(p, p.ValueOffset(1), "value 1: ip at heap offset 0 exceeds the heap of 3 bytes");
+  p = {};
+  p.Entry(ValueKind::kNull, 0).Entry(ValueKind::kArray, 0, 2).Shape({0}).Record(0, 0, {1});
+  add(p, p.ValueOffset(1), "value 1: array elements [0, 2) do not all come before it");
+  p = {};
+  p.Entry(ValueKind::kNull, 0);
+  for (uint64_t i = 0; i < 9; ++i) p.Entry(ValueKind::kArray, i, 1);
+  p.Shape({0}).Record(0, 0, {9});
+  add(p, p.ValueOffset(9), "value 9: arrays nested deeper than 8 levels");
+
+  // Defects of the whole block are reported at the block's offset.
+  constexpr size_t kBlock = SIZE_MAX;
+  p = GoodPayload();
+  p.trailer.U8(0);
+  add(p, kBlock, "events block has 1 bytes after its 1 records");
+  p = GoodPayload();
+  p.index_bytes = 3;
+  add(p, kBlock, "index_bytes is 3, expected 2 or 4");
+  p = GoodPayload();
+  p.records.clear();
+  add(p, kBlock, "1 records exceed the 0 bytes left in the block");
   return cases;
 }
 
-TEST(KlogCorruptionTest, ReportsRecordDefectsWithOffsets) {
+TEST(KlogCorruptionTest, ReportsDefectsOfValuesShapesAndRecordsWithOffsets) {
   for (bool zstd : {false, true}) {
-    for (const RecordCase& c : BadRecords()) {
+    for (const PartCase& c : BadParts()) {
       SCOPED_TRACE(c.message + (zstd ? " (zstd)" : ""));
       Bytes file = FileHeader();
       AppendBlock(file, 1, 3, StandardSchema());
       ASSERT_EQ(file.size(), kEventsOffset);
       if (zstd) {
-        AppendZstdBlock(file, 2, 1, c.record);
+        AppendZstdBlock(file, 2, 1, c.payload.Build());
       } else {
-        AppendBlock(file, 2, 1, c.record);
+        AppendBlock(file, 2, 1, c.payload.Build());
       }
       testing::TempFile temp(".klog");
       const std::string& path = temp.path();
@@ -85,9 +136,8 @@ TEST(KlogCorruptionTest, ReportsRecordDefectsWithOffsets) {
       SchemaRegistry registry;
       ReadOutcome read = ReadAll(path, registry);
       ASSERT_TRUE(read.error);
-      EXPECT_EQ(
-          read.error->ToString(),
-          path + ":" + std::to_string(zstd ? kEventsOffset : kRecordOffset) + ": " + c.message);
+      size_t offset = zstd || c.part_offset == SIZE_MAX ? kEventsOffset : kPayloadOffset + c.part_offset;
+      EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(offset) + ": " + c.message);
       EXPECT_EQ(read.error->code(), ErrorCode::kCorrupt);
 
       ReadOutcome skipped = ReadAll(path, registry, /*skip_bad=*/true);
@@ -99,22 +149,20 @@ TEST(KlogCorruptionTest, ReportsRecordDefectsWithOffsets) {
 }
 
 TEST(KlogCorruptionTest, ReportsTheFailingRecordOfABlock) {
-  Bytes good = Record(0, 1, Bytes{}.U32(1).U8(2).U64(9));
-  Bytes bad = Record(0, 1, Bytes{}.U32(4).U8(0));
-  Bytes events = good;
-  events.Append(good).Append(bad);
+  EventsPayload events = GoodPayload();
+  events.Record(0, 0, {0}).Record(0, 0, {4});
   Bytes file = FileHeader();
   AppendBlock(file, 1, 3, StandardSchema());
-  AppendBlock(file, 2, 3, events);
-  AppendBlock(file, 2, 1, good);
+  AppendBlock(file, 2, 3, events.Build());
+  AppendBlock(file, 2, 1, GoodPayload().Build());
   testing::TempFile temp(".klog");
   const std::string& path = temp.path();
   WriteBytes(path, file.b);
   SchemaRegistry registry;
   ReadOutcome read = ReadAll(path, registry);
   ASSERT_TRUE(read.error);
-  EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kRecordOffset + 2 * good.size()) +
-                                        ": record 2: field id 4 not defined");
+  EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kPayloadOffset + events.RecordOffset(2)) +
+                                        ": record 2: value index 4 not defined");
   // Skipping drops the whole block (3 records) and keeps the next one.
   ReadOutcome skipped = ReadAll(path, registry, /*skip_bad=*/true);
   ASSERT_FALSE(skipped.error) << skipped.error->ToString();
@@ -136,12 +184,10 @@ struct BlockCase {
 TEST(KlogCorruptionTest, ReportsBlockDefectsAtTheBlockOffset) {
   auto none = [](Bytes&, Bytes&, uint32_t&) {};
   std::vector<BlockCase> cases = {
-      {"events block has 1 bytes after its 1 records",
-       [](Bytes&, Bytes& e, uint32_t&) { e.U8(0); }},
-      {"block count 5 does not fit in 53 payload bytes",
+      {"block count 5 does not fit in 78 payload bytes",
        [](Bytes&, Bytes&, uint32_t& n) { n = 5; }},
       {"block payload crc mismatch", none,
-       [](std::vector<uint8_t>& f) { f[kRecordOffset + 5] ^= 1; }},
+       [](std::vector<uint8_t>& f) { f[kPayloadOffset + 5] ^= 1; }},
       {"bad block magic (expected KBLK)", none,
        [](std::vector<uint8_t>& f) { f[kEventsOffset + 1] = 'X'; }},
       {"block header crc mismatch", none,
@@ -152,13 +198,13 @@ TEST(KlogCorruptionTest, ReportsBlockDefectsAtTheBlockOffset) {
        [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 5, 2); }},
       {"block header reserved field is 1, expected 0", none,
        [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 6, 1); }},
-      {"uncompressed block has raw_size 54 but stored_size 53", none,
-       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 12, 54, 4); }},
+      {"uncompressed block has raw_size 79 but stored_size 78", none,
+       [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 12, 79, 4); }},
       {"block raw_size 67108865 exceeds the 64 MiB limit", none,
        [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 12, (64u << 20) + 1, 4); }},
       {"zstd payload is not a zstd frame", none,
        [](std::vector<uint8_t>& f) { Forge(f, kEventsOffset + 5, 1); }},
-      {"truncated block: header says 53 payload bytes, 52 remain", none,
+      {"truncated block: header says 78 payload bytes, 77 remain", none,
        [](std::vector<uint8_t>& f) { f.pop_back(); }},
       {"truncated block header: 27 of 28 bytes", none,
        [](std::vector<uint8_t>& f) { f.resize(kEventsOffset + 27); }},
@@ -183,7 +229,7 @@ TEST(KlogCorruptionTest, ReportsBlockDefectsAtTheBlockOffset) {
   for (const BlockCase& c : cases) {
     SCOPED_TRACE(c.message);
     Bytes schema = StandardSchema();
-    Bytes events = Record(0, 1, Bytes{}.U32(1).U8(2).U64(9));
+    Bytes events = GoodPayload().Build();
     uint32_t count = 1;
     c.patch(schema, events, count);
     Bytes file = FileHeader();
@@ -210,7 +256,7 @@ TEST(KlogCorruptionTest, ReportsBlockDefectsAtTheBlockOffset) {
 }
 
 TEST(KlogCorruptionTest, ChecksZstdFramesAgainstRawSize) {
-  Bytes record = Record(0, 1, Bytes{}.U32(1).U8(2).U64(9));
+  Bytes record = GoodPayload().Build();
   Bytes file = FileHeader();
   AppendBlock(file, 1, 3, StandardSchema());
   AppendZstdBlock(file, 2, 1, record);
@@ -223,7 +269,7 @@ TEST(KlogCorruptionTest, ChecksZstdFramesAgainstRawSize) {
   ReadOutcome read = ReadAll(path, registry);
   ASSERT_TRUE(read.error);
   EXPECT_EQ(read.error->ToString(), path + ":" + std::to_string(kEventsOffset) +
-                                        ": zstd frame holds 53 bytes but raw_size says 54");
+                                        ": zstd frame holds 78 bytes but raw_size says 79");
 }
 
 // ---- Corruption ------------------------------------------------------------------------------

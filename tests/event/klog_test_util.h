@@ -65,7 +65,7 @@ inline void SetU32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-inline Bytes FileHeader(uint16_t version = 1) {
+inline Bytes FileHeader(uint16_t version = 2) {
   Bytes h;
   h.Raw("KESTRLOG").U16(version).U16(0);
   return h.U32(Crc32c(h.b.data(), 12));
@@ -101,13 +101,68 @@ inline Bytes TypeEntry(uint32_t id, std::string_view name) {
   e.U8(2).U32(id).U16(name.size()).Raw(name);
   return e;
 }
-// A record with timestamps 1 and 2, event_id 3, entity_key 4.
-inline Bytes Record(uint16_t type, uint16_t field_count, const Bytes& fields, int size_delta = 0) {
-  Bytes r;
-  r.U32(static_cast<uint32_t>(36 + static_cast<int>(fields.size()) + size_delta));
-  r.U16(type).U16(field_count).U64(1).U64(2).U64(3).U64(4);
-  return r.Append(fields);
-}
+// An events block payload: value entries, shapes, heap and records, laid out at Build().
+struct EventsPayload {
+  uint8_t index_bytes = 4;
+  std::vector<Bytes> values;  // 16-byte entries
+  std::vector<Bytes> shapes;
+  Bytes heap;
+  struct Rec {
+    uint16_t type, shape;
+    std::vector<uint32_t> indices;
+  };
+  std::vector<Rec> records;
+  Bytes trailer;  // bytes after the records
+
+  EventsPayload& Entry(ValueKind kind, uint64_t bits, uint32_t size = 0, uint8_t reserved = 0) {
+    Bytes e;
+    e.U64(bits).U32(size).U8(static_cast<uint8_t>(kind)).U8(reserved).U16(0);
+    values.push_back(e);
+    return *this;
+  }
+  EventsPayload& String(std::string_view s) {
+    Entry(ValueKind::kString, heap.size(), static_cast<uint32_t>(s.size()));
+    heap.Raw(s);
+    return *this;
+  }
+  EventsPayload& Shape(std::vector<uint32_t> file_ids) {
+    Bytes sh;
+    sh.U16(static_cast<uint16_t>(file_ids.size()));
+    for (uint32_t id : file_ids) sh.U32(id);
+    shapes.push_back(sh);
+    return *this;
+  }
+  // A record with timestamps 1 and 2, event_id 3, entity_key 4.
+  EventsPayload& Record(uint16_t type, uint16_t shape, std::vector<uint32_t> indices) {
+    records.push_back({type, shape, std::move(indices)});
+    return *this;
+  }
+
+  size_t ValueOffset(size_t i) const { return 16 + 16 * i; }
+  size_t ShapeOffset(size_t s) const {
+    size_t at = ValueOffset(values.size());
+    for (size_t k = 0; k < s; ++k) at += shapes[k].size();
+    return at;
+  }
+  size_t RecordOffset(size_t r) const {
+    size_t at = ShapeOffset(shapes.size()) + heap.size();
+    for (size_t k = 0; k < r; ++k) at += 36 + index_bytes * records[k].indices.size();
+    return at;
+  }
+
+  Bytes Build() const {
+    Bytes p;
+    p.U32(values.size()).U32(shapes.size()).U32(heap.size()).U8(index_bytes).U8(0).U16(0);
+    for (const Bytes& v : values) p.Append(v);
+    for (const Bytes& sh : shapes) p.Append(sh);
+    p.Append(heap);
+    for (const Rec& r : records) {
+      p.U16(r.type).U16(r.shape).U64(1).U64(2).U64(3).U64(4);
+      for (uint32_t i : r.indices) p.Put(i, index_bytes);
+    }
+    return p.Append(trailer);
+  }
+};
 
 // Recomputes the file header CRC and the CRCs of every block that can be walked by its sizes.
 inline void FixCrcs(std::vector<uint8_t>& f) {
