@@ -9,7 +9,7 @@
 
 #include "nfa/join_keys.h"
 #include "nfa/sample_matcher.h"
-#include "nfa/sequence_matcher.h"
+#include "nfa/sequence_runner.h"
 #include "query/process_lineage.h"
 
 namespace kestrel::query {
@@ -141,15 +141,20 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
     return result;
   }
   if (query.kind == eql::QueryKind::kSequence) {
-    nfa::SequenceMatcher matcher(query);
-    if (track) matcher.set_lineage(&lineage);
+    KESTREL_TRY(nfa::SequenceRunner::Check(query));
+    nfa::SequenceRunner runner(query, nfa::RunnerOptions{});  // unbounded; the events outlive it
+    if (track) runner.set_lineage(&lineage);
     std::vector<nfa::SequenceMatch> found;
     for (const Event& e : events) {
       if (track) lineage.Observe(e);
-      matcher.Process(e, found);
+      runner.Process(e, found);
     }
-    matcher.Finish(found);
-    for (nfa::SequenceMatch& m : found) matches.push_back(Match{std::move(m.events), std::nullopt, {}});
+    runner.Finish(found);
+    for (nfa::SequenceMatch& m : found) {
+      Match match;
+      for (const EventRef& e : m.events) match.events.push_back(e.get());
+      matches.push_back(std::move(match));
+    }
     if (!found.empty() && std::any_of(query.terms.begin(), query.terms.end(), [](const auto& t) { return t.missing; })) {
       // Matches with missing-event stages are decided at the end: order them by their last event.
       auto last = [](const Match& m) {

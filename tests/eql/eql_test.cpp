@@ -8,7 +8,7 @@
 #include "eql/optimizer.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
-#include "nfa/sequence_matcher.h"
+#include "nfa/sequence_runner.h"
 
 namespace kestrel::eql {
 namespace {
@@ -122,7 +122,7 @@ TEST_F(CompiledTest, CheapConjunctsRunFirst) {
   EXPECT_EQ(p.nodes[root.children[1]].op, IrOp::kMatch);
 }
 
-TEST_F(CompiledTest, SequenceMatcherAdvancesTheMostRecentPartialMatch) {
+TEST_F(CompiledTest, SequenceRunnerAdvancesTheMostRecentPartialMatch) {
   auto q = CompileOrDie(R"(sequence by process.entity_id with maxspan=10s
                              [process where process.name == "a"] [process where process.name == "b"])");
   std::vector<Event> events = {
@@ -134,14 +134,23 @@ TEST_F(CompiledTest, SequenceMatcherAdvancesTheMostRecentPartialMatch) {
       Make(6, 6'000'000'000, "process", {{"process.name", "a"}, {"process.entity_id", "x"}}),
       Make(7, 17'000'000'000, "process", {{"process.name", "b"}, {"process.entity_id", "x"}}),  // > maxspan
   };
-  nfa::SequenceMatcher matcher(*q);
-  std::vector<nfa::SequenceMatch> out;
-  for (const Event& e : events) matcher.Process(e, out);
-  matcher.Finish(out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].events[0]->event_id(), 2u);  // the older partial match (1) was dropped
-  EXPECT_EQ(out[0].events[1]->event_id(), 4u);
-  EXPECT_EQ(matcher.pending(), 0u);
+  for (bool store_events : {false, true}) {
+    nfa::RunnerOptions options;
+    options.store_events = store_events;
+    nfa::SequenceRunner runner(*q, options);
+    std::vector<nfa::SequenceMatch> out;
+    for (const Event& e : events) runner.Process(e, out);
+    runner.Finish(out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].events[0]->event_id(), 2u);  // the older partial match (1) was dropped
+    EXPECT_EQ(out[0].events[1]->event_id(), 4u);
+    EXPECT_EQ(out[0].decided_event_id, 4u);
+    // 1 was superseded by 2; 6 expired once 7 came more than maxspan later.
+    EXPECT_EQ(runner.stats().entries, 0u);
+    EXPECT_EQ(runner.stats().evicted[static_cast<size_t>(nfa::EvictReason::kSuperseded)], 1u);
+    EXPECT_EQ(runner.stats().evicted[static_cast<size_t>(nfa::EvictReason::kExpired)], 1u);
+    EXPECT_EQ(runner.stats().bytes, 0u);
+  }
 }
 
 }  // namespace

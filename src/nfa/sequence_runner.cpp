@@ -1,0 +1,276 @@
+#include "nfa/sequence_runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace kestrel::nfa {
+
+Status SequenceRunner::Check(const eql::CompiledQuery& query) {
+  int64_t positive = 0, missing = 0;
+  for (const eql::CompiledTerm& term : query.terms) (term.missing ? missing : positive) += term.runs;
+  if (positive > kFirstMissingSlot || missing > kWaitingSlot - kFirstMissingSlot) {
+    return MakeError(ErrorCode::kLimit,
+                     fmt::format("sequence has {} stages and {} missing-event stages; at most {} and {} are supported",
+                                 positive, missing, kFirstMissingSlot, kWaitingSlot - kFirstMissingSlot));
+  }
+  return Ok();
+}
+
+SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOptions& options)
+    : query_(query), options_(options), store_(options.limits) {
+  size_t stage = 0;
+  for (const eql::CompiledTerm& term : query.terms) {
+    for (int64_t r = 0; r < term.runs; ++r) {
+      if (term.missing) {
+        missing_.push_back({&term, positive_.size()});
+      } else {
+        positive_.push_back(&term);
+        positive_index_.push_back(stage);
+      }
+      ++stage;
+    }
+  }
+  total_stages_ = stage;
+  for (const MissingStage& m : missing_) {
+    has_leading_ |= m.after_positive == 0;
+    has_trailing_ |= m.after_positive == positive_.size();
+  }
+}
+
+uint64_t SequenceRunner::DeadlineFrom(uint64_t ts) const {
+  uint64_t span = query_.maxspan_ns ? static_cast<uint64_t>(*query_.maxspan_ns) : options_.limits.ttl_ns;
+  if (span == 0 && !query_.maxspan_ns) return UINT64_MAX;
+  return ts > UINT64_MAX - span ? UINT64_MAX - 1 : ts + span;
+}
+
+EventRef SequenceRunner::Ref(const Event& event) {
+  if (!options_.store_events) return EventRef::Borrowed(&event);
+  if (current_stored_ == nullptr) current_stored_ = StoredEvent::Create(event);
+  return EventRef::Stored(current_stored_);
+}
+
+uint64_t SequenceRunner::HitBefore(size_t m, const std::string& key, uint64_t ts) {
+  StateStore::Entry* e = store_.Find(static_cast<uint8_t>(kFirstMissingSlot + m), key);
+  if (e == nullptr) return PendingMatch::kNoHit;
+  // The entry holds the latest hit and the latest one before it; hits are never after `ts`.
+  return e->match.first_ts < ts ? e->match.first_ts : e->match.leading_hit;
+}
+
+bool SequenceRunner::HitBetween(size_t m, const std::string& key, uint64_t lo, uint64_t hi) {
+  uint64_t hit = HitBefore(m, key, hi);
+  return hit != PendingMatch::kNoHit && hit > lo;
+}
+
+void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event& event,
+                                      std::vector<SequenceMatch>& out) {
+  (void)out;
+  const uint64_t ts = event.ts_mono_ns();
+  auto slot = static_cast<uint8_t>(kFirstMissingSlot + m);
+  uint64_t latest = PendingMatch::kNoHit, previous = PendingMatch::kNoHit;
+  if (StateStore::Entry* e = store_.Find(slot, key.bytes)) {
+    latest = e->match.first_ts;
+    previous = e->match.leading_hit;
+  }
+  if (latest != PendingMatch::kNoHit && latest < ts) previous = latest;
+  StateStore::Entry& e = store_.Insert(slot, key.bytes, event.entity_key(), DeadlineFrom(ts), false);
+  e.match.first_ts = ts;
+  e.match.leading_hit = previous;
+  // A trailing stage's hit discards the matches of its key that completed before it.
+  if (missing_[m].after_positive == positive_.size() && !positive_.empty()) {
+    if (StateStore::Entry* w = store_.Find(kWaitingSlot, key.bytes)) {
+      auto& waiting = w->waiting;
+      size_t before = waiting.size();
+      std::erase_if(waiting, [&](const PendingMatch& p) { return p.events.back()->ts_mono_ns() < ts; });
+      if (waiting.size() != before) {
+        if (waiting.empty()) {
+          EvictReason terminated = EvictReason::kTerminated;
+          store_.Erase(*w, &terminated);
+        } else {
+          store_.Account(*w);
+        }
+      }
+    }
+  }
+}
+
+void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out) {
+  current_ = &event;
+  const uint64_t ts = event.ts_mono_ns();
+  store_.Expire(ts, [&](StateStore::Entry& e) { return OnExpire(e, ts, &event, &out); });
+
+  for (size_t m = 0; m < missing_.size(); ++m) {
+    const eql::CompiledTerm& term = *missing_[m].term;
+    if (!evaluator_.Matches(term.filter, event)) continue;
+    keys_extractor_.Extract(term, event, keys_);
+    for (const JoinKey& key : keys_) RecordMissingHit(m, key, event, out);
+  }
+
+  const size_t last = positive_.size() - 1;
+  for (size_t k = positive_.size(); k-- > 0;) {
+    const eql::CompiledTerm& term = *positive_[k];
+    if (!evaluator_.Matches(term.filter, event)) continue;
+    keys_extractor_.Extract(term, event, keys_);
+    for (const JoinKey& key : keys_) {
+      if (k == 0) {
+        PendingMatch p;
+        p.first_ts = ts;
+        p.events.push_back(Ref(event));
+        for (size_t m = 0; m < missing_.size(); ++m) {
+          if (missing_[m].after_positive != 0) continue;
+          uint64_t hit = HitBefore(m, key.bytes, ts);
+          if (hit != PendingMatch::kNoHit && (p.leading_hit == PendingMatch::kNoHit || hit > p.leading_hit)) {
+            p.leading_hit = hit;
+          }
+        }
+        if (last == 0) {
+          Complete(key, std::move(p), event, out);
+          continue;
+        }
+        StateStore::Entry& e = store_.Insert(0, key.bytes, event.entity_key(), DeadlineFrom(ts), true);
+        e.match = std::move(p);
+        store_.Account(e);
+        continue;
+      }
+      StateStore::Entry* prev = store_.Find(static_cast<uint8_t>(k - 1), key.bytes);
+      if (prev == nullptr) continue;
+      if (query_.maxspan_ns && ts - prev->match.first_ts > static_cast<uint64_t>(*query_.maxspan_ns)) {
+        EvictReason expired = EvictReason::kExpired;  // normally expired already, by its deadline
+        store_.Erase(*prev, &expired);
+        continue;
+      }
+      uint64_t previous_ts = prev->match.events.back()->ts_mono_ns();
+      bool discarded = false;
+      for (size_t m = 0; m < missing_.size() && !discarded; ++m) {
+        discarded = missing_[m].after_positive == k && HitBetween(m, key.bytes, previous_ts, ts);
+      }
+      if (discarded) {
+        EvictReason terminated = EvictReason::kTerminated;
+        store_.Erase(*prev, &terminated);
+        continue;
+      }
+      PendingMatch p = std::move(prev->match);
+      uint64_t entity = prev->entity;
+      store_.Erase(*prev, nullptr);  // advanced
+      p.events.push_back(Ref(event));
+      if (k == last) {
+        Complete(key, std::move(p), event, out);
+        continue;
+      }
+      StateStore::Entry& e = store_.Insert(static_cast<uint8_t>(k), key.bytes, entity, DeadlineFrom(p.first_ts), true);
+      e.match = std::move(p);
+      store_.Account(e);
+    }
+  }
+  // `until` after the stages: an event that both completes a match and matches `until` still
+  // completes it, as in Elasticsearch.
+  if (query_.until && evaluator_.Matches(query_.until->filter, event)) {
+    keys_extractor_.Extract(*query_.until, event, keys_);
+    for (const JoinKey& key : keys_) {
+      for (size_t k = 0; k < last; ++k) {
+        if (StateStore::Entry* e = store_.Find(static_cast<uint8_t>(k), key.bytes)) {
+          EvictReason terminated = EvictReason::kTerminated;
+          store_.Erase(*e, &terminated);
+        }
+      }
+    }
+  }
+  if (current_stored_ != nullptr) {
+    current_stored_->Unref();  // the references taken above keep it
+    current_stored_ = nullptr;
+  }
+  current_ = nullptr;
+}
+
+void SequenceRunner::Complete(const JoinKey& key, PendingMatch&& match, const Event& last,
+                              std::vector<SequenceMatch>& out) {
+  const uint64_t ts = last.ts_mono_ns();
+  const uint64_t maxspan = query_.maxspan_ns ? static_cast<uint64_t>(*query_.maxspan_ns) : UINT64_MAX;
+  const uint64_t leading = match.leading_hit;
+  if (has_leading_ && !has_trailing_) {
+    if (leading == PendingMatch::kNoHit || ts - leading > maxspan) Emit(key, std::move(match), ts, last.event_id(), out);
+    return;
+  }
+  if (!has_trailing_) {
+    Emit(key, std::move(match), ts, last.event_id(), out);
+    return;
+  }
+  // Trailing missing stages: a hit after `ts` and at most maxspan after the first event (or,
+  // with leading stages too, after the leading hit) would discard the match; wait until then.
+  uint64_t from = has_leading_ ? leading : match.first_ts;
+  if (has_leading_ && leading == PendingMatch::kNoHit) {
+    Emit(key, std::move(match), ts, last.event_id(), out);
+    return;
+  }
+  uint64_t deadline = maxspan == UINT64_MAX || from > UINT64_MAX - maxspan ? UINT64_MAX : from + maxspan;
+  if (deadline <= ts) {
+    Emit(key, std::move(match), ts, last.event_id(), out);
+    return;
+  }
+  match.deadline = deadline;
+  StateStore::Entry* w = store_.Find(kWaitingSlot, key.bytes);
+  if (w == nullptr) {
+    w = &store_.Insert(kWaitingSlot, key.bytes, last.entity_key(), deadline, false);
+  } else if (deadline < w->deadline) {
+    store_.Reschedule(*w, deadline);
+  }
+  w->waiting.push_back(std::move(match));
+  store_.Account(*w);
+}
+
+bool SequenceRunner::OnExpire(StateStore::Entry& e, uint64_t now, const Event* by, std::vector<SequenceMatch>* out) {
+  if (static_cast<uint8_t>((*e.key)[0]) != kWaitingSlot) return false;
+  // Waiting matches past their deadline stand: no later event can discard them.
+  std::vector<PendingMatch> due;
+  uint64_t next = UINT64_MAX;
+  std::vector<PendingMatch> keep;
+  for (PendingMatch& p : e.waiting) {
+    if (p.deadline < now) {
+      due.push_back(std::move(p));
+    } else {
+      next = std::min(next, p.deadline);
+      keep.push_back(std::move(p));
+    }
+  }
+  std::string key_bytes = e.key->substr(1);
+  if (keep.empty()) {
+    store_.Erase(e, nullptr);
+  } else {
+    e.waiting = std::move(keep);
+    store_.Reschedule(e, next);
+    store_.Account(e);
+  }
+  for (PendingMatch& p : due) {
+    // The key's values, from the match's last event.
+    JoinKey key;
+    key.bytes = key_bytes;
+    std::vector<JoinKey> keys;
+    keys_extractor_.Extract(*positive_.back(), *p.events.back(), keys);
+    for (JoinKey& k : keys) {
+      if (k.bytes == key_bytes) key = std::move(k);
+    }
+    Emit(key, std::move(p), by ? by->ts_mono_ns() : UINT64_MAX, by ? by->event_id() : UINT64_MAX, *out);
+  }
+  return true;
+}
+
+void SequenceRunner::Emit(const JoinKey& key, PendingMatch&& match, uint64_t ts, uint64_t event_id,
+                          std::vector<SequenceMatch>& out) {
+  SequenceMatch m;
+  m.events.resize(total_stages_);
+  for (size_t i = 0; i < match.events.size(); ++i) m.events[positive_index_[i]] = std::move(match.events[i]);
+  m.key = key;
+  m.decided_ts = ts;
+  m.decided_event_id = event_id;
+  out.push_back(std::move(m));
+  ++matches_;
+}
+
+void SequenceRunner::Finish(std::vector<SequenceMatch>& out) {
+  for (StateStore::Entry* e : store_.EntriesOfSlot(kWaitingSlot)) {
+    for (PendingMatch& p : e->waiting) p.deadline = 0;
+    OnExpire(*e, UINT64_MAX, nullptr, &out);
+  }
+}
+
+}  // namespace kestrel::nfa

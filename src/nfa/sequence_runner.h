@@ -1,0 +1,92 @@
+// SequenceRunner: matches one compiled `sequence` query over a stream of events fed in
+// (ts_mono_ns, event_id) order, with Elasticsearch EQL's semantics (docs/sequences.md), deciding
+// everything online: partial matches, `until`, maxspan, runs, and missing-event stages, whose
+// matches are held back only as long as a later event could still discard them. Its state is a
+// StateStore, bounded by StateLimits; hunting runs it unbounded, the detection engine bounded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "eql/compiler.h"
+#include "eql/evaluator.h"
+#include "event/stored_event.h"
+#include "nfa/join_keys.h"
+#include "nfa/state_store.h"
+
+namespace kestrel::nfa {
+
+struct SequenceMatch {
+  // One per stage, runs expanded; empty for a missing-event stage.
+  std::vector<EventRef> events;
+  JoinKey key;  // values point into the match's events (or the current event)
+  // The event whose arrival decided the match: its last event, or for a match held back by
+  // trailing missing stages the first event past its deadline (null at end of stream).
+  uint64_t decided_ts = 0;
+  uint64_t decided_event_id = 0;
+};
+
+struct RunnerOptions {
+  StateLimits limits;
+  // Keep copies of the events partial matches hold (the detection engine, whose batches are
+  // recycled); otherwise the caller keeps every event alive (hunting).
+  bool store_events = false;
+};
+
+class SequenceRunner {
+ public:
+  // Sequences with more stages than a StateStore has slots are refused.
+  static Status Check(const eql::CompiledQuery& query);
+
+  SequenceRunner(const eql::CompiledQuery& query, const RunnerOptions& options);
+
+  // Feeds the next event; matches it decides are appended to `out` in the order they complete.
+  void Process(const Event& event, std::vector<SequenceMatch>& out);
+  // End of stream: decides the matches still waiting on trailing missing stages.
+  void Finish(std::vector<SequenceMatch>& out);
+
+  const StateStats& stats() const { return store_.stats(); }
+  uint64_t matches() const { return matches_; }
+  void set_lineage(eql::LineageOracle* oracle) { evaluator_.set_lineage(oracle); }
+
+ private:
+  static constexpr uint8_t kFirstMissingSlot = 128;
+  static constexpr uint8_t kWaitingSlot = 255;
+
+  struct MissingStage {
+    const eql::CompiledTerm* term;
+    size_t after_positive;  // number of positive stages before it
+  };
+
+  uint64_t DeadlineFrom(uint64_t ts) const;
+  EventRef Ref(const Event& event);
+  void RecordMissingHit(size_t m, const JoinKey& key, const Event& event, std::vector<SequenceMatch>& out);
+  // The latest hit of missing stage m for `key` strictly before `ts` (PendingMatch::kNoHit).
+  uint64_t HitBefore(size_t m, const std::string& key, uint64_t ts);
+  // Any hit of missing stage m strictly between lo and hi?
+  bool HitBetween(size_t m, const std::string& key, uint64_t lo, uint64_t hi);
+  void Complete(const JoinKey& key, PendingMatch&& match, const Event& last, std::vector<SequenceMatch>& out);
+  void Emit(const JoinKey& key, PendingMatch&& match, uint64_t ts, uint64_t event_id,
+            std::vector<SequenceMatch>& out);
+  bool OnExpire(StateStore::Entry& entry, uint64_t now, const Event* by, std::vector<SequenceMatch>* out);
+
+  const eql::CompiledQuery& query_;
+  RunnerOptions options_;
+  std::vector<const eql::CompiledTerm*> positive_;  // runs expanded
+  std::vector<size_t> positive_index_;              // each one's stage index among all stages
+  std::vector<MissingStage> missing_;
+  size_t total_stages_ = 0;
+  bool has_leading_ = false;
+  bool has_trailing_ = false;
+  StateStore store_;
+  eql::Evaluator evaluator_;
+  JoinKeyExtractor keys_extractor_;
+  std::vector<JoinKey> keys_;
+  StoredEvent* current_stored_ = nullptr;  // the current event's copy, shared by its references
+  const Event* current_ = nullptr;
+  uint64_t matches_ = 0;
+};
+
+}  // namespace kestrel::nfa

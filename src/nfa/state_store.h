@@ -1,0 +1,165 @@
+// StateStore: the bounded state of one sequence rule (docs/sequences.md, "State and bounds").
+//
+// Entries are keyed by (slot, join key): a slot is a positive stage's pending partial matches,
+// a missing-event stage's latest hits, or the completed matches waiting on trailing missing
+// stages. The store enforces, for its rule:
+// - a deadline per entry in event time (ts_mono_ns): maxspan, or a TTL when the rule has none.
+//   Deadlines sit in a min-heap (lazy deletion), so expiry costs O(log n) per expired entry and
+//   nothing per event otherwise — never a scan of all entries;
+// - a quota of entries per entity (the entity_key of the event that created the entry): the
+//   entity's oldest entry makes room;
+// - a quota of entries for the rule, and a budget of bytes: the least recently inserted entry
+//   makes room (entries are never updated in place — advancing a match re-inserts it — so
+//   insertion order is recency order).
+// Every entry that leaves other than by advancing or completing is counted by reason.
+// Entries live in 16 shards by key hash: each shard's table grows on its own, so a rehash moves
+// a sixteenth of the state at a time.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "event/stored_event.h"
+
+namespace kestrel::nfa {
+
+struct StateLimits {
+  uint64_t max_entries = 0;             // per rule; 0: unbounded
+  uint64_t max_entries_per_entity = 0;  // per rule and entity; 0: unbounded
+  uint64_t max_bytes = 0;               // per rule (entries and the events they hold); 0: unbounded
+  uint64_t ttl_ns = 0;                  // deadline of a rule without maxspan; 0: none
+
+  bool unbounded() const { return max_entries == 0 && max_entries_per_entity == 0 && max_bytes == 0; }
+};
+
+enum class EvictReason : uint8_t {
+  kExpired,     // past its deadline (maxspan or TTL)
+  kTerminated,  // dropped by `until`, or by a missing-event stage's hit
+  kLru,         // the byte budget was reached
+  kQuota,       // the rule's or the entity's entry quota was reached
+  kSuperseded,  // replaced by a newer partial match of the same stage and key
+};
+inline constexpr size_t kEvictReasons = 5;
+std::string_view EvictReasonName(EvictReason reason);
+
+struct StateStats {
+  uint64_t entries = 0;       // now
+  uint64_t bytes = 0;         // now: entries, keys and the events they hold
+  uint64_t peak_entries = 0;
+  uint64_t peak_bytes = 0;
+  std::array<uint64_t, kEvictReasons> evicted{};
+
+  uint64_t evicted_total() const {
+    uint64_t n = 0;
+    for (uint64_t e : evicted) n += e;
+    return n;
+  }
+};
+
+// A partial or completed match.
+struct PendingMatch {
+  std::vector<EventRef> events;  // the positive stages matched so far, in order
+  uint64_t first_ts = 0;
+  // The latest hit of a leading missing stage before the first event (kNoHit: none).
+  uint64_t leading_hit = kNoHit;
+  uint64_t deadline = 0;  // a waiting match: when it is decided
+
+  static constexpr uint64_t kNoHit = UINT64_MAX;
+};
+
+class StateStore {
+ public:
+  static constexpr size_t kShards = 16;
+  using Handle = uint32_t;
+  static constexpr Handle kNone = UINT32_MAX;
+
+  struct Entry {
+    const std::string* key = nullptr;  // slot byte + join key; owned by the shard's table
+    uint64_t hash = 0;
+    uint64_t deadline = UINT64_MAX;
+    uint64_t entity = 0;
+    uint64_t bytes = 0;  // accounted
+    Handle prev = kNone, next = kNone;                // insertion order, oldest first
+    Handle entity_prev = kNone, entity_next = kNone;  // the same, per entity
+    Handle self = kNone;
+    uint32_t generation = 0;
+    bool live = false;
+    // A partial match (positive slots); the hits (latest, previous) of a missing-event slot in
+    // match.first_ts and match.leading_hit; the completed matches of a waiting slot in waiting.
+    PendingMatch match;
+    std::vector<PendingMatch> waiting;
+  };
+
+  explicit StateStore(const StateLimits& limits) : limits_(limits) {}
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // The entry of (slot, key), or nullptr.
+  Entry* Find(uint8_t slot, std::string_view key);
+
+  // Inserts (slot, key) with `entity` and `deadline`, replacing an existing entry (counted as
+  // superseded when `count_superseded`). May evict other entries to honour the limits. Returns
+  // the new entry, whose payload the caller fills, then calls Account(). Entries keep their
+  // addresses until erased.
+  Entry& Insert(uint8_t slot, std::string_view key, uint64_t entity, uint64_t deadline,
+                bool count_superseded);
+
+  // Recomputes the entry's accounted bytes after its payload changed, and applies the budget.
+  void Account(Entry& entry);
+
+  // Gives the entry a new deadline.
+  void Reschedule(Entry& entry, uint64_t deadline);
+
+  // Removes the entry; `reason` is counted unless it is null (advanced or completed).
+  void Erase(Entry& entry, const EvictReason* reason);
+
+  // Removes every entry whose deadline is before `now`. `on_expire` sees each first and returns
+  // true when it has consumed the entry itself (re-inserting or erasing it), false to let it be
+  // counted as expired.
+  void Expire(uint64_t now, const std::function<bool(Entry&)>& on_expire);
+
+  // Every live entry of `slot`, for end of stream.
+  std::vector<Entry*> EntriesOfSlot(uint8_t slot);
+
+  const StateStats& stats() const { return stats_; }
+
+ private:
+  struct Shard {
+    std::unordered_map<std::string, Handle> table;
+  };
+  struct Deadline {
+    uint64_t at;
+    Handle handle;
+    uint32_t generation;
+    friend bool operator>(const Deadline& a, const Deadline& b) { return a.at > b.at; }
+  };
+  struct EntityList {
+    Handle oldest = kNone, newest = kNone;
+    uint64_t count = 0;
+  };
+
+  Entry& At(Handle h) { return entries_[h]; }
+  void Unlink(Entry& e);
+  void CompactDeadlines();
+  void EvictOldest(EvictReason reason);
+  void Count(EvictReason reason) { ++stats_.evicted[static_cast<size_t>(reason)]; }
+
+  StateLimits limits_;
+  std::array<Shard, kShards> shards_;
+  std::deque<Entry> entries_;  // stable addresses: an Entry& survives later inserts
+  std::vector<Handle> free_;
+  Handle oldest_ = kNone, newest_ = kNone;
+  std::unordered_map<uint64_t, EntityList> entities_;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  StateStats stats_;
+  std::string scratch_;
+};
+
+}  // namespace kestrel::nfa
