@@ -18,5 +18,6 @@ CommandFn AddConvertCommand(CLI::App& app);
 CommandFn AddStatsCommand(CLI::App& app);
 CommandFn AddExplainCommand(CLI::App& app);
 CommandFn AddQueryCommand(CLI::App& app);
+CommandFn AddReplayCommand(CLI::App& app);
 
 }  // namespace kestrel::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   commands["stats"] = AddStatsCommand(app);
   commands["explain"] = AddExplainCommand(app);
   commands["query"] = AddQueryCommand(app);
+  commands["replay"] = AddReplayCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "event/event_reader.h"
 #include "event/event_writer.h"
@@ -25,5 +26,8 @@ void AppendValueJson(std::string& out, const Value& value);
 
 // Renders one event as a JSON object (no newline) into `out`, appending.
 void AppendEventJson(std::string& out, const Event& event, const SchemaRegistry& registry);
+
+// `fields` (sorted by id) as one JSON object of nested keys, without the `kestrel` header.
+void AppendFieldsJson(std::string& out, std::span<const Field> fields, const SchemaRegistry& registry);
 
 }  // namespace kestrel

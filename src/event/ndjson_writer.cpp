@@ -142,7 +142,7 @@ class NameOrder {
 // Builds one JSON object from an event, reusing its scratch vectors across events.
 class JsonObjectWriter {
  public:
-  void Append(std::string& out, const Event& event, const SchemaRegistry& registry) {
+  void Append(std::string& out, const Event& event, const SchemaRegistry& registry, bool header = true) {
     const auto fields = event.fields();
     order_.resize(fields.size());
     std::iota(order_.begin(), order_.end(), 0u);
@@ -177,7 +177,7 @@ class JsonObjectWriter {
       AppendValue(out, field.value);
     }
     while (!open_.empty()) Close(out);
-    AppendHeader(out, event.header(), registry);
+    if (header) AppendHeader(out, event.header(), registry);
     out.push_back('}');
   }
 
@@ -266,6 +266,11 @@ void AppendValueJson(std::string& out, const Value& value) { AppendValue(out, va
 void AppendEventJson(std::string& out, const Event& event, const SchemaRegistry& registry) {
   JsonObjectWriter writer;
   writer.Append(out, event, registry);
+}
+
+void AppendFieldsJson(std::string& out, std::span<const Field> fields, const SchemaRegistry& registry) {
+  JsonObjectWriter writer;
+  writer.Append(out, Event(EventHeader{}, fields), registry, /*header=*/false);
 }
 
 Result<std::unique_ptr<EventWriter>> OpenNdjsonWriter(std::unique_ptr<OutputFile> output,

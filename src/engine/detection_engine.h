@@ -1,0 +1,91 @@
+// DetectionEngine: one worker's share of the rules, run over the event stream.
+//
+// With W workers, every worker sees every event, in order. Worker w evaluates the single-event
+// rules on the events of its partition (bus::PartitionOf(entity_key, W) == w) and owns the sequence rules whose
+// number among the sequence rules is w modulo W, which it runs on all events. So each event
+// meets each rule exactly once, one entity's events stay in order, and a sequence sees every
+// event whatever its join key (docs/engine.md explains the choice).
+//
+// Alerts carry a sort key — the deciding event's (ts_mono_ns, event_id), the rule number and the
+// rule's alert count — that orders them the same way for any number of workers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/rule.h"
+#include "engine/rule_index.h"
+#include "nfa/sequence_runner.h"
+
+namespace kestrel::engine {
+
+struct EngineOptions {
+  nfa::StateLimits limits;  // per sequence rule
+};
+
+struct Alert {
+  uint64_t ts = 0;        // the deciding event's ts_mono_ns (UINT64_MAX: end of stream)
+  uint64_t event_id = 0;  // and its event_id
+  uint32_t rule = 0;
+  uint64_t ordinal = 0;   // the rule's alerts before this one
+  std::string json;       // one line, without the newline
+
+  friend bool operator<(const Alert& a, const Alert& b) {
+    if (a.ts != b.ts) return a.ts < b.ts;
+    if (a.event_id != b.event_id) return a.event_id < b.event_id;
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return a.ordinal < b.ordinal;
+  }
+};
+
+struct EngineStats {
+  uint64_t events = 0;             // events this worker looked at
+  uint64_t single_events = 0;      // events of its partition (single-event rules)
+  uint64_t evaluations = 0;        // single-event rule evaluations made
+  uint64_t naive_evaluations = 0;  // what evaluating every single-event rule would have made
+  nfa::StateStats state;           // summed over its sequence rules (peaks are sums of peaks)
+  std::vector<uint64_t> alerts_by_rule;  // indexed by rule number
+
+  void Add(const EngineStats& other);
+};
+
+class DetectionEngine {
+ public:
+  DetectionEngine(const RuleSet& rules, const SchemaRegistry& registry, const EngineOptions& options,
+                  size_t worker = 0, size_t workers = 1);
+
+  void Process(const Event& event, std::vector<Alert>& out);
+  // End of stream: sequences waiting on trailing missing-event stages are decided.
+  void Finish(std::vector<Alert>& out);
+
+  EngineStats stats() const;
+
+ private:
+  struct SequenceRule {
+    uint32_t rule;
+    std::unique_ptr<nfa::SequenceRunner> runner;
+  };
+
+  void EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std::vector<Alert>& out);
+
+  const RuleSet& rules_;
+  const SchemaRegistry& registry_;
+  size_t worker_;
+  size_t workers_;
+  RuleIndex index_;
+  std::vector<const eql::Program*> filters_;  // by rule number (single-event rules)
+  std::vector<SequenceRule> sequences_;
+  eql::Evaluator evaluator_;
+  std::vector<uint32_t> candidates_;
+  std::vector<nfa::SequenceMatch> matches_;
+  EngineStats stats_;
+  size_t single_rules_ = 0;
+};
+
+// The alert line for `events` (a sequence's missing stages are null) matched by `rule`.
+std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
+                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry);
+
+}  // namespace kestrel::engine

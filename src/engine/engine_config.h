@@ -1,0 +1,40 @@
+// The engine configuration file (TOML; docs/engine.md):
+//
+//   [state]                          # sequence state bounds
+//   max_partials = 1000000           # all sequence rules together (split evenly between them)
+//   max_partials_per_entity = 10000  # per rule and entity
+//   max_bytes = "1GiB"               # all sequence rules together (split evenly)
+//   ttl = "24h"                      # deadline of a sequence without maxspan ("0" = none)
+//   [replay]
+//   chunk_events = 4096
+//   queue_chunks = 8
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "nfa/state_store.h"
+
+namespace kestrel::engine {
+
+struct EngineConfig {
+  uint64_t max_partials = 1'000'000;
+  uint64_t max_partials_per_entity = 10'000;
+  uint64_t max_bytes = uint64_t{1} << 30;
+  uint64_t ttl_ns = 24ull * 3600 * 1'000'000'000;
+  uint64_t chunk_events = 4096;
+  uint64_t queue_chunks = 8;
+
+  // The limits of each of `sequence_rules` rules.
+  nfa::StateLimits LimitsPerRule(size_t sequence_rules) const;
+};
+
+// Reads a configuration file; errors name `path:line:col`.
+Result<EngineConfig> LoadEngineConfig(const std::string& path);
+
+// "512", "64KiB", "1MiB", "2GiB" -> bytes; "500ms", "10s", "5m", "1h", "2d", "0" -> ns.
+Result<uint64_t> ParseBytes(std::string_view text);
+Result<uint64_t> ParseDuration(std::string_view text);
+
+}  // namespace kestrel::engine

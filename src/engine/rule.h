@@ -1,0 +1,50 @@
+// Rules: a named, compiled EQL query and what to do when it matches. The simplest rule file is
+// a plain `.eql` file holding one query; its id and name are the file name without `.eql`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "eql/compiler.h"
+#include "schema/schema_registry.h"
+
+namespace kestrel::engine {
+
+enum class Severity : uint8_t { kLow, kMedium, kHigh, kCritical };
+std::string_view SeverityName(Severity s);
+
+struct Rule {
+  std::string id;
+  std::string name;
+  Severity severity = Severity::kMedium;
+  std::vector<std::string> tags;
+  std::string path;   // the file it came from
+  std::string query;  // EQL text
+  std::unique_ptr<eql::CompiledQuery> compiled;
+
+  bool is_sequence() const { return compiled->kind == eql::QueryKind::kSequence; }
+};
+
+struct RuleLoadOptions {
+  eql::CompileOptions compile;
+  // Load the rules that compile and report the others in `skipped`, instead of failing.
+  bool skip_bad = false;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;  // in a stable order: by path
+  std::vector<Error> skipped;
+};
+
+// Loads `path`: one rule file, or every `.eql` file in a folder (not recursive), sorted by
+// name. Rules are compiled against `registry`, which must already know the data's fields. A rule
+// that does not compile fails the load with `file:line:col` diagnostics, unless skip_bad.
+Result<RuleSet> LoadRules(const std::string& path, const SchemaRegistry& registry, const RuleLoadOptions& options);
+
+// Compiles one rule from its text (`path` names it in diagnostics and gives its id).
+Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,
+                         const eql::CompileOptions& options);
+
+}  // namespace kestrel::engine

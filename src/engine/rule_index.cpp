@@ -1,0 +1,109 @@
+#include "engine/rule_index.h"
+
+#include <algorithm>
+
+#include "eql/matcher.h"
+#include "eql/optimizer.h"
+
+namespace kestrel::engine {
+
+RuleIndex::RuleIndex(const std::vector<Entry>& rules, const SchemaRegistry& registry) : registry_(&registry) {
+  category_field_ = registry.Find("event.category");
+  rules_ = rules.size();
+  for (const Entry& entry : rules) {
+    Bucket& bucket = BucketFor(*entry.program);
+    // The most selective prefilter on a string field: the one with the fewest values.
+    const eql::Prefilter* best = nullptr;
+    std::vector<eql::Prefilter> prefilters = eql::ExtractPrefilters(*entry.program);
+    for (const eql::Prefilter& p : prefilters) {
+      if (p.values.empty() || registry.info(p.field).type.scalar != ValueKind::kString) continue;
+      if (best == nullptr || p.values.size() < best->values.size()) best = &p;
+    }
+    if (best == nullptr) {
+      bucket.always.push_back(entry.rule);
+      continue;
+    }
+    ++indexed_;
+    auto table = std::find_if(bucket.tables.begin(), bucket.tables.end(), [&](const FieldTable& t) {
+      return t.field == best->field && t.insensitive == best->insensitive;
+    });
+    if (table == bucket.tables.end()) {
+      bucket.tables.push_back(FieldTable{best->field, best->insensitive, {}, {}});
+      table = bucket.tables.end() - 1;
+    }
+    table->all.push_back(entry.rule);
+    for (const std::string& v : best->values) {
+      std::vector<uint32_t>& list = table->rules_by_value[best->insensitive ? eql::FoldCase(v) : v];
+      if (list.empty() || list.back() != entry.rule) list.push_back(entry.rule);
+    }
+  }
+}
+
+RuleIndex::Bucket& RuleIndex::BucketFor(const eql::Program& program) {
+  if (program.category.empty()) return any_;
+  if (program.category_type) {
+    if (by_type_.size() <= *program.category_type) by_type_.resize(*program.category_type + 1);
+    return by_type_[*program.category_type];
+  }
+  return by_name_[program.category];
+}
+
+void RuleIndex::AddValue(const FieldTable& table, const Value& value, std::vector<uint32_t>& out) {
+  if (value.kind() == ValueKind::kArray) {
+    for (const Value& e : value.as_array()) AddValue(table, e, out);
+    return;
+  }
+  if (value.kind() != ValueKind::kString) {
+    // Not a string: the index cannot tell, so every rule of the table is a candidate.
+    if (value.kind() != ValueKind::kNull) out.insert(out.end(), table.all.begin(), table.all.end());
+    return;
+  }
+  std::string_view key = value.as_string();
+  if (table.insensitive) {
+    eql::FoldCaseInto(folded_, key);
+    key = folded_;
+  }
+  auto it = table.rules_by_value.find(std::string(key));
+  if (it != table.rules_by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+}
+
+void RuleIndex::AddBucket(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out) {
+  out.insert(out.end(), bucket.always.begin(), bucket.always.end());
+  for (const FieldTable& table : bucket.tables) {
+    // A missing field makes the rule's necessary condition null: it cannot match.
+    if (const Value* v = event.Find(table.field)) AddValue(table, *v, out);
+  }
+}
+
+void RuleIndex::Candidates(const Event& event, std::vector<uint32_t>& out) {
+  size_t start = out.size();
+  AddBucket(any_, event, out);
+  if (event.type() < by_type_.size()) AddBucket(by_type_[event.type()], event, out);
+  // Other categories the event lists in event.category.
+  if (category_field_) {
+    if (const Value* v = event.Find(*category_field_)) {
+      std::string_view type_name = registry_->event_type_name(event.type());
+      auto visit = [&](const Value& c) {
+        if (c.kind() != ValueKind::kString || c.as_string() == type_name) return;
+        if (auto type = registry_->FindEventType(c.as_string())) {
+          if (*type < by_type_.size()) AddBucket(by_type_[*type], event, out);
+        }
+        if (!by_name_.empty()) {
+          auto it = by_name_.find(std::string(c.as_string()));
+          if (it != by_name_.end()) AddBucket(it->second, event, out);
+        }
+      };
+      if (v->kind() == ValueKind::kArray) {
+        for (const Value& c : v->as_array()) visit(c);
+      } else {
+        visit(*v);
+      }
+    }
+  }
+  if (out.size() - start > 1) {
+    std::sort(out.begin() + static_cast<ptrdiff_t>(start), out.end());
+    out.erase(std::unique(out.begin() + static_cast<ptrdiff_t>(start), out.end()), out.end());
+  }
+}
+
+}  // namespace kestrel::engine
