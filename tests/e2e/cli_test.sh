@@ -131,5 +131,45 @@ run explain 'process where process.name in ("a", "b") and process.args : "-c"'
 check "explain shows the IR" contains "$WORK/out" 'ir: (where process (and (in-set $process.name #2) (match $process.args exact~("-c"))))'
 check "explain shows prefilters" contains "$WORK/out" 'prefilter: process.name in ("a", "b")'
 
+# --- replay ------------------------------------------------------------------------------
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --threads 2 --verify
+check "replay exits 0" test "$code" -eq 0
+check "replay writes one alert per line" test "$(wc -l <"$WORK/out")" -eq 7
+check "replay alerts are versioned" contains "$WORK/out" '"kestrel":{"alert":{"version":1,'
+check "replay names the rule" contains "$WORK/out" '"rule":{"id":"download_chmod_exec","name":"download_chmod_exec","severity":"medium","tags":[]}'
+check "replay copies host.*" contains "$WORK/out" '"host":{"hostname":"web-01","id":"3f2a9c1e-host-0001"'
+check "replay summary counts alerts by rule" contains "$WORK/err" "exec_then_connect_out: 3 alerts"
+check "replay reports what the rule index saved" contains "$WORK/err" "the rule index saved"
+check "replay reports evictions" contains "$WORK/err" "evicted: expired"
+check "replay --verify compares thread counts" contains "$WORK/err" "verify: 2 and 1 threads wrote identical alerts (7 alerts"
+cp "$WORK/out" "$WORK/alerts1"
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --threads 8 -o "$WORK/alerts8"
+check "replay output is byte-identical for 1 and 8 threads" cmp -s "$WORK/alerts1" "$WORK/alerts8"
+tac "$EXAMPLES/events.ndjson" >"$WORK/reversed.ndjson"
+run replay --rules "$EXAMPLES/rules" --input "$WORK/reversed.ndjson"
+check "replay sorts out-of-order input" test "$(wc -l <"$WORK/out")" -eq 7
+mkdir -p "$WORK/rules"
+cp "$EXAMPLES/rules/shadow_file_read.eql" "$WORK/rules/"
+printf 'process where\n  process.nme == "x"\n' >"$WORK/rules/typo.eql"
+run replay --rules "$WORK/rules" --input "$EXAMPLES/events.ndjson"
+check "a bad rule stops replay" test "$code" -eq 1
+check "a bad rule is located file:line:col" contains "$WORK/err" "$WORK/rules/typo.eql:2:3: error: unknown field 'process.nme' (did you mean 'process.name'?)"
+check "a bad rule writes no alerts" test ! -s "$WORK/out"
+run replay --rules "$WORK/rules" --input "$EXAMPLES/events.ndjson" --skip-bad-rules
+check "--skip-bad-rules runs the others" test "$(wc -l <"$WORK/out")" -eq 1
+check "--skip-bad-rules names the skipped rule" contains "$WORK/err" "warning: skipped rule: $WORK/rules/typo.eql:2:3"
+printf 'sequence [process where true] [process where true] | head 1\n' >"$WORK/piped.eql"
+run replay --rules "$WORK/piped.eql" --input "$EXAMPLES/events.ndjson"
+check "pipes are refused in rules" contains "$WORK/err" "pipes are for hunting"
+printf '[state]\nmax_partials = -1\n' >"$WORK/bad.toml"
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --config "$WORK/bad.toml"
+check "a bad config value is located" contains "$WORK/err" "$WORK/bad.toml:2:16: state.max_partials must not be negative"
+printf '[state]\nttl = "5 minutes"\n' >"$WORK/bad.toml"
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --config "$WORK/bad.toml"
+check "a bad duration is explained" contains "$WORK/err" "state.ttl: '5 minutes' has an unknown unit ' minutes'"
+printf '[state]\nmax_partials = 1\nmax_partials_per_entity = 1\n' >"$WORK/tight.toml"
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --config "$WORK/tight.toml"
+check "tight quotas evict and count" grep -qE "quota [1-9]" "$WORK/err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
