@@ -25,9 +25,13 @@ demo: build
 	@$(KESTREL) convert $(BUILD)/demo/events.klog -o $(BUILD)/demo/events.ndjson
 	@$(KESTREL) stats $(BUILD)/demo/events.klog
 	@for q in examples/hunts/*.eql; do \
-	  echo "== $$q: matches (process.pid of each event)"; \
+	  echo "== hunt $$q: matches (process.pid of each event)"; \
 	  $(KESTREL) query --input $(BUILD)/demo/events.klog --id-field process.pid "$$(cat $$q)" || exit 1; \
 	done
+	@echo "== replay examples/rules over the events: alerts in $(BUILD)/demo/alerts.ndjson"
+	@$(KESTREL) replay --rules examples/rules --input $(BUILD)/demo/events.klog --threads 2 --verify \
+	  -o $(BUILD)/demo/alerts.ndjson
+	@python3 -c 'import json,sys; [print("  ", a["@timestamp"], a["rule"]["id"], [e["process"]["name"] if e else None for e in a["kestrel"]["alert"]["events"]]) for a in map(json.loads, open(sys.argv[1]))]' $(BUILD)/demo/alerts.ndjson
 
 # The whole suite: the release build, the same tests under ASan+UBSan, then every fuzz target
 # for a minute (the `long` label).
