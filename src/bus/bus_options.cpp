@@ -7,16 +7,20 @@
 namespace kestrel::bus {
 
 Status ValidateBusOptions(const BusOptions& options) {
-  if (options.partitions == 0) return MakeError(ErrorCode::kInvalidArgument, "the event bus needs at least one partition");
+  if (options.partitions == 0)
+    return MakeError(ErrorCode::kInvalidArgument, "the event bus needs at least one partition");
   if (options.queue_capacity == 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "the event bus queue capacity must be at least 1");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the event bus queue capacity must be at least 1");
   }
   if (options.queue_capacity > kMaxRingCapacity) {
-    return MakeError(ErrorCode::kLimit, "the event bus queue capacity " + std::to_string(options.queue_capacity) +
-                                            " is above the limit of " + std::to_string(kMaxRingCapacity));
+    return MakeError(ErrorCode::kLimit,
+                     "the event bus queue capacity " + std::to_string(options.queue_capacity) +
+                         " is above the limit of " + std::to_string(kMaxRingCapacity));
   }
   if (options.block_timeout.count() < 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "the event bus block timeout must not be negative");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the event bus block timeout must not be negative");
   }
   return Ok();
 }

@@ -21,8 +21,8 @@ enum class Backpressure : uint8_t {
 };
 
 struct BusOptions {
-  size_t partitions = 1;                      // >= 1; one consumer thread each
-  size_t queue_capacity = 64;                 // items per partition, rounded up to a power of two
+  size_t partitions = 1;       // >= 1; one consumer thread each
+  size_t queue_capacity = 64;  // items per partition, rounded up to a power of two
   Backpressure policy = Backpressure::kBlock;
   std::chrono::milliseconds block_timeout{0};  // kBlock only; 0 waits as long as it takes
   // How many times a full (producer) or empty (consumer) queue is re-checked with a CPU pause

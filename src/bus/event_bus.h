@@ -57,7 +57,8 @@ class EventBus {
     Bump(p.received_events, events);
     if (closed_.load(std::memory_order_acquire)) return Drop(p, events);
     if (!p.ring.TryPush(std::move(item))) {  // leaves `item` intact on failure
-      if (options_.policy == Backpressure::kDropNewest || !WaitAndPush(p, item)) return Drop(p, events);
+      if (options_.policy == Backpressure::kDropNewest || !WaitAndPush(p, item))
+        return Drop(p, events);
     }
     WakeConsumer(p);
     return true;
@@ -78,7 +79,9 @@ class EventBus {
     {
       std::unique_lock lock(p.mutex);
       AnnounceSleep(p.consumer_sleeping);
-      p.not_empty.wait(lock, [&] { return (got = p.ring.TryPop(out)) || closed_.load(std::memory_order_acquire); });
+      p.not_empty.wait(lock, [&] {
+        return (got = p.ring.TryPop(out)) || closed_.load(std::memory_order_acquire);
+      });
       p.consumer_sleeping.store(false, std::memory_order_relaxed);
     }
     if (got) return Popped(p);
@@ -93,7 +96,9 @@ class EventBus {
   }
 
   // Consumer: reports that `events` events of a popped item were handled.
-  void MarkProcessed(size_t partition, uint64_t events) { Bump(at(partition).processed_events, events); }
+  void MarkProcessed(size_t partition, uint64_t events) {
+    Bump(at(partition).processed_events, events);
+  }
 
   // No more items: consumers drain their queues, then Pop returns false. Called by the producer
   // when its input ends; if another thread calls it (shutdown), a producer blocked in Publish
@@ -187,7 +192,8 @@ class EventBus {
       if (options_.block_timeout.count() == 0) {
         p.not_full.wait(lock, room_or_closed);
       } else {
-        p.not_full.wait_until(lock, std::chrono::steady_clock::now() + options_.block_timeout, room_or_closed);
+        p.not_full.wait_until(lock, std::chrono::steady_clock::now() + options_.block_timeout,
+                              room_or_closed);
       }
       p.producer_sleeping.store(false, std::memory_order_relaxed);
     }
@@ -206,7 +212,8 @@ class EventBus {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 
-  static void WakeIfSleeping(Partition& p, const std::atomic<bool>& flag, std::condition_variable& cv) {
+  static void WakeIfSleeping(Partition& p, const std::atomic<bool>& flag,
+                             std::condition_variable& cv) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!flag.load(std::memory_order_relaxed)) return;
     { std::lock_guard guard(p.mutex); }

@@ -61,11 +61,7 @@ class SpscRing {
   // Producer only. Moves `item` in and returns true, or returns false when the ring is full and
   // leaves `item` untouched (so a caller can retry with the same item).
   bool TryPush(T&& item) { return TryEmplace(std::move(item)); }
-  bool TryPush(const T& item)
-    requires std::copy_constructible<T>
-  {
-    return TryEmplace(item);
-  }
+  bool TryPush(const T& item) requires std::copy_constructible<T> { return TryEmplace(item); }
 
   template <class... Args>
   bool TryEmplace(Args&&... args) {
@@ -98,10 +94,14 @@ class SpscRing {
 
   // Consumer side: true when nothing is queued. Exact for the consumer (nothing can disappear
   // behind its back); another thread sees a moment's view.
-  bool empty() const { return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire); }
+  bool empty() const {
+    return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
+  }
 
   // Producer side: true when a push would fail. Exact for the producer.
-  bool full() const { return tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire) > mask_; }
+  bool full() const {
+    return tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire) > mask_;
+  }
 
   // Items queued, approximate when called while both sides run: the two indices are read one
   // after the other. Reading head_ first keeps the difference from going negative; the clamp

@@ -20,8 +20,8 @@ using testing::Eventually;
 using testing::kStressScale;
 using testing::Watchdog;
 
-BusOptions Options(size_t partitions, size_t capacity, Backpressure policy, milliseconds timeout = milliseconds(0),
-                   uint32_t spin_iterations = 256) {
+BusOptions Options(size_t partitions, size_t capacity, Backpressure policy,
+                   milliseconds timeout = milliseconds(0), uint32_t spin_iterations = 256) {
   BusOptions options;
   options.partitions = partitions;
   options.queue_capacity = capacity;
@@ -261,10 +261,11 @@ TEST(EventBusTest, CloseFromAnotherThreadReleasesABlockedProducer) {
 // two items (so the producer sleeps on full and the consumer on empty, alternately, all the
 // time). A lost wake-up hangs one side; the watchdog reports it.
 TEST(EventBusTest, NoLostWakeUpsUnderContention) {
-  const uint64_t kItems = 30'000 / kStressScale;
+  const uint64_t kItems = 15'000 / kStressScale;
   Watchdog watchdog(std::chrono::seconds(90), "ping-pong");
   for (size_t capacity : {1, 2}) {
-    EventBus<uint64_t> bus(Options(1, capacity, Backpressure::kBlock, milliseconds(0), /*spin_iterations=*/0));
+    EventBus<uint64_t> bus(
+        Options(1, capacity, Backpressure::kBlock, milliseconds(0), /*spin_iterations=*/0));
     uint64_t expected = 0;
     uint64_t mismatches = 0;
     std::thread consumer([&] {
