@@ -123,7 +123,7 @@ void AppendValue(std::string& out, const Value& v) {
 class NameOrder {
  public:
   uint32_t Rank(const SchemaRegistry& registry, FieldId id) {
-    if (rank_.size() != registry.size()) Rebuild(registry);
+    if (rank_.size() != registry.size() || serial_ != registry.serial()) Rebuild(registry);
     return rank_[id.value];
   }
 
@@ -135,8 +135,10 @@ class NameOrder {
               [&](uint32_t a, uint32_t b) { return registry.name(FieldId{a}) < registry.name(FieldId{b}); });
     rank_.assign(ids.size(), 0);
     for (uint32_t r = 0; r < ids.size(); ++r) rank_[ids[r]] = r;
+    serial_ = registry.serial();
   }
   std::vector<uint32_t> rank_;
+  uint64_t serial_ = 0;
 };
 
 // Builds one JSON object from an event, reusing its scratch vectors across events.
@@ -263,13 +265,14 @@ class NdjsonWriter final : public EventWriter {
 
 void AppendValueJson(std::string& out, const Value& value) { AppendValue(out, value); }
 
+// One writer per thread keeps its name order across calls (rebuilt when the registry changes).
 void AppendEventJson(std::string& out, const Event& event, const SchemaRegistry& registry) {
-  JsonObjectWriter writer;
+  thread_local JsonObjectWriter writer;
   writer.Append(out, event, registry);
 }
 
 void AppendFieldsJson(std::string& out, std::span<const Field> fields, const SchemaRegistry& registry) {
-  JsonObjectWriter writer;
+  thread_local JsonObjectWriter writer;
   writer.Append(out, Event(EventHeader{}, fields), registry, /*header=*/false);
 }
 

@@ -1,5 +1,7 @@
 #include "schema/schema_registry.h"
 
+#include <atomic>
+
 #include <fmt/format.h>
 
 namespace kestrel {
@@ -71,6 +73,11 @@ Result<EventTypeId> SchemaRegistry::InternEventType(std::string_view name) {
   event_types_.emplace_back(name);
   type_by_name_.emplace(std::string(name), id);
   return id;
+}
+
+uint64_t SchemaRegistry::Serial::Next() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace kestrel

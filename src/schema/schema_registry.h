@@ -61,7 +61,24 @@ class SchemaRegistry {
   std::string_view event_type_name(EventTypeId id) const { return event_types_[id]; }
   size_t event_type_count() const { return event_types_.size(); }
 
+  // Identifies this registry's contents for caches: fields are only ever appended, so two
+  // registries with the same serial and size name every field the same way. A copy gets a new
+  // serial (the two may grow apart).
+  uint64_t serial() const { return serial_.value; }
+
  private:
+  struct Serial {
+    Serial() : value(Next()) {}
+    Serial(const Serial&) : value(Next()) {}
+    Serial& operator=(const Serial&) {
+      value = Next();
+      return *this;
+    }
+    Serial(Serial&&) noexcept = default;
+    Serial& operator=(Serial&&) noexcept = default;
+    static uint64_t Next();
+    uint64_t value;
+  };
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -73,6 +90,7 @@ class SchemaRegistry {
   std::unordered_map<std::string, FieldId, StringHash, std::equal_to<>> by_name_;
   std::deque<std::string> event_types_;
   std::unordered_map<std::string, EventTypeId, StringHash, std::equal_to<>> type_by_name_;
+  Serial serial_;
 };
 
 }  // namespace kestrel

@@ -1,0 +1,239 @@
+// The detection engine: the rule index, the configuration file, deterministic replay with
+// several worker threads, and rule loading.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "engine/detection_engine.h"
+#include "engine/engine_config.h"
+#include "engine/rule.h"
+#include "engine/rule_index.h"
+#include "engine/synthetic_stream.h"
+#include "event/test_files.h"
+#include "replay/replay.h"
+
+namespace kestrel::engine {
+namespace {
+
+Rule MustCompile(const std::string& name, const std::string& text, const SchemaRegistry& registry) {
+  auto rule = CompileRule(name + ".eql", text, registry, {});
+  EXPECT_TRUE(rule) << (rule ? "" : rule.error().ToString());
+  return std::move(*rule);
+}
+
+RuleSet MakeRules(const std::vector<std::string>& texts, const SchemaRegistry& registry) {
+  RuleSet set;
+  for (size_t i = 0; i < texts.size(); ++i) set.rules.push_back(MustCompile(fmt::format("r{:02}", i), texts[i], registry));
+  return set;
+}
+
+const std::vector<std::string> kSingleRules = {
+    R"(process where process.name == "bash")",
+    R"(process where process.name : "CURL" and event.action == "exec")",
+    R"(process where process.name in ("nc", "wget", "python3") and user.name == "root")",
+    R"(file where file.path == "/etc/shadow")",
+    R"(file where file.path : "/etc/cron.d/*")",
+    R"(any where user.name == "www-data" and host.id == "host-3")",
+    R"(network where destination.port == 4444)",
+    R"(process where length(process.name) > 5)",
+    R"(process where process.name like~ "SH")",
+    R"(file where event.action == "creation" and file.path == "/tmp/x")",
+};
+const std::vector<std::string> kSequenceRules = {
+    R"(sequence by process.entity_id with maxspan=100ms [process where process.name == "bash"] [file where true])",
+    R"(sequence by user.name with maxspan=50ms [process where event.action == "exec"] [network where destination.port == 4444])",
+    R"(sequence by host.id [file where file.path == "/etc/shadow"] [network where true] until [process where process.name == "sshd"])",
+    R"(sequence by process.parent.entity_id with maxspan=5m [process where process.name == "curl"] [process where process.name == "chmod"] [process where true])",
+    R"(sequence by process.entity_id with maxspan=200ms [process where event.action == "exec"] ![process where event.action == "end"])",
+    R"(sequence by process.entity_id with maxspan=500ms [process where true] with runs=3)",
+    R"(sequence with maxspan=10ms [network where destination.port == 4444] by host.id [file where true] by host.id)",
+};
+
+TEST(RuleIndexTest, OffersOnlyRulesThatCanMatch) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  testing::SyntheticStream stream(registry, 1, 1000);
+  RuleSet rules = MakeRules(kSingleRules, registry);
+  std::vector<RuleIndex::Entry> entries;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    entries.push_back({static_cast<uint32_t>(i), &rules.rules[i].compiled->terms[0].filter});
+  }
+  RuleIndex index(entries, registry);
+  EXPECT_EQ(index.size(), kSingleRules.size());
+  EXPECT_GE(index.indexed(), 6u);  // the rules with a literal on a string field
+
+  // Sound: every rule the evaluator matches is a candidate. Useful: far fewer are.
+  EventBatch batch;
+  eql::Evaluator evaluator;
+  std::vector<uint32_t> candidates;
+  uint64_t offered = 0, matched = 0, total = 0;
+  for (int round = 0; round < 5; ++round) {
+    stream.Next(batch, 4000);
+    for (const Event& e : batch) {
+      candidates.clear();
+      index.Candidates(e, candidates);
+      ASSERT_TRUE(std::is_sorted(candidates.begin(), candidates.end()));
+      ASSERT_EQ(std::adjacent_find(candidates.begin(), candidates.end()), candidates.end());
+      for (uint32_t r = 0; r < entries.size(); ++r) {
+        if (!evaluator.Matches(*entries[r].program, e)) continue;
+        ++matched;
+        ASSERT_TRUE(std::binary_search(candidates.begin(), candidates.end(), r))
+            << "rule " << kSingleRules[r] << " matches event " << e.event_id() << " but was not offered";
+      }
+      offered += candidates.size();
+      total += entries.size();
+    }
+  }
+  EXPECT_GT(matched, 0u);
+  EXPECT_LT(offered, total / 2) << "the index should spare most evaluations";
+}
+
+TEST(RuleIndexTest, FoldsCaseLikeTheMatcherAndLooksAtEveryCategory) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  EventTypeId process = *registry.InternEventType("process");
+  EventTypeId network = *registry.InternEventType("network");
+  RuleSet rules = MakeRules({R"(process where process.name : "ÄRGER")", R"(network where process.name == "x")"}, registry);
+  std::vector<RuleIndex::Entry> entries = {{0, &rules.rules[0].compiled->terms[0].filter},
+                                           {1, &rules.rules[1].compiled->terms[0].filter}};
+  RuleIndex index(entries, registry);
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  b.Start();
+  b.header().type = process;
+  b.Set(*registry.Find("process.name"), b.StringValue("ärger"));
+  Event lower = b.Finish();
+  b.Start();
+  b.header().type = process;  // also a network event, by its event.category
+  b.Append(*registry.Find("event.category"), b.StringValue("process"));
+  b.Append(*registry.Find("event.category"), b.StringValue("network"));
+  b.Set(*registry.Find("process.name"), b.StringValue("x"));
+  Event both = b.Finish();
+  std::vector<uint32_t> out;
+  index.Candidates(lower, out);
+  EXPECT_EQ(out, std::vector<uint32_t>{0});
+  out.clear();
+  index.Candidates(both, out);
+  EXPECT_EQ(out, std::vector<uint32_t>{1});
+  eql::Evaluator evaluator;
+  EXPECT_TRUE(evaluator.Matches(*entries[0].program, lower));
+  EXPECT_TRUE(evaluator.Matches(*entries[1].program, both));
+  (void)network;
+}
+
+// The alert stream is byte-identical for 1, 2 and 8 worker threads, on a stream where sequences
+// are keyed by fields other than the partition key (user.name, host.id).
+TEST(ReplayTest, AlertsAreIdenticalForAnyThreadCount) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  testing::SyntheticStream stream(registry, 7, 5000);
+  std::vector<EventBatch> batches(50);
+  std::vector<Event> events;
+  for (EventBatch& batch : batches) {
+    stream.Next(batch, 4000);
+    events.insert(events.end(), batch.begin(), batch.end());
+  }
+  std::vector<std::string> texts = kSingleRules;
+  texts.insert(texts.end(), kSequenceRules.begin(), kSequenceRules.end());
+  RuleSet rules = MakeRules(texts, registry);
+  replay::ReplayOptions options;
+  options.chunk_events = 1000;
+  options.engine.limits.max_entries = 20000;
+  options.engine.limits.max_entries_per_entity = 50;
+  std::string first;
+  uint64_t first_hash = 0;
+  for (size_t threads : {1, 2, 8}) {
+    SCOPED_TRACE(threads);
+    options.threads = threads;
+    std::string out;
+    auto summary = replay::Run(rules, registry, events, options, [&](std::string_view line) {
+      out.append(line);
+      return Ok();
+    });
+    ASSERT_TRUE(summary) << summary.error().ToString();
+    EXPECT_EQ(summary->events, events.size());
+    EXPECT_EQ(summary->bus.dropped_events, 0u);
+    EXPECT_GT(summary->alerts, 1000u);
+    for (size_t r = 0; r < texts.size(); ++r) {
+      EXPECT_GT(summary->engine.alerts_by_rule[r], 0u) << texts[r];
+    }
+    if (threads == 1) {
+      first = out;
+      first_hash = summary->alert_hash;
+      EXPECT_GT(summary->engine.state.evicted_total(), 0u);
+    } else {
+      EXPECT_EQ(summary->alert_hash, first_hash);
+      EXPECT_TRUE(out == first) << "alert streams differ";
+    }
+  }
+}
+
+TEST(RuleTest, LoadsAFolderInNameOrderAndLocatesErrors) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("kestrel_rules_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir / name) << text; };
+  write("b_second.eql", "process where process.name == \"b\"\n");
+  write("a_first.eql", "sequence [process where true] [file where true]\n");
+  write("notes.txt", "not a rule\n");
+  auto rules = LoadRules(dir.string(), registry, {});
+  ASSERT_TRUE(rules) << rules.error().ToString();
+  ASSERT_EQ(rules->rules.size(), 2u);
+  EXPECT_EQ(rules->rules[0].id, "a_first");
+  EXPECT_TRUE(rules->rules[0].is_sequence());
+  EXPECT_EQ(rules->rules[1].name, "b_second");
+
+  write("c_bad.eql", "process where\n  process.nme == 1\n");
+  auto bad = LoadRules(dir.string(), registry, {});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().ToString().find("c_bad.eql:2:3: error: unknown field 'process.nme'"), std::string::npos)
+      << bad.error().ToString();
+  RuleLoadOptions skip;
+  skip.skip_bad = true;
+  auto skipped = LoadRules(dir.string(), registry, skip);
+  ASSERT_TRUE(skipped);
+  EXPECT_EQ(skipped->rules.size(), 2u);
+  ASSERT_EQ(skipped->skipped.size(), 1u);
+
+  write("d_sample.eql", "sample by host.id [process where true] [file where true]\n");
+  auto sample = LoadRules((dir / "d_sample.eql").string(), registry, {});
+  ASSERT_FALSE(sample);
+  EXPECT_NE(sample.error().ToString().find("sample queries are for hunting"), std::string::npos);
+  EXPECT_FALSE(LoadRules((dir / "missing").string(), registry, {}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EngineConfigTest, ParsesUnitsAndRejectsMistakesWithTheirPlace) {
+  EXPECT_EQ(*ParseBytes("64KiB"), 64u << 10);
+  EXPECT_EQ(*ParseBytes("3"), 3u);
+  EXPECT_FALSE(ParseBytes("3 MiB"));
+  EXPECT_FALSE(ParseBytes("99999999999999999999GiB"));
+  EXPECT_EQ(*ParseDuration("1500ms"), 1'500'000'000u);
+  EXPECT_EQ(*ParseDuration("2h"), 7'200'000'000'000u);
+  EXPECT_EQ(*ParseDuration("0"), 0u);
+  EXPECT_FALSE(ParseDuration("5"));
+
+  testing::TempFile file(".toml");
+  std::ofstream(file.path()) << "[state]\nmax_partials = 1000\nmax_bytes = \"1MiB\"\nttl = \"10m\"\n"
+                                "[replay]\nchunk_events = 128\n";
+  auto config = LoadEngineConfig(file.path());
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->max_partials, 1000u);
+  nfa::StateLimits limits = config->LimitsPerRule(4);
+  EXPECT_EQ(limits.max_entries, 250u);
+  EXPECT_EQ(limits.max_bytes, (1u << 20) / 4);
+  EXPECT_EQ(limits.ttl_ns, 600'000'000'000u);
+  EXPECT_EQ(config->chunk_events, 128u);
+
+  std::ofstream(file.path()) << "[state]\nmax_partials = 1\n[stat]\n";
+  auto unknown = LoadEngineConfig(file.path());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().ToString(), file.path() + ":3:1: unknown section [stat]");
+  std::ofstream(file.path()) << "[state]\nmax_partials = [1\n";
+  auto broken = LoadEngineConfig(file.path());
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().ToString().rfind(file.path() + ":2:", 0), 0u) << broken.error().ToString();
+}
+
+}  // namespace
+}  // namespace kestrel::engine
