@@ -33,6 +33,13 @@ class JsonPathTree {
 
   // The child of `parent` under `key`, created on first use. Fails past max_nodes.
   Result<uint32_t> Child(uint32_t parent, std::string_view key) {
+    if (uint32_t child = Find(parent, key); child != kNotFound) return child;
+    return AddChild(parent, key);
+  }
+
+  // The child of `parent` under `key`, or kNotFound; never adds one.
+  static constexpr uint32_t kNotFound = UINT32_MAX;
+  uint32_t Find(uint32_t parent, std::string_view key) {
     Node& p = nodes_[parent];
     const size_t n = p.children.size();
     for (size_t i = p.next_guess; i < n; ++i) {
@@ -41,7 +48,7 @@ class JsonPathTree {
     for (size_t i = 0; i < p.next_guess && i < n; ++i) {
       if (p.children[i].first == key) return Hit(p, i);
     }
-    return AddChild(parent, key);
+    return kNotFound;
   }
 
  private:
