@@ -53,18 +53,43 @@ class EventBuilder {
   struct Pending {
     FieldId id;
     Part part;
-    uint32_t seq;  // order added
     Value value;
   };
   void Add(FieldId id, Part part, Value v) {
-    pending_.push_back({id, part, static_cast<uint32_t>(pending_.size()), v});
+    // Member by member into the vector: building a Pending on the stack and copying it made
+    // the copy's wide loads wait on the narrow stores (a store-forwarding stall per field).
+    Pending& p = pending_.emplace_back();
+    p.id = id;
+    p.part = part;
+    p.value = v;
   }
+
+  // Finish's plan for one shape: the (id, part) sequence of the pending entries. Events from
+  // one producer cycle through a few shapes (process, file, network, ...), so the last few
+  // plans are kept and a repeated shape skips the sort.
+  struct Group {
+    FieldId id;
+    uint32_t begin, end;  // its range in Shape::order
+    uint32_t elements;    // array elements (parts that are not array markers)
+    bool is_array;
+  };
+  struct Shape {
+    std::vector<uint64_t> parts;  // id << 8 | part of each pending entry, in the order added
+    std::vector<uint32_t> order;  // pending indexes sorted by (id, order added)
+    std::vector<Group> groups;    // one per distinct id, by id
+  };
+  static constexpr size_t kShapes = 8;
+  static uint64_t ShapeKey(const Pending& p) { return uint64_t{p.id.value} << 8 | static_cast<uint8_t>(p.part); }
+  const Shape& ShapeOfPending();
+  void Plan(Shape& shape);
 
   Arena* arena_;
   EventHeader header_;
   std::vector<Pending> pending_;
-  std::vector<uint64_t> keys_;      // Finish: (id, seq) sorted
-  std::vector<uint32_t> last_ids_;  // Finish: the ids of the event keys_ was sorted for
+  Shape shapes_[kShapes];
+  size_t last_shape_ = 0;  // the most recent hit, tried first
+  size_t next_shape_ = 0;  // the slot a new shape replaces (round robin)
+  std::vector<uint64_t> sort_keys_;  // Plan: (id, order added)
 };
 
 }  // namespace kestrel
