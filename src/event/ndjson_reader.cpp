@@ -82,8 +82,7 @@ JsonScalar ScalarOf(dom::element element) {
 }
 
 // A key's bytes straight from the input; false when it holds escapes (left to the DOM path).
-bool RawKey(ondemand::raw_json_string raw, std::string_view& key) {
-  const char* begin = raw.raw();
+bool RawKey(const char* begin, std::string_view& key) {
   const char* p = begin;
   for (; *p != '"'; ++p) {
     if (*p == '\\') return false;
@@ -182,15 +181,22 @@ class NdjsonReader final : public EventReader {
     if (depth > kMaxDepth) return false;
     for (auto result : object) {
       ondemand::field field;
+      if (std::move(result).get(field)) return false;
+      const char* raw = field.key().raw();
+      const JsonPathTree::Edge* known = paths_.FindRaw(node, raw);
       std::string_view key;
-      if (std::move(result).get(field) || !RawKey(field.key(), key)) return false;
+      if (known != nullptr) {
+        key = known->key();
+      } else if (!RawKey(raw, key)) {
+        return false;
+      }
       ondemand::value& value = field.value();
       if (depth == 0 && key.starts_with("kestrel")) {
         Meta meta = FastMeta(key, value);
         if (meta == Meta::kBail) return false;
         if (meta == Meta::kConsumed) continue;
       }
-      uint32_t child = paths_.Find(node, key);
+      uint32_t child = known != nullptr ? known->node : paths_.Find(node, key);
       if (child == JsonPathTree::kNotFound || !FastValue(value, child, depth, in_array)) return false;
     }
     return true;
@@ -280,7 +286,7 @@ class NdjsonReader final : public EventReader {
     for (auto result : object) {
       ondemand::field field;
       std::string_view field_key;
-      if (std::move(result).get(field) || !RawKey(field.key(), field_key)) return Meta::kBail;
+      if (std::move(result).get(field) || !RawKey(field.key().raw(), field_key)) return Meta::kBail;
       ondemand::value& field_value = field.value();
       Meta meta = FastMetaField(field_key, field_value);
       if (meta == Meta::kBail) return meta;
