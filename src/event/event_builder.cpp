@@ -31,10 +31,12 @@ Event EventBuilder::Copy(const Event& event) {
   return Event(event.header(), {fields, source.size()});
 }
 
+void EventBuilder::Grow() { pending_.resize(std::max<size_t>(64, pending_.size() * 2)); }
+
 const EventBuilder::Shape& EventBuilder::ShapeOfPending() {
   auto matches = [this](const Shape& shape) {
-    if (shape.parts.size() != pending_.size()) return false;
-    for (size_t i = 0; i < pending_.size(); ++i) {
+    if (shape.parts.size() != num_pending_) return false;
+    for (size_t i = 0; i < num_pending_; ++i) {
       if (shape.parts[i] != ShapeKey(pending_[i])) return false;
     }
     return true;
@@ -57,12 +59,12 @@ void EventBuilder::Plan(Shape& shape) {
   // Sort 8-byte keys (id, order added) rather than the entries: parts of one field keep their
   // order, and std::sort on integers neither allocates nor moves much.
   sort_keys_.clear();
-  for (size_t i = 0; i < pending_.size(); ++i) sort_keys_.push_back(uint64_t{pending_[i].id.value} << 32 | i);
+  for (size_t i = 0; i < num_pending_; ++i) sort_keys_.push_back(uint64_t{pending_[i].id.value} << 32 | i);
   std::sort(sort_keys_.begin(), sort_keys_.end());
   shape.parts.clear();
   shape.order.clear();
   shape.groups.clear();
-  for (const Pending& p : pending_) shape.parts.push_back(ShapeKey(p));
+  for (size_t i = 0; i < num_pending_; ++i) shape.parts.push_back(ShapeKey(pending_[i]));
   for (uint64_t key : sort_keys_) shape.order.push_back(static_cast<uint32_t>(key));
   auto id_of = [](uint64_t key) { return static_cast<uint32_t>(key >> 32); };
   for (size_t begin = 0; begin < sort_keys_.size();) {
@@ -99,7 +101,7 @@ Event EventBuilder::Finish() {
     }
     field.value = Value::Array({values, group.elements});
   }
-  pending_.clear();
+  num_pending_ = 0;
   return Event(header_, {fields, distinct});
 }
 

@@ -19,7 +19,7 @@ class EventBuilder {
   // Starts a new event; the previous one (if finished) stays valid in the arena.
   void Start() {
     header_ = EventHeader{};
-    pending_.clear();
+    num_pending_ = 0;
   }
   void set_arena(Arena* arena) { arena_ = arena; }
   Arena& arena() { return *arena_; }
@@ -39,7 +39,7 @@ class EventBuilder {
   // Marks the field as an array even if no element is appended (an empty JSON array).
   void MarkArray(FieldId id) { Add(id, Part::kArrayMarker, Value()); }
 
-  size_t pending_size() const { return pending_.size(); }
+  size_t pending_size() const { return num_pending_; }
 
   // Builds the event in the arena.
   Event Finish();
@@ -56,9 +56,10 @@ class EventBuilder {
     Value value;
   };
   void Add(FieldId id, Part part, Value v) {
-    // Member by member into the vector: building a Pending on the stack and copying it made
-    // the copy's wide loads wait on the narrow stores (a store-forwarding stall per field).
-    Pending& p = pending_.emplace_back();
+    // Member by member into a slot that is already there: small enough to inline, and no
+    // Pending built on the stack and copied (its wide loads waited on the narrow stores).
+    if (num_pending_ == pending_.size()) Grow();
+    Pending& p = pending_[num_pending_++];
     p.id = id;
     p.part = part;
     p.value = v;
@@ -81,11 +82,13 @@ class EventBuilder {
   static constexpr size_t kShapes = 8;
   static uint64_t ShapeKey(const Pending& p) { return uint64_t{p.id.value} << 8 | static_cast<uint8_t>(p.part); }
   const Shape& ShapeOfPending();
+  void Grow();
   void Plan(Shape& shape);
 
   Arena* arena_;
   EventHeader header_;
-  std::vector<Pending> pending_;
+  std::vector<Pending> pending_;  // [0, num_pending_) are this event's; the rest are spare slots
+  size_t num_pending_ = 0;
   Shape shapes_[kShapes];
   size_t last_shape_ = 0;  // the most recent hit, tried first
   size_t next_shape_ = 0;  // the slot a new shape replaces (round robin)

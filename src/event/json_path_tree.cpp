@@ -14,7 +14,7 @@ Result<uint32_t> JsonPathTree::AddChild(uint32_t parent, std::string_view key) {
   if (!name.empty()) name.push_back('.');
   name.append(key);
   auto id = static_cast<uint32_t>(nodes_.size());
-  nodes_.push_back(Node{std::move(name), std::nullopt, ValueKind::kNull, {}, 0});  // may move nodes_: index again below
+  nodes_.push_back(Node{std::move(name), std::nullopt, ValueKind::kNull, false, {}, 0});  // may move nodes_: index again below
   Node& p = nodes_[parent];
   Edge edge{std::string(key), id, key.find_first_of("\"\\") == std::string_view::npos, 0, 0};
   const size_t rest = key.size() % 8;  // 0..7 bytes of the key, then the quote

@@ -36,6 +36,7 @@ class JsonPathTree {
     std::string name;              // the dotted field name ("" for the root)
     std::optional<FieldId> field;  // set once a value was stored under this name
     ValueKind declared = ValueKind::kNull;  // the field's declared kind, cached from the registry
+    bool header_source = false;  // the reader derives the event header from this field's values
     std::vector<Edge> children;
     uint32_t next_guess = 0;  // where the next child lookup starts
   };

@@ -259,11 +259,26 @@ class NdjsonReader final : public EventReader {
         break;
       }
     }
-    FieldId id;
-    if (!CachedField(node, s.kind, id)) return false;
-    auto converted = Convert(s, id, paths_.node(node).declared);
-    if (!converted) return false;
-    Store(id, *converted, in_array);
+    const JsonPathTree::Node& n = paths_.node(node);
+    if (!n.field || (n.declared == ValueKind::kNull && s.kind != ValueKind::kNull)) return false;  // see LeafField
+    const FieldId id = *n.field;
+    Value v;
+    // Convert's two commonest cases inline: a string stays a string, an integer an integer.
+    if (s.kind == ValueKind::kString && n.declared != ValueKind::kIp && n.declared != ValueKind::kTimestamp) {
+      v = builder_.StringValue(s.str);
+    } else if (s.kind == ValueKind::kI64 && n.declared == ValueKind::kI64) {
+      v = Value::I64(s.i64);
+    } else {
+      auto converted = Convert(s, id, n.declared);
+      if (!converted) return false;
+      v = *converted;
+    }
+    if (in_array) {
+      builder_.Append(id, v);
+    } else {
+      builder_.Set(id, v);
+    }
+    if (n.header_source) NoteSpecial(id, v);
     return true;
   }
 
@@ -383,6 +398,8 @@ class NdjsonReader final : public EventReader {
     if (!id) return tl::unexpected(std::move(id).error());
     n.field = *id;
     n.declared = registry_->info(*id).type.scalar;
+    n.header_source = *id == timestamp_id_ || *id == type_field_id_ || *id == entity_id_id_ || *id == pid_id_ ||
+                      *id == unique_pid_id_ || *id == filetime_id_;  // the fields NoteSpecial reads
     return *id;
   }
 
