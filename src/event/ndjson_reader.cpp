@@ -202,30 +202,41 @@ class NdjsonReader final : public EventReader {
     return true;
   }
 
-  bool FastValue(ondemand::value& value, uint32_t node, int depth, bool in_array) {
+  // A value: containers recurse through FastContainer; scalars, most values, stay inline.
+  [[gnu::always_inline]] bool FastValue(ondemand::value& value, uint32_t node, int depth, bool in_array) {
     ondemand::json_type type;
     if (value.type().get(type)) return false;
+    if (type == ondemand::json_type::object || type == ondemand::json_type::array) {
+      return FastContainer(value, type, node, depth, in_array);
+    }
+    return FastScalar(value, type, node, in_array);
+  }
+
+  [[gnu::noinline]] bool FastContainer(ondemand::value& value, ondemand::json_type type, uint32_t node, int depth, bool in_array) {
+    if (type == ondemand::json_type::object) {
+      ondemand::object object;
+      return !value.get_object().get(object) && FastObject(object, node, depth + 1, in_array);
+    }
+    ondemand::array array;
+    if (depth > kMaxDepth || value.get_array().get(array)) return false;
+    size_t elements = 0;
+    for (auto result : array) {
+      ondemand::value element;
+      if (result.get(element) || !FastValue(element, node, depth + 1, true)) return false;
+      ++elements;
+    }
+    if (elements > 0) return true;
+    FieldId id;
+    if (!CachedField(node, ValueKind::kNull, id)) return false;
+    builder_.MarkArray(id);
+    return true;
+  }
+
+  [[gnu::always_inline]] bool FastScalar(ondemand::value& value, ondemand::json_type type, uint32_t node, bool in_array) {
     JsonScalar s;
     switch (type) {
-      case ondemand::json_type::object: {
-        ondemand::object object;
-        return !value.get_object().get(object) && FastObject(object, node, depth + 1, in_array);
-      }
-      case ondemand::json_type::array: {
-        ondemand::array array;
-        if (depth > kMaxDepth || value.get_array().get(array)) return false;
-        size_t elements = 0;
-        for (auto result : array) {
-          ondemand::value element;
-          if (result.get(element) || !FastValue(element, node, depth + 1, true)) return false;
-          ++elements;
-        }
-        if (elements > 0) return true;
-        FieldId id;
-        if (!CachedField(node, ValueKind::kNull, id)) return false;
-        builder_.MarkArray(id);
-        return true;
-      }
+      case ondemand::json_type::object:
+      case ondemand::json_type::array: return false;  // FastContainer's
       case ondemand::json_type::string:
         s.kind = ValueKind::kString;
         if (value.get_string().get(s.str)) return false;
