@@ -31,55 +31,77 @@ Event EventBuilder::Copy(const Event& event) {
   return Event(event.header(), {fields, source.size()});
 }
 
-Event EventBuilder::Finish() {
+void EventBuilder::Grow() { pending_.resize(std::max<size_t>(64, pending_.size() * 2)); }
+
+const EventBuilder::Shape& EventBuilder::ShapeOfPending() {
+  auto matches = [this](const Shape& shape) {
+    if (shape.parts.size() != num_pending_) return false;
+    for (size_t i = 0; i < num_pending_; ++i) {
+      if (shape.parts[i] != ShapeKey(pending_[i])) return false;
+    }
+    return true;
+  };
+  if (matches(shapes_[last_shape_])) return shapes_[last_shape_];
+  for (size_t s = 0; s < kShapes; ++s) {
+    if (s != last_shape_ && matches(shapes_[s])) {
+      last_shape_ = s;
+      return shapes_[s];
+    }
+  }
+  last_shape_ = next_shape_;
+  next_shape_ = (next_shape_ + 1) % kShapes;
+  Shape& shape = shapes_[last_shape_];
+  Plan(shape);
+  return shape;
+}
+
+void EventBuilder::Plan(Shape& shape) {
   // Sort 8-byte keys (id, order added) rather than the entries: parts of one field keep their
   // order, and std::sort on integers neither allocates nor moves much.
-  // Events from one producer usually repeat the previous event's field order: then the sorted
-  // keys are the same as last time and the sort is skipped.
-  bool same_shape = pending_.size() == last_ids_.size();
-  for (size_t i = 0; same_shape && i < pending_.size(); ++i) same_shape = pending_[i].id.value == last_ids_[i];
-  if (!same_shape) {
-    keys_.clear();
-    last_ids_.clear();
-    for (const Pending& p : pending_) {
-      keys_.push_back(uint64_t{p.id.value} << 32 | p.seq);
-      last_ids_.push_back(p.id.value);
-    }
-    std::sort(keys_.begin(), keys_.end());
-  }
+  sort_keys_.clear();
+  for (size_t i = 0; i < num_pending_; ++i) sort_keys_.push_back(uint64_t{pending_[i].id.value} << 32 | i);
+  std::sort(sort_keys_.begin(), sort_keys_.end());
+  shape.parts.clear();
+  shape.order.clear();
+  shape.groups.clear();
+  for (size_t i = 0; i < num_pending_; ++i) shape.parts.push_back(ShapeKey(pending_[i]));
+  for (uint64_t key : sort_keys_) shape.order.push_back(static_cast<uint32_t>(key));
   auto id_of = [](uint64_t key) { return static_cast<uint32_t>(key >> 32); };
-  size_t distinct = 0;
-  for (size_t i = 0; i < keys_.size(); ++i) {
-    if (i == 0 || id_of(keys_[i]) != id_of(keys_[i - 1])) ++distinct;
-  }
-  Field* fields = arena_->AllocateArray<Field>(distinct);
-  size_t out = 0;
-  for (size_t begin = 0; begin < keys_.size();) {
+  for (size_t begin = 0; begin < sort_keys_.size();) {
     size_t end = begin + 1;
-    while (end < keys_.size() && id_of(keys_[end]) == id_of(keys_[begin])) ++end;
-    bool is_array = false;
-    size_t elements = 0;
+    while (end < sort_keys_.size() && id_of(sort_keys_[end]) == id_of(sort_keys_[begin])) ++end;
+    Group group{FieldId{id_of(sort_keys_[begin])}, static_cast<uint32_t>(begin), static_cast<uint32_t>(end), 0, false};
     for (size_t i = begin; i < end; ++i) {
-      Part part = pending_[static_cast<uint32_t>(keys_[i])].part;
-      if (part != Part::kScalar) is_array = true;
-      if (part != Part::kArrayMarker) ++elements;
+      Part part = pending_[shape.order[i]].part;
+      if (part != Part::kScalar) group.is_array = true;
+      if (part != Part::kArrayMarker) ++group.elements;
     }
-    Field& field = fields[out++];
-    field.id = FieldId{id_of(keys_[begin])};
-    if (!is_array) {
-      field.value = pending_[static_cast<uint32_t>(keys_[end - 1])].value;  // the last scalar wins
-    } else {
-      Value* values = arena_->AllocateArray<Value>(elements);
-      size_t k = 0;
-      for (size_t i = begin; i < end; ++i) {
-        const Pending& p = pending_[static_cast<uint32_t>(keys_[i])];
-        if (p.part != Part::kArrayMarker) values[k++] = p.value;
-      }
-      field.value = Value::Array({values, elements});
-    }
+    shape.groups.push_back(group);
     begin = end;
   }
-  pending_.clear();
+}
+
+Event EventBuilder::Finish() {
+  const Shape& shape = ShapeOfPending();
+  const size_t distinct = shape.groups.size();
+  Field* fields = arena_->AllocateArray<Field>(distinct);
+  for (size_t g = 0; g < distinct; ++g) {
+    const Group& group = shape.groups[g];
+    Field& field = fields[g];
+    field.id = group.id;
+    if (!group.is_array) {
+      field.value = pending_[shape.order[group.end - 1]].value;  // the last scalar wins
+      continue;
+    }
+    Value* values = arena_->AllocateArray<Value>(group.elements);
+    size_t k = 0;
+    for (uint32_t i = group.begin; i < group.end; ++i) {
+      const Pending& p = pending_[shape.order[i]];
+      if (p.part != Part::kArrayMarker) values[k++] = p.value;
+    }
+    field.value = Value::Array({values, group.elements});
+  }
+  num_pending_ = 0;
   return Event(header_, {fields, distinct});
 }
 

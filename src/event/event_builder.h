@@ -19,7 +19,7 @@ class EventBuilder {
   // Starts a new event; the previous one (if finished) stays valid in the arena.
   void Start() {
     header_ = EventHeader{};
-    pending_.clear();
+    num_pending_ = 0;
   }
   void set_arena(Arena* arena) { arena_ = arena; }
   Arena& arena() { return *arena_; }
@@ -39,7 +39,7 @@ class EventBuilder {
   // Marks the field as an array even if no element is appended (an empty JSON array).
   void MarkArray(FieldId id) { Add(id, Part::kArrayMarker, Value()); }
 
-  size_t pending_size() const { return pending_.size(); }
+  size_t pending_size() const { return num_pending_; }
 
   // Builds the event in the arena.
   Event Finish();
@@ -53,18 +53,46 @@ class EventBuilder {
   struct Pending {
     FieldId id;
     Part part;
-    uint32_t seq;  // order added
     Value value;
   };
   void Add(FieldId id, Part part, Value v) {
-    pending_.push_back({id, part, static_cast<uint32_t>(pending_.size()), v});
+    // Member by member into a slot that is already there: small enough to inline, and no
+    // Pending built on the stack and copied (its wide loads waited on the narrow stores).
+    if (num_pending_ == pending_.size()) Grow();
+    Pending& p = pending_[num_pending_++];
+    p.id = id;
+    p.part = part;
+    p.value = v;
   }
+
+  // Finish's plan for one shape: the (id, part) sequence of the pending entries. Events from
+  // one producer cycle through a few shapes (process, file, network, ...), so the last few
+  // plans are kept and a repeated shape skips the sort.
+  struct Group {
+    FieldId id;
+    uint32_t begin, end;  // its range in Shape::order
+    uint32_t elements;    // array elements (parts that are not array markers)
+    bool is_array;
+  };
+  struct Shape {
+    std::vector<uint64_t> parts;  // id << 8 | part of each pending entry, in the order added
+    std::vector<uint32_t> order;  // pending indexes sorted by (id, order added)
+    std::vector<Group> groups;    // one per distinct id, by id
+  };
+  static constexpr size_t kShapes = 8;
+  static uint64_t ShapeKey(const Pending& p) { return uint64_t{p.id.value} << 8 | static_cast<uint8_t>(p.part); }
+  const Shape& ShapeOfPending();
+  void Grow();
+  void Plan(Shape& shape);
 
   Arena* arena_;
   EventHeader header_;
-  std::vector<Pending> pending_;
-  std::vector<uint64_t> keys_;      // Finish: (id, seq) sorted
-  std::vector<uint32_t> last_ids_;  // Finish: the ids of the event keys_ was sorted for
+  std::vector<Pending> pending_;  // [0, num_pending_) are this event's; the rest are spare slots
+  size_t num_pending_ = 0;
+  Shape shapes_[kShapes];
+  size_t last_shape_ = 0;  // the most recent hit, tried first
+  size_t next_shape_ = 0;  // the slot a new shape replaces (round robin)
+  std::vector<uint64_t> sort_keys_;  // Plan: (id, order added)
 };
 
 }  // namespace kestrel

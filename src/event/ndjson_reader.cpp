@@ -19,6 +19,7 @@ namespace kestrel {
 namespace {
 
 namespace dom = simdjson::dom;
+namespace ondemand = simdjson::ondemand;
 
 constexpr int kMaxDepth = 64;
 
@@ -41,6 +42,54 @@ struct MetaHeader {
   std::optional<uint64_t> event_id, ts_mono_ns, ts_wall_ns, entity_key;
   std::optional<std::string_view> event_type;
 };
+
+// One JSON scalar, as either simdjson API delivers it.
+struct JsonScalar {
+  ValueKind kind = ValueKind::kNull;  // kString, kI64, kU64, kF64, kBool or kNull
+  std::string_view str;
+  int64_t i64 = 0;
+  uint64_t u64 = 0;
+  double f64 = 0;
+  bool boolean = false;
+};
+
+JsonScalar ScalarOf(dom::element element) {
+  JsonScalar s;
+  switch (element.type()) {
+    case dom::element_type::STRING:
+      s.kind = ValueKind::kString;
+      s.str = element.get_string().value_unsafe();
+      break;
+    case dom::element_type::INT64:
+      s.kind = ValueKind::kI64;
+      s.i64 = element.get_int64().value_unsafe();
+      break;
+    case dom::element_type::UINT64:
+      s.kind = ValueKind::kU64;
+      s.u64 = element.get_uint64().value_unsafe();
+      break;
+    case dom::element_type::DOUBLE:
+      s.kind = ValueKind::kF64;
+      s.f64 = element.get_double().value_unsafe();
+      break;
+    case dom::element_type::BOOL:
+      s.kind = ValueKind::kBool;
+      s.boolean = element.get_bool().value_unsafe();
+      break;
+    default: break;
+  }
+  return s;
+}
+
+// A key's bytes straight from the input; false when it holds escapes (left to the DOM path).
+bool RawKey(const char* begin, std::string_view& key) {
+  const char* p = begin;
+  for (; *p != '"'; ++p) {
+    if (*p == '\\') return false;
+  }
+  key = {begin, static_cast<size_t>(p - begin)};
+  return true;
+}
 
 class NdjsonReader final : public EventReader {
  public:
@@ -100,7 +149,210 @@ class NdjsonReader final : public EventReader {
     MetaHeader meta;
   };
 
+  // Two ways to decode a record. The fast one (On-Demand) handles records whose every path and
+  // field earlier records have registered, and gives up ("bails") on anything else: a new path
+  // or field, a key with escapes, any error at all. The DOM walk then decodes the record from
+  // scratch. It is the reference: it owns every error message and every registration, so the
+  // fast path never changes what a record decodes to, only how fast.
   Result<Event> Decode(const JsonRecord& record) {
+    if (FastWalk(record)) {
+      KESTREL_TRY(FillHeader());
+      return builder_.Finish();
+    }
+    return DomDecode(record);
+  }
+
+  // ---- The fast path: simdjson On-Demand, known paths only --------------------------------
+
+  enum class Meta : uint8_t { kBail, kOrdinary, kConsumed };
+
+  bool FastWalk(const JsonRecord& record) {
+    ondemand::document doc;
+    if (ondemand_.iterate(record.data, record.size, record.size + simdjson::SIMDJSON_PADDING).get(doc)) return false;
+    ondemand::object object;
+    if (doc.get_object().get(object)) return false;
+    builder_.Start();
+    special_ = Special{};
+    if (!FastObject(object, JsonPathTree::kRoot, 0, false)) return false;
+    return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;  // nothing after the object
+  }
+
+  bool FastObject(ondemand::object& object, uint32_t node, int depth, bool in_array) {
+    if (depth > kMaxDepth) return false;
+    for (auto result : object) {
+      ondemand::field field;
+      if (std::move(result).get(field)) return false;
+      const char* raw = field.key().raw();
+      const JsonPathTree::Edge* known = paths_.FindRaw(node, raw);
+      std::string_view key;
+      if (known != nullptr) {
+        key = known->key();
+      } else if (!RawKey(raw, key)) {
+        return false;
+      }
+      ondemand::value& value = field.value();
+      if (depth == 0 && key.starts_with("kestrel")) {
+        Meta meta = FastMeta(key, value);
+        if (meta == Meta::kBail) return false;
+        if (meta == Meta::kConsumed) continue;
+      }
+      uint32_t child = known != nullptr ? known->node : paths_.Find(node, key);
+      if (child == JsonPathTree::kNotFound || !FastValue(value, child, depth, in_array)) return false;
+    }
+    return true;
+  }
+
+  // A value: containers recurse through FastContainer; scalars, most values, stay inline.
+  [[gnu::always_inline]] bool FastValue(ondemand::value& value, uint32_t node, int depth, bool in_array) {
+    ondemand::json_type type;
+    if (value.type().get(type)) return false;
+    if (type == ondemand::json_type::object || type == ondemand::json_type::array) {
+      return FastContainer(value, type, node, depth, in_array);
+    }
+    return FastScalar(value, type, node, in_array);
+  }
+
+  [[gnu::noinline]] bool FastContainer(ondemand::value& value, ondemand::json_type type, uint32_t node, int depth, bool in_array) {
+    if (type == ondemand::json_type::object) {
+      ondemand::object object;
+      return !value.get_object().get(object) && FastObject(object, node, depth + 1, in_array);
+    }
+    ondemand::array array;
+    if (depth > kMaxDepth || value.get_array().get(array)) return false;
+    size_t elements = 0;
+    for (auto result : array) {
+      ondemand::value element;
+      if (result.get(element) || !FastValue(element, node, depth + 1, true)) return false;
+      ++elements;
+    }
+    if (elements > 0) return true;
+    FieldId id;
+    if (!CachedField(node, ValueKind::kNull, id)) return false;
+    builder_.MarkArray(id);
+    return true;
+  }
+
+  [[gnu::always_inline]] bool FastScalar(ondemand::value& value, ondemand::json_type type, uint32_t node, bool in_array) {
+    JsonScalar s;
+    switch (type) {
+      case ondemand::json_type::object:
+      case ondemand::json_type::array: return false;  // FastContainer's
+      case ondemand::json_type::string:
+        s.kind = ValueKind::kString;
+        if (value.get_string().get(s.str)) return false;
+        break;
+      case ondemand::json_type::number: {
+        ondemand::number number;
+        if (value.get_number().get(number)) return false;
+        switch (number.get_number_type()) {
+          case ondemand::number_type::signed_integer:
+            s.kind = ValueKind::kI64;
+            s.i64 = number.get_int64();
+            break;
+          case ondemand::number_type::unsigned_integer:
+            s.kind = ValueKind::kU64;
+            s.u64 = number.get_uint64();
+            break;
+          case ondemand::number_type::floating_point_number:
+            s.kind = ValueKind::kF64;
+            s.f64 = number.get_double();
+            break;
+        }
+        break;
+      }
+      case ondemand::json_type::boolean:
+        s.kind = ValueKind::kBool;
+        if (value.get_bool().get(s.boolean)) return false;
+        break;
+      case ondemand::json_type::null: {
+        bool is_null = false;
+        if (value.is_null().get(is_null) || !is_null) return false;
+        break;
+      }
+    }
+    const JsonPathTree::Node& n = paths_.node(node);
+    if (!n.field || (n.declared == ValueKind::kNull && s.kind != ValueKind::kNull)) return false;  // see LeafField
+    const FieldId id = *n.field;
+    Value v;
+    // Convert's two commonest cases inline: a string stays a string, an integer an integer.
+    if (s.kind == ValueKind::kString && n.declared != ValueKind::kIp && n.declared != ValueKind::kTimestamp) {
+      v = builder_.StringValue(s.str);
+    } else if (s.kind == ValueKind::kI64 && n.declared == ValueKind::kI64) {
+      v = Value::I64(s.i64);
+    } else {
+      auto converted = Convert(s, id, n.declared);
+      if (!converted) return false;
+      v = *converted;
+    }
+    if (in_array) {
+      builder_.Append(id, v);
+    } else {
+      builder_.Set(id, v);
+    }
+    if (n.header_source) NoteSpecial(id, v);
+    return true;
+  }
+
+  // The field cached for a path, when LeafField would return it without touching the registry.
+  bool CachedField(uint32_t node, ValueKind kind, FieldId& id) {
+    const JsonPathTree::Node& n = paths_.node(node);
+    if (!n.field || (n.declared == ValueKind::kNull && kind != ValueKind::kNull)) return false;
+    id = *n.field;
+    return true;
+  }
+
+  // ReadMeta for On-Demand values.
+  Meta FastMeta(std::string_view key, ondemand::value& value) {
+    if (key != "kestrel") return key.starts_with("kestrel.") ? FastMetaField(key.substr(8), value) : Meta::kOrdinary;
+    ondemand::json_type type;
+    if (value.type().get(type)) return Meta::kBail;
+    if (type != ondemand::json_type::object) return Meta::kOrdinary;
+    ondemand::object object;
+    if (value.get_object().get(object)) return Meta::kBail;
+    for (auto result : object) {
+      ondemand::field field;
+      std::string_view field_key;
+      if (std::move(result).get(field) || !RawKey(field.key().raw(), field_key)) return Meta::kBail;
+      ondemand::value& field_value = field.value();
+      Meta meta = FastMetaField(field_key, field_value);
+      if (meta == Meta::kBail) return meta;
+      if (meta == Meta::kConsumed) continue;
+      uint32_t kestrel = paths_.Find(JsonPathTree::kRoot, "kestrel");
+      if (kestrel == JsonPathTree::kNotFound) return Meta::kBail;
+      uint32_t child = paths_.Find(kestrel, field_key);
+      if (child == JsonPathTree::kNotFound || !FastValue(field_value, child, 1, false)) return Meta::kBail;
+    }
+    return Meta::kConsumed;
+  }
+
+  Meta FastMetaField(std::string_view key, ondemand::value& value) {
+    MetaHeader& meta = special_.meta;
+    if (key == "event_type") {
+      std::string_view s;
+      if (value.get_string().get(s)) return Meta::kBail;
+      meta.event_type = builder_.arena().CopyString(s);
+      return Meta::kConsumed;
+    }
+    std::optional<uint64_t>* slot = MetaSlot(key);
+    if (slot == nullptr) return Meta::kOrdinary;
+    uint64_t v = 0;
+    if (value.get_uint64().get(v)) return Meta::kBail;
+    *slot = v;
+    return Meta::kConsumed;
+  }
+
+  std::optional<uint64_t>* MetaSlot(std::string_view key) {
+    MetaHeader& meta = special_.meta;
+    return key == "event_id"     ? &meta.event_id
+           : key == "ts_mono_ns" ? &meta.ts_mono_ns
+           : key == "ts_wall_ns" ? &meta.ts_wall_ns
+           : key == "entity_key" ? &meta.entity_key
+                                 : nullptr;
+  }
+
+  // ---- The reference path: simdjson DOM ---------------------------------------------------
+
+  Result<Event> DomDecode(const JsonRecord& record) {
     dom::element doc;
     if (auto err = parser_.parse(record.data, record.size, false).get(doc); err) {
       return MakeError(ErrorCode::kParse, fmt::format("invalid JSON: {}", simdjson::error_message(err)));
@@ -145,7 +397,7 @@ class NdjsonReader final : public EventReader {
         for (dom::element element : array) KESTREL_TRY(WalkValue(element, node, depth + 1, true));
         return Ok();
       }
-      default: return AddScalar(value, node, in_array);
+      default: return AddScalar(ScalarOf(value), node, in_array);
     }
   }
 
@@ -157,35 +409,34 @@ class NdjsonReader final : public EventReader {
     if (!id) return tl::unexpected(std::move(id).error());
     n.field = *id;
     n.declared = registry_->info(*id).type.scalar;
+    n.header_source = *id == timestamp_id_ || *id == type_field_id_ || *id == entity_id_id_ || *id == pid_id_ ||
+                      *id == unique_pid_id_ || *id == filetime_id_;  // the fields NoteSpecial reads
     return *id;
   }
 
-  Status AddScalar(dom::element element, uint32_t node, bool in_array) {
-    ValueKind natural = ValueKind::kNull;
-    switch (element.type()) {
-      case dom::element_type::STRING: natural = ValueKind::kString; break;
-      case dom::element_type::INT64: natural = ValueKind::kI64; break;
-      case dom::element_type::UINT64: natural = ValueKind::kU64; break;
-      case dom::element_type::DOUBLE: natural = ValueKind::kF64; break;
-      case dom::element_type::BOOL: natural = ValueKind::kBool; break;
-      default: break;
-    }
-    KESTREL_ASSIGN_OR_RETURN(FieldId id, LeafField(node, {natural, in_array}));
-    KESTREL_ASSIGN_OR_RETURN(Value value, Convert(element, id, paths_.node(node).declared));
+  Status AddScalar(const JsonScalar& scalar, uint32_t node, bool in_array) {
+    KESTREL_ASSIGN_OR_RETURN(FieldId id, LeafField(node, {scalar.kind, in_array}));
+    KESTREL_ASSIGN_OR_RETURN(Value value, Convert(scalar, id, paths_.node(node).declared));
+    Store(id, value, in_array);
+    return Ok();
+  }
+
+  // ---- Shared by both paths ---------------------------------------------------------------
+
+  void Store(FieldId id, Value value, bool in_array) {
     if (in_array) {
       builder_.Append(id, value);
     } else {
       builder_.Set(id, value);
     }
     NoteSpecial(id, value);
-    return Ok();
   }
 
   // A JSON scalar as a Value, guided by the field's declared kind.
-  Result<Value> Convert(dom::element element, FieldId id, ValueKind declared) {
-    switch (element.type()) {
-      case dom::element_type::STRING: {
-        std::string_view s = element.get_string().value_unsafe();
+  Result<Value> Convert(const JsonScalar& scalar, FieldId id, ValueKind declared) {
+    switch (scalar.kind) {
+      case ValueKind::kString: {
+        std::string_view s = scalar.str;
         if (declared == ValueKind::kIp) {
           if (auto ip = ParseIp(s)) return builder_.IpValue(*ip);
         } else if (declared == ValueKind::kTimestamp) {
@@ -196,20 +447,20 @@ class NdjsonReader final : public EventReader {
         }
         return builder_.StringValue(s);
       }
-      case dom::element_type::INT64: {
-        int64_t v = element.get_int64().value_unsafe();
+      case ValueKind::kI64: {
+        int64_t v = scalar.i64;
         if (declared == ValueKind::kTimestamp) return EpochMillis(id, static_cast<double>(v), v);
         if (declared == ValueKind::kU64 && v >= 0) return Value::U64(static_cast<uint64_t>(v));
         if (declared == ValueKind::kF64) return Value::F64(static_cast<double>(v));
         return Value::I64(v);
       }
-      case dom::element_type::UINT64: return Value::U64(element.get_uint64().value_unsafe());
-      case dom::element_type::DOUBLE: {
-        double d = element.get_double().value_unsafe();
+      case ValueKind::kU64: return Value::U64(scalar.u64);
+      case ValueKind::kF64: {
+        double d = scalar.f64;
         if (declared == ValueKind::kTimestamp) return EpochMillis(id, d, std::nullopt);
         return Value::F64(d);
       }
-      case dom::element_type::BOOL: return Value::Bool(element.get_bool().value_unsafe());
+      case ValueKind::kBool: return Value::Bool(scalar.boolean);
       default: return Value::Null();
     }
   }
@@ -264,11 +515,7 @@ class NdjsonReader final : public EventReader {
       meta.event_type = builder_.arena().CopyString(s);
       return true;
     }
-    std::optional<uint64_t>* slot = key == "event_id"     ? &meta.event_id
-                                    : key == "ts_mono_ns" ? &meta.ts_mono_ns
-                                    : key == "ts_wall_ns" ? &meta.ts_wall_ns
-                                    : key == "entity_key" ? &meta.entity_key
-                                                          : nullptr;
+    std::optional<uint64_t>* slot = MetaSlot(key);
     if (slot == nullptr) return false;
     uint64_t v = 0;
     if (value.get(v) != simdjson::SUCCESS) return BadMeta(key);
@@ -311,6 +558,7 @@ class NdjsonReader final : public EventReader {
   ReadOptions options_;
   SchemaRegistry* registry_;
   JsonRecordSplitter splitter_;
+  ondemand::parser ondemand_;
   dom::parser parser_;
   EventBuilder builder_;
   uint64_t next_event_id_;

@@ -46,6 +46,44 @@ void Append2(std::string& out, unsigned v) {
   out.push_back(static_cast<char>('0' + v % 10));
 }
 
+// The common form "2017-08-30T20:47:33.25Z" ('T', 0-9 fraction digits, 'Z') read at fixed
+// positions. nullopt when the text is not exactly that form or a check fails: the general
+// parser below then decides, so this only ever returns what it would.
+std::optional<int64_t> ParseUtcFast(std::string_view s) {
+  const size_t n = s.size();
+  if (n < 20 || n > 30 || s[n - 1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':') {
+    return std::nullopt;
+  }
+  auto digit = [&](size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(s[i]) - '0'); };
+  bool bad = false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) bad |= digit(i) > 9;
+  int64_t frac_ns = 0;
+  if (n > 20) {
+    bad |= s[19] != '.' || n == 21;
+    int64_t scale = 100'000'000;
+    for (size_t i = 20; i < n - 1; ++i, scale /= 10) {
+      bad |= digit(i) > 9;
+      frac_ns += digit(i) * scale;
+    }
+  }
+  if (bad) return std::nullopt;
+  const int64_t year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+  const unsigned month = digit(5) * 10 + digit(6), day = digit(8) * 10 + digit(9);
+  const int64_t hour = digit(11) * 10 + digit(12), minute = digit(14) * 10 + digit(15),
+                second = digit(17) * 10 + digit(18);
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
+      second > 60) {
+    return std::nullopt;
+  }
+  int64_t secs = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  if (secs > std::numeric_limits<int64_t>::max() / kNsPerSec - 1 ||
+      secs < std::numeric_limits<int64_t>::min() / kNsPerSec + 1) {
+    return std::nullopt;
+  }
+  return secs * kNsPerSec + frac_ns;
+}
+
 }  // namespace
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -58,6 +96,7 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 }
 
 std::optional<int64_t> ParseTimestamp(std::string_view s) {
+  if (auto fast = ParseUtcFast(s)) return fast;
   if (s.empty()) return std::nullopt;
   if (s.size() <= 18 && s.find_first_not_of("0123456789") == std::string_view::npos) {
     int64_t ms = 0;

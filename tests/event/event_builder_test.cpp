@@ -48,6 +48,44 @@ TEST(EventBuilderTest, LastScalarWinsAndArrayPartsConcatenate) {
   EXPECT_TRUE(e.Find(FieldId{4})->as_array().empty());
 }
 
+TEST(EventBuilderTest, RepeatedShapesReuseTheirPlanExactly) {
+  // Finish keeps plans for recent shapes; the same ids with other parts (scalar vs array
+  // element), and more shapes than it keeps, must still build the right events.
+  EventBatch batch;
+  EventBuilder builder(&batch.arena());
+  for (int round = 0; round < 3; ++round) {
+    for (uint32_t shape = 0; shape < 12; ++shape) {
+      builder.Start();
+      builder.Set(FieldId{shape + 10}, Value::I64(round));
+      if (shape % 2 == 0) {
+        builder.Append(FieldId{3}, Value::I64(1));
+        builder.Append(FieldId{3}, Value::I64(2));
+      } else {
+        builder.Set(FieldId{3}, Value::I64(1));
+        builder.Set(FieldId{3}, Value::I64(2));
+      }
+      builder.Set(FieldId{1}, Value::I64(shape));
+      Event e = builder.Finish();
+      ASSERT_EQ(e.fields().size(), 3u);
+      EXPECT_EQ(e.fields()[0].id, FieldId{1});
+      EXPECT_EQ(e.fields()[1].id, FieldId{3});
+      EXPECT_EQ(e.fields()[2].id, FieldId{shape + 10});
+      EXPECT_EQ(e.Find(FieldId{1})->as_i64(), shape);
+      EXPECT_EQ(e.Find(FieldId{shape + 10})->as_i64(), round);
+      const Value* three = e.Find(FieldId{3});
+      if (shape % 2 == 0) {
+        ASSERT_EQ(three->kind(), ValueKind::kArray);
+        ASSERT_EQ(three->as_array().size(), 2u);
+        EXPECT_EQ(three->as_array()[1].as_i64(), 2);
+      } else {
+        EXPECT_EQ(three->as_i64(), 2);
+      }
+    }
+  }
+  builder.Start();
+  EXPECT_TRUE(builder.Finish().fields().empty());
+}
+
 TEST(EventBuilderTest, EventsStayValidWhileTheBatchLives) {
   EventBatch batch;
   EventBuilder builder(&batch.arena());

@@ -163,6 +163,47 @@ TEST_F(NdjsonReaderTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(ErrorOf(deep), p + ":1: objects nested deeper than 64");
 }
 
+TEST_F(NdjsonReaderTest, RepeatedRecordsDecodeAsTheFirstDid) {
+  // The first record of a shape registers its paths and fields; repeats take the reader's fast
+  // path (simdjson On-Demand), which must give the same fields.
+  const char* lines[] = {
+      R"({"@timestamp":"2017-08-30T20:47:33.25Z","event":{"category":["process"],"type":[]},"a":[{"b":1},{"b":[2,[3]]}]})",
+      R"({"process.pid":-5,"process":{"parent.pid":18446744073709551615,"args":["x","y\n\u00e9"]},"x":{"f":1.5e3}})",
+      R"({"source":{"ip":"10.0.0.1"},"destination.ip":"not an ip","n":null,"t":true,"f":false,"e":[],"o":{}})",
+      R"({"kestrel":{"event_id":7,"event_type":"custom","note":"x"},"kestrel.ts_mono_ns":5,"kestrelx":1,"a\u0062":2})",
+      R"({"dup":1,"dup":2,"arr":[1],"arr":[2],"m":null})",
+      R"({"m":"now a string","é":{"ключ":"v"}})",
+  };
+  for (const char* line : lines) {
+    std::string text = std::string(line) + "\n" + line + "\n" + line + "\n";
+    auto r = Read(text);
+    ASSERT_TRUE(r) << line << ": " << r.error().ToString();
+    ASSERT_EQ(r->events.size(), 3u);
+    for (size_t i = 1; i < 3; ++i) {
+      const Event& a = r->events[0];
+      const Event& b = r->events[i];
+      EXPECT_EQ(a.type(), b.type()) << line;
+      EXPECT_EQ(a.ts_wall_ns(), b.ts_wall_ns()) << line;
+      EXPECT_EQ(a.entity_key(), b.entity_key()) << line;
+      ASSERT_EQ(a.fields().size(), b.fields().size()) << line;
+      for (size_t f = 0; f < a.fields().size(); ++f) {
+        EXPECT_EQ(a.fields()[f].id, b.fields()[f].id) << line;
+        EXPECT_EQ(a.fields()[f].value, b.fields()[f].value) << line << " field " << f;
+      }
+    }
+  }
+}
+
+TEST_F(NdjsonReaderTest, ErrorsInKnownShapesAreTheSame) {
+  const std::string p = file_.path();
+  EXPECT_EQ(ErrorOf("{\"@timestamp\":\"2017-08-30\"}\n{\"@timestamp\":\"soon\"}\n"),
+            p + ":2: field '@timestamp': invalid timestamp \"soon\"");
+  EXPECT_EQ(ErrorOf("{\"a\":1}\n{\"a\":1} x\n"), p + ":2: invalid JSON: " + "The JSON document has an improper structure: missing or superfluous commas, braces, missing keys, etc.");
+  EXPECT_EQ(ErrorOf("{\"a\":true}\n{\"a\":tru}\n"), p + ":2: invalid JSON: Problem while parsing an atom starting with the letter 't'");
+  EXPECT_EQ(ErrorOf("{\"kestrel\":{\"event_id\":1}}\n{\"kestrel\":{\"event_id\":-1}}\n"),
+            p + ":2: header field 'kestrel.event_id' has the wrong type");
+}
+
 TEST_F(NdjsonReaderTest, SkipBadCountsAndContinues) {
   ReadOptions options;
   options.skip_bad = true;

@@ -22,6 +22,20 @@ TEST(TimestampTest, ParsesRfc3339Forms) {
   EXPECT_EQ(ParseTimestamp("2024-02-29T00:00:00Z"), 1709164800 * kSec);
 }
 
+TEST(TimestampTest, CommonUtcFormAtItsEdges) {
+  // "YYYY-MM-DDTHH:MM:SS[.f]Z" has a fixed-position fast path; these must match the general one.
+  EXPECT_EQ(ParseTimestamp("2017-08-30T20:47:33.1234567891Z"), 1504126053 * kSec + 123456789);
+  EXPECT_EQ(ParseTimestamp("2017-08-30T20:47:33,5Z"), 1504126053 * kSec + 500'000'000);
+  EXPECT_EQ(ParseTimestamp("2016-12-31T23:59:60Z"), 1483228800 * kSec);  // leap second
+  EXPECT_EQ(ParseTimestamp("2262-04-11T23:47:15Z"), 9223372035 * kSec);
+  EXPECT_FALSE(ParseTimestamp("2262-04-11T23:47:16Z"));  // past int64 nanoseconds
+  EXPECT_FALSE(ParseTimestamp("1017-08-30T20:47:33Z"));
+  EXPECT_FALSE(ParseTimestamp("2017-08-30T20:47:33.Z"));
+  EXPECT_FALSE(ParseTimestamp("2017-08-30T20:47:3aZ"));
+  EXPECT_FALSE(ParseTimestamp("2017-08-30T24:00:00Z"));
+  EXPECT_EQ(ParseTimestamp("1969-12-31T23:59:59.5Z"), -kSec / 2);
+}
+
 TEST(TimestampTest, ParsesEpochMillisStrings) {
   EXPECT_EQ(ParseTimestamp("1"), 1'000'000);
   EXPECT_EQ(ParseTimestamp("1516116808349"), 1516116808349 * 1'000'000);
