@@ -18,6 +18,7 @@ void EngineStats::Add(const EngineStats& o) {
   naive_evaluations += o.naive_evaluations;
   state.entries += o.state.entries;
   state.bytes += o.state.bytes;
+  state.event_bytes += o.state.event_bytes;
   state.peak_entries += o.state.peak_entries;
   state.peak_bytes += o.state.peak_bytes;
   for (size_t i = 0; i < nfa::kEvictReasons; ++i) state.evicted[i] += o.state.evicted[i];
@@ -102,6 +103,7 @@ EngineStats DetectionEngine::stats() const {
     const nfa::StateStats& st = seq.runner->stats();
     s.state.entries += st.entries;
     s.state.bytes += st.bytes;
+    s.state.event_bytes += st.event_bytes;
     s.state.peak_entries += st.peak_entries;
     s.state.peak_bytes += st.peak_bytes;
     for (size_t i = 0; i < nfa::kEvictReasons; ++i) s.state.evicted[i] += st.evicted[i];

@@ -63,7 +63,7 @@ void RuleIndex::AddValue(const FieldTable& table, const Value& value, std::vecto
     eql::FoldCaseInto(folded_, key);
     key = folded_;
   }
-  auto it = table.rules_by_value.find(std::string(key));
+  auto it = table.rules_by_value.find(key);
   if (it != table.rules_by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "eql/evaluator.h"
+#include "eql/matcher.h"
 #include "event/ip_address.h"
 
 namespace kestrel::eql {
@@ -15,7 +16,7 @@ bool StartsWith(std::string_view s, std::string_view p, bool ci) {
   if (p.size() > s.size()) return false;
   if (!ci) return s.substr(0, p.size()) == p;
   for (size_t i = 0; i < p.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(p[i]))) return false;
+    if (AsciiLower(s[i]) != AsciiLower(p[i])) return false;
   }
   return true;
 }

@@ -11,9 +11,7 @@
 namespace kestrel::eql {
 namespace {
 
-inline char Fold(char c, bool insensitive) {
-  return insensitive ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
-}
+inline char Fold(char c, bool insensitive) { return insensitive ? AsciiLower(c) : c; }
 
 bool EqualFolded(std::string_view s, std::string_view folded, bool insensitive) {
   if (s.size() != folded.size()) return false;
@@ -27,8 +25,12 @@ bool EqualFolded(std::string_view s, std::string_view folded, bool insensitive) 
 size_t FindFolded(std::string_view s, std::string_view folded, bool insensitive) {
   if (!insensitive) return s.find(folded);
   if (folded.empty()) return 0;
+  // Candidates start with the first character in either case.
+  const char lower = folded[0];
+  const char upper = (lower >= 'a' && lower <= 'z') ? static_cast<char>(lower - ('a' - 'A')) : lower;
   for (size_t i = 0; i + folded.size() <= s.size(); ++i) {
-    if (EqualFolded(s.substr(i, folded.size()), folded, true)) return i;
+    if (s[i] != lower && s[i] != upper) continue;
+    if (EqualFolded(s.substr(i + 1, folded.size() - 1), folded.substr(1), true)) return i;
   }
   return std::string_view::npos;
 }

@@ -45,6 +45,9 @@ class Matcher {
 
 // Simple Unicode case folding of UTF-8 text (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic,
 // Armenian: the lower-case of each upper-case letter); other bytes are kept as they are.
+// ASCII lower case, inline (std::tolower is an out-of-line, locale-aware call).
+inline char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
 std::string FoldCase(std::string_view s);
 void FoldCaseInto(std::string& out, std::string_view s);  // replaces `out`; reuses its capacity
 

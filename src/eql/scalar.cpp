@@ -25,8 +25,8 @@ int CompareStrings(std::string_view a, std::string_view b, bool insensitive) {
   }
   size_t n = std::min(a.size(), b.size());
   for (size_t k = 0; k < n; ++k) {
-    int x = std::tolower(static_cast<unsigned char>(a[k]));
-    int y = std::tolower(static_cast<unsigned char>(b[k]));
+    int x = static_cast<unsigned char>(AsciiLower(a[k]));
+    int y = static_cast<unsigned char>(AsciiLower(b[k]));
     if (x != y) return x < y ? -1 : 1;
   }
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);

@@ -19,8 +19,8 @@ std::string_view EvictReasonName(EvictReason reason) {
 
 namespace {
 
-size_t MatchBytes(const PendingMatch& m) {
-  size_t n = m.events.capacity() * sizeof(EventRef);
+size_t EventBytes(const PendingMatch& m) {
+  size_t n = 0;
   for (const EventRef& e : m.events) n += e.stored_bytes();
   return n;
 }
@@ -97,12 +97,21 @@ StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64
 }
 
 void StateStore::Account(Entry& e) {
+  // The entry, its table node and key, its vectors, and the events it holds (counted in full
+  // by every holder: events shared between matches are counted more than once, on the safe side).
+  uint64_t event_bytes = EventBytes(e.match);
   uint64_t bytes = sizeof(Entry) + sizeof(std::pair<const std::string, Handle>) + 2 * sizeof(void*) +
-                   (e.key->capacity() > 15 ? e.key->capacity() : 0) + MatchBytes(e.match) +
+                   (e.key->capacity() > 15 ? e.key->capacity() : 0) + e.match.events.capacity() * sizeof(EventRef) +
                    e.waiting.capacity() * sizeof(PendingMatch);
-  for (const PendingMatch& w : e.waiting) bytes += MatchBytes(w);
+  for (const PendingMatch& w : e.waiting) {
+    event_bytes += EventBytes(w);
+    bytes += w.events.capacity() * sizeof(EventRef);
+  }
+  bytes += event_bytes;
   stats_.bytes = stats_.bytes - e.bytes + bytes;
+  stats_.event_bytes = stats_.event_bytes - e.event_bytes + event_bytes;
   e.bytes = bytes;
+  e.event_bytes = event_bytes;
   stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes);
   while (limits_.max_bytes != 0 && stats_.bytes > limits_.max_bytes && oldest_ != kNone &&
          oldest_ != e.self) {
@@ -136,6 +145,7 @@ void StateStore::Erase(Entry& e, const EvictReason* reason) {
   Unlink(e);
   shards_[e.hash % kShards].table.erase(*e.key);
   stats_.bytes -= e.bytes;
+  stats_.event_bytes -= e.event_bytes;
   --stats_.entries;
   uint32_t generation = e.generation;
   Handle self = e.self;
@@ -143,18 +153,6 @@ void StateStore::Erase(Entry& e, const EvictReason* reason) {
   e.self = self;
   e.generation = generation;
   free_.push_back(self);
-}
-
-void StateStore::Expire(uint64_t now, const std::function<bool(Entry&)>& on_expire) {
-  while (!deadlines_.empty() && deadlines_.top().at < now) {
-    Deadline d = deadlines_.top();
-    deadlines_.pop();
-    Entry& e = At(d.handle);
-    if (!e.live || e.generation != d.generation || e.deadline != d.at) continue;  // stale
-    if (on_expire && on_expire(e)) continue;
-    EvictReason expired = EvictReason::kExpired;
-    Erase(e, &expired);
-  }
 }
 
 void StateStore::CompactDeadlines() {

@@ -52,6 +52,7 @@ std::string_view EvictReasonName(EvictReason reason);
 struct StateStats {
   uint64_t entries = 0;       // now
   uint64_t bytes = 0;         // now: entries, keys and the events they hold
+  uint64_t event_bytes = 0;   // now: the part of `bytes` that is copies of events
   uint64_t peak_entries = 0;
   uint64_t peak_bytes = 0;
   std::array<uint64_t, kEvictReasons> evicted{};
@@ -86,6 +87,7 @@ class StateStore {
     uint64_t deadline = UINT64_MAX;
     uint64_t entity = 0;
     uint64_t bytes = 0;  // accounted
+    uint64_t event_bytes = 0;  // of which copies of events
     Handle prev = kNone, next = kNone;                // insertion order, oldest first
     Handle entity_prev = kNone, entity_next = kNone;  // the same, per entity
     Handle self = kNone;
@@ -123,7 +125,19 @@ class StateStore {
   // Removes every entry whose deadline is before `now`. `on_expire` sees each first and returns
   // true when it has consumed the entry itself (re-inserting or erasing it), false to let it be
   // counted as expired.
-  void Expire(uint64_t now, const std::function<bool(Entry&)>& on_expire);
+  // (A template: a std::function here would allocate on every event of every rule.)
+  template <class OnExpire>
+  void Expire(uint64_t now, OnExpire&& on_expire) {
+    while (!deadlines_.empty() && deadlines_.top().at < now) {
+      Deadline d = deadlines_.top();
+      deadlines_.pop();
+      Entry& e = At(d.handle);
+      if (!e.live || e.generation != d.generation || e.deadline != d.at) continue;  // stale
+      if (on_expire(e)) continue;
+      EvictReason expired = EvictReason::kExpired;
+      Erase(e, &expired);
+    }
+  }
 
   // Every live entry of `slot`, for end of stream.
   std::vector<Entry*> EntriesOfSlot(uint8_t slot);
