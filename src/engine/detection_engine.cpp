@@ -39,7 +39,9 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
     const Rule& rule = rules.rules[i];
     if (rule.is_sequence()) {
       if (sequence_number++ % workers_ == worker_) {
-        sequences_.push_back({static_cast<uint32_t>(i), std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options)});
+        auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
+        bool indexed = runner->TermCount() <= 64;
+        sequences_.push_back({static_cast<uint32_t>(i), std::move(runner), indexed});
       }
       continue;
     }
@@ -48,6 +50,17 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   }
   single_rules_ = single.size();
   index_ = RuleIndex(single, registry);
+  std::vector<RuleIndex::Entry> terms;
+  for (size_t s = 0; s < sequences_.size(); ++s) {
+    if (!sequences_[s].indexed) continue;
+    const eql::CompiledQuery& q = *rules.rules[sequences_[s].rule].compiled;
+    for (size_t t = 0; t < q.terms.size(); ++t) {
+      terms.push_back({static_cast<uint32_t>(64 * s + t), &q.terms[t].filter});
+    }
+    if (q.until) terms.push_back({static_cast<uint32_t>(64 * s + q.terms.size()), &q.until->filter});
+  }
+  stage_index_ = RuleIndex(terms, registry);
+  masks_.assign(sequences_.size(), 0);
   stats_.alerts_by_rule.assign(rules.rules.size(), 0);
 }
 
@@ -70,9 +83,15 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
       out.push_back(std::move(alert));
     }
   }
-  for (SequenceRule& s : sequences_) {
+  if (sequences_.empty()) return;
+  std::fill(masks_.begin(), masks_.end(), 0);
+  candidates_.clear();
+  stage_index_.Candidates(event, candidates_);
+  for (uint32_t c : candidates_) masks_[c / 64] |= uint64_t{1} << (c % 64);
+  for (size_t i = 0; i < sequences_.size(); ++i) {
+    SequenceRule& s = sequences_[i];
     matches_.clear();
-    s.runner->Process(event, matches_);
+    s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
   }
 }

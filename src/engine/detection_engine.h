@@ -66,6 +66,7 @@ class DetectionEngine {
   struct SequenceRule {
     uint32_t rule;
     std::unique_ptr<nfa::SequenceRunner> runner;
+    bool indexed;  // its terms are in stage_index_ (at most 64 of them)
   };
 
   void EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std::vector<Alert>& out);
@@ -75,6 +76,10 @@ class DetectionEngine {
   size_t worker_;
   size_t workers_;
   RuleIndex index_;
+  // The terms of this worker's sequence rules, numbered 64 * (its place in sequences_) + term:
+  // an event is only evaluated against the terms it may match.
+  RuleIndex stage_index_;
+  std::vector<uint64_t> masks_;
   std::vector<const eql::Program*> filters_;  // by rule number (single-event rules)
   std::vector<SequenceRule> sequences_;
   eql::Evaluator evaluator_;

@@ -27,12 +27,14 @@ Status SequenceRunner::Check(const eql::CompiledQuery& query) {
 SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOptions& options)
     : query_(query), options_(options), store_(options.limits) {
   size_t stage = 0;
-  for (const eql::CompiledTerm& term : query.terms) {
+  for (size_t t = 0; t < query.terms.size(); ++t) {
+    const eql::CompiledTerm& term = query.terms[t];
     for (int64_t r = 0; r < term.runs; ++r) {
       if (term.missing) {
-        missing_.push_back({&term, positive_.size()});
+        missing_.push_back({&term, positive_.size(), static_cast<uint32_t>(t)});
       } else {
         positive_.push_back(&term);
+        positive_term_.push_back(static_cast<uint32_t>(t));
         positive_index_.push_back(stage);
       }
       ++stage;
@@ -101,14 +103,18 @@ void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event&
   }
 }
 
-void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out) {
+void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out, uint64_t may_match) {
   current_ = &event;
   const uint64_t ts = event.ts_mono_ns();
   store_.Expire(ts, [&](StateStore::Entry& e) { return OnExpire(e, ts, &event, &out); });
+  if (may_match == 0) {
+    current_ = nullptr;
+    return;
+  }
 
   for (size_t m = 0; m < missing_.size(); ++m) {
     const eql::CompiledTerm& term = *missing_[m].term;
-    if (!evaluator_.Matches(term.filter, event)) continue;
+    if (!MayMatch(may_match, missing_[m].term_index) || !evaluator_.Matches(term.filter, event)) continue;
     keys_extractor_.Extract(term, event, keys_);
     for (const JoinKey& key : keys_) RecordMissingHit(m, key, event, out);
   }
@@ -116,7 +122,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
     const eql::CompiledTerm& term = *positive_[k];
-    if (!evaluator_.Matches(term.filter, event)) continue;
+    if (!MayMatch(may_match, positive_term_[k]) || !evaluator_.Matches(term.filter, event)) continue;
     keys_extractor_.Extract(term, event, keys_);
     for (const JoinKey& key : keys_) {
       if (k == 0) {
@@ -175,7 +181,8 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   }
   // `until` after the stages: an event that both completes a match and matches `until` still
   // completes it, as in Elasticsearch.
-  if (query_.until && evaluator_.Matches(query_.until->filter, event)) {
+  if (query_.until && MayMatch(may_match, static_cast<uint32_t>(query_.terms.size())) &&
+      evaluator_.Matches(query_.until->filter, event)) {
     keys_extractor_.Extract(*query_.until, event, keys_);
     for (const JoinKey& key : keys_) {
       for (size_t k = 0; k < last; ++k) {

@@ -43,7 +43,14 @@ class SequenceRunner {
   SequenceRunner(const eql::CompiledQuery& query, const RunnerOptions& options);
 
   // Feeds the next event; matches it decides are appended to `out` in the order they complete.
-  void Process(const Event& event, std::vector<SequenceMatch>& out);
+  void Process(const Event& event, std::vector<SequenceMatch>& out) { Process(event, out, kAllTerms); }
+  // The same, when a caller knows (from a rule index) which terms the event may match: bit t of
+  // `may_match` for query.terms[t], bit TermCount()-1 for `until`. Terms whose bit is clear are
+  // taken not to match and are not evaluated. With no bit set, only time advances.
+  void Process(const Event& event, std::vector<SequenceMatch>& out, uint64_t may_match);
+  static constexpr uint64_t kAllTerms = ~uint64_t{0};
+  // The number of terms a mask covers (terms, then `until`); masks are used only up to 64.
+  size_t TermCount() const { return query_.terms.size() + (query_.until ? 1 : 0); }
   // End of stream: decides the matches still waiting on trailing missing stages.
   void Finish(std::vector<SequenceMatch>& out);
 
@@ -58,7 +65,11 @@ class SequenceRunner {
   struct MissingStage {
     const eql::CompiledTerm* term;
     size_t after_positive;  // number of positive stages before it
+    uint32_t term_index;    // in query.terms
   };
+  bool MayMatch(uint64_t mask, uint32_t term_index) const {
+    return term_index >= 64 || (mask >> term_index) & 1;
+  }
 
   uint64_t DeadlineFrom(uint64_t ts) const;
   EventRef Ref(const Event& event);
@@ -75,6 +86,7 @@ class SequenceRunner {
   const eql::CompiledQuery& query_;
   RunnerOptions options_;
   std::vector<const eql::CompiledTerm*> positive_;  // runs expanded
+  std::vector<uint32_t> positive_term_;             // each one's index in query.terms
   std::vector<size_t> positive_index_;              // each one's stage index among all stages
   std::vector<MissingStage> missing_;
   size_t total_stages_ = 0;
