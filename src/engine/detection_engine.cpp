@@ -40,6 +40,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
     if (rule.is_sequence()) {
       if (sequence_number++ % workers_ == worker_) {
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
+        runner->set_shared_copy(&event_copy_);
         bool indexed = runner->TermCount() <= 64;
         sequences_.push_back({static_cast<uint32_t>(i), std::move(runner), indexed});
       }
@@ -94,6 +95,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
   }
+  event_copy_.Release();
 }
 
 void DetectionEngine::Finish(std::vector<Alert>& out) {

@@ -31,6 +31,30 @@ class StoredEvent {
   uint32_t refs_ = 1;
 };
 
+// The copy of the event being processed, made on first request and shared by everything that
+// keeps it (every sequence rule of a worker), then released once the event is done.
+class SharedEventCopy {
+ public:
+  SharedEventCopy() = default;
+  SharedEventCopy(const SharedEventCopy&) = delete;
+  SharedEventCopy& operator=(const SharedEventCopy&) = delete;
+  ~SharedEventCopy() { Release(); }
+
+  // The copy of `event` (made now if this is the first request since the last Release).
+  StoredEvent* For(const Event& event) {
+    if (stored_ == nullptr) stored_ = StoredEvent::Create(event);
+    return stored_;
+  }
+  // Drops this holder's reference: the copy lives on in whatever took a reference.
+  void Release() {
+    if (stored_ != nullptr) stored_->Unref();
+    stored_ = nullptr;
+  }
+
+ private:
+  StoredEvent* stored_ = nullptr;
+};
+
 // An event a partial match holds: either borrowed (the caller keeps it alive, as in hunting,
 // where every event stays in memory) or a counted reference to a StoredEvent.
 class EventRef {

@@ -55,8 +55,8 @@ uint64_t SequenceRunner::DeadlineFrom(uint64_t ts) const {
 
 EventRef SequenceRunner::Ref(const Event& event) {
   if (!options_.store_events) return EventRef::Borrowed(&event);
-  if (current_stored_ == nullptr) current_stored_ = StoredEvent::Create(event);
-  return EventRef::Stored(current_stored_);
+  SharedEventCopy& copy = shared_copy_ != nullptr ? *shared_copy_ : own_copy_;
+  return EventRef::Stored(copy.For(event));
 }
 
 uint64_t SequenceRunner::HitBefore(size_t m, const std::string& key, uint64_t ts) {
@@ -193,10 +193,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
       }
     }
   }
-  if (current_stored_ != nullptr) {
-    current_stored_->Unref();  // the references taken above keep it
-    current_stored_ = nullptr;
-  }
+  own_copy_.Release();  // the references taken above keep it
   current_ = nullptr;
 }
 

@@ -54,6 +54,10 @@ class SequenceRunner {
   // End of stream: decides the matches still waiting on trailing missing stages.
   void Finish(std::vector<SequenceMatch>& out);
 
+  // Events kept by this runner are copied through `copy`, which the caller releases after each
+  // event (so several runners share one copy of an event). Without it the runner keeps its own.
+  void set_shared_copy(SharedEventCopy* copy) { shared_copy_ = copy; }
+
   const StateStats& stats() const { return store_.stats(); }
   uint64_t matches() const { return matches_; }
   void set_lineage(eql::LineageOracle* oracle) { evaluator_.set_lineage(oracle); }
@@ -96,7 +100,8 @@ class SequenceRunner {
   eql::Evaluator evaluator_;
   JoinKeyExtractor keys_extractor_;
   std::vector<JoinKey> keys_;
-  StoredEvent* current_stored_ = nullptr;  // the current event's copy, shared by its references
+  SharedEventCopy own_copy_;                 // the current event's copy, when no shared one is set
+  SharedEventCopy* shared_copy_ = nullptr;
   const Event* current_ = nullptr;
   uint64_t matches_ = 0;
 };
