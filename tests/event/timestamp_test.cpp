@@ -69,6 +69,8 @@ TEST(TimestampTest, FileTime) {
   EXPECT_EQ(FileTimeToUnixNs(116444736000000000ull), 0);
   EXPECT_EQ(FileTimeToUnixNs(131485996510000000ull), (131485996510000000 - 116444736000000000) * 100);
   EXPECT_FALSE(FileTimeToUnixNs(UINT64_MAX));
+  EXPECT_FALSE(FileTimeToUnixNs(0));  // year 1601: before the int64 nanosecond range (1678)
+  EXPECT_EQ(FileTimeToUnixNs(116444736000000000ull - 1), -100);
 }
 
 TEST(IpAddressTest, ParsesAndFormatsBothFamilies) {
