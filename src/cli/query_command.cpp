@@ -25,21 +25,9 @@ struct QueryOptions {
 };
 
 std::string KeyJson(const std::vector<eql::Scalar>& key) {
-  std::string out = "[";
-  for (size_t i = 0; i < key.size(); ++i) {
-    if (i > 0) out += ",";
-    const eql::Scalar& s = key[i];
-    switch (s.kind) {
-      case eql::SKind::kNull: out += "null"; break;
-      case eql::SKind::kBool: out += s.b ? "true" : "false"; break;
-      case eql::SKind::kInt: out += std::to_string(s.i); break;
-      case eql::SKind::kFloat: AppendValueJson(out, Value::F64(s.f)); break;
-      case eql::SKind::kString: AppendJsonString(out, s.s); break;
-      case eql::SKind::kIp: AppendValueJson(out, Value::Ip(&s.ip)); break;
-      case eql::SKind::kTimestamp: AppendValueJson(out, Value::Timestamp(s.i)); break;
-    }
-  }
-  return out + "]";
+  std::string out;
+  eql::AppendScalarsJson(out, key);
+  return out;
 }
 
 // Reads every input into `events` (copies), registering their fields.

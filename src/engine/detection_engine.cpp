@@ -132,22 +132,6 @@ EngineStats DetectionEngine::stats() const {
   return s;
 }
 
-namespace {
-
-void AppendScalarJson(std::string& out, const eql::Scalar& s) {
-  switch (s.kind) {
-    case eql::SKind::kNull: out += "null"; return;
-    case eql::SKind::kBool: out += s.b ? "true" : "false"; return;
-    case eql::SKind::kInt: out += std::to_string(s.i); return;
-    case eql::SKind::kFloat: AppendValueJson(out, Value::F64(s.f)); return;
-    case eql::SKind::kString: AppendJsonString(out, s.s); return;
-    case eql::SKind::kIp: AppendValueJson(out, Value::Ip(&s.ip)); return;
-    case eql::SKind::kTimestamp: AppendValueJson(out, Value::Timestamp(s.i)); return;
-  }
-}
-
-}  // namespace
-
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
                         const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry) {
   const Event* last = nullptr;
@@ -181,13 +165,10 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
     out += ',';
     out.append(object, 1, object.size() - 2);  // {"host":{...}} without its braces
   }
-  out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"{}\",\"join_keys\":[",
+  out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"{}\",\"join_keys\":",
                      kAlertVersion, id, rule.is_sequence() ? "sequence" : "event");
-  for (size_t i = 0; i < join_key.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendScalarJson(out, join_key[i]);
-  }
-  out += "],\"events\":[";
+  eql::AppendScalarsJson(out, join_key);
+  out += ",\"events\":[";
   for (size_t i = 0; i < events.size(); ++i) {
     if (i > 0) out += ',';
     if (events[i] == nullptr) {

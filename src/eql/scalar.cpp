@@ -7,6 +7,7 @@
 
 #include "eql/matcher.h"
 #include "event/ip_address.h"
+#include "event/ndjson.h"
 #include "event/timestamp.h"
 
 namespace kestrel::eql {
@@ -128,6 +129,27 @@ std::optional<Scalar> Arithmetic(Op op, const Scalar& a, const Scalar& b) {
     case Op::kMod: if (y == 0) return std::nullopt; return Scalar::Float(std::fmod(x, y));
     default: return std::nullopt;
   }
+}
+
+void AppendScalarJson(std::string& out, const Scalar& s) {
+  switch (s.kind) {
+    case SKind::kNull: out += "null"; return;
+    case SKind::kBool: out += s.b ? "true" : "false"; return;
+    case SKind::kInt: out += std::to_string(s.i); return;
+    case SKind::kFloat: AppendValueJson(out, Value::F64(s.f)); return;
+    case SKind::kString: AppendJsonString(out, s.s); return;
+    case SKind::kIp: AppendValueJson(out, Value::Ip(&s.ip)); return;
+    case SKind::kTimestamp: AppendValueJson(out, Value::Timestamp(s.i)); return;
+  }
+}
+
+void AppendScalarsJson(std::string& out, const std::vector<Scalar>& values) {
+  out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendScalarJson(out, values[i]);
+  }
+  out += ']';
 }
 
 }  // namespace kestrel::eql

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "eql/ast.h"
 #include "event/value.h"
@@ -44,5 +46,10 @@ std::optional<int> CompareScalars(const Scalar& a, const Scalar& b, bool insensi
 // `+ - * / %` on numbers: integer arithmetic on two integers (`/` truncates), floating point
 // otherwise; nullopt for non-numbers, integer overflow and division by zero.
 std::optional<Scalar> Arithmetic(Op op, const Scalar& a, const Scalar& b);
+
+// Appends `s` as JSON (strings escaped, IPs and timestamps as Kestrel writes them in events).
+void AppendScalarJson(std::string& out, const Scalar& s);
+// Appends `values` as a JSON array.
+void AppendScalarsJson(std::string& out, const std::vector<Scalar>& values);
 
 }  // namespace kestrel::eql
