@@ -127,7 +127,11 @@ TEST(RuleIndexTest, FoldsCaseLikeTheMatcherAndLooksAtEveryCategory) {
 TEST(ReplayTest, AlertsAreIdenticalForAnyThreadCount) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   testing::SyntheticStream stream(registry, 7, 5000);
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+  std::vector<EventBatch> batches(10);  // sanitizer and debug builds are ~10x slower
+#else
   std::vector<EventBatch> batches(50);
+#endif
   std::vector<Event> events;
   for (EventBatch& batch : batches) {
     stream.Next(batch, 4000);
@@ -153,7 +157,7 @@ TEST(ReplayTest, AlertsAreIdenticalForAnyThreadCount) {
     ASSERT_TRUE(summary) << summary.error().ToString();
     EXPECT_EQ(summary->events, events.size());
     EXPECT_EQ(summary->bus.dropped_events, 0u);
-    EXPECT_GT(summary->alerts, 1000u);
+    EXPECT_GT(summary->alerts, 200u);
     for (size_t r = 0; r < texts.size(); ++r) {
       EXPECT_GT(summary->engine.alerts_by_rule[r], 0u) << texts[r];
     }

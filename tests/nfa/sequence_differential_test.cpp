@@ -266,7 +266,12 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 
 TEST_F(SequenceDifferentialTest, RunnerAgreesWithTheReference) {
   auto start = std::chrono::steady_clock::now();
-  const uint64_t first = EnvOr("KESTREL_DIFF_FIRST_SEED", 1), cases = EnvOr("KESTREL_DIFF_CASES", 10000);
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+  constexpr uint64_t kDefaultCases = 2000;  // sanitizer and debug builds are ~10x slower
+#else
+  constexpr uint64_t kDefaultCases = 10000;
+#endif
+  const uint64_t first = EnvOr("KESTREL_DIFF_FIRST_SEED", 1), cases = EnvOr("KESTREL_DIFF_CASES", kDefaultCases);
   const uint64_t max_failures = EnvOr("KESTREL_DIFF_MAX_FAILURES", 3);
   size_t failures = 0, matches = 0, with_missing = 0;
   const bool verbose = EnvOr("KESTREL_DIFF_VERBOSE", 0) != 0;
