@@ -160,6 +160,9 @@ void BM_EngineSequences(benchmark::State& state) {
     s = engine.stats();
   }
   state.SetItemsProcessed(static_cast<int64_t>(total));
+  uint64_t alerts = 0;
+  for (uint64_t n : s.alerts_by_rule) alerts += n;
+  state.counters["alerts_per_event"] = static_cast<double>(alerts) / static_cast<double>(std::max<uint64_t>(s.events, 1));
   state.counters["pending"] = static_cast<double>(s.state.entries);
   state.counters["bytes_per_partial"] = static_cast<double>(s.state.bytes) / static_cast<double>(std::max<uint64_t>(s.state.entries, 1));
   state.counters["state_bytes_per_partial"] =
