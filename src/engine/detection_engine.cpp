@@ -16,12 +16,7 @@ void EngineStats::Add(const EngineStats& o) {
   single_events += o.single_events;
   evaluations += o.evaluations;
   naive_evaluations += o.naive_evaluations;
-  state.entries += o.state.entries;
-  state.bytes += o.state.bytes;
-  state.event_bytes += o.state.event_bytes;
-  state.peak_entries += o.state.peak_entries;
-  state.peak_bytes += o.state.peak_bytes;
-  for (size_t i = 0; i < nfa::kEvictReasons; ++i) state.evicted[i] += o.state.evicted[i];
+  state.Add(o.state);
   if (alerts_by_rule.size() < o.alerts_by_rule.size()) alerts_by_rule.resize(o.alerts_by_rule.size());
   for (size_t i = 0; i < o.alerts_by_rule.size(); ++i) alerts_by_rule[i] += o.alerts_by_rule[i];
 }
@@ -120,15 +115,7 @@ void DetectionEngine::EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std
 
 EngineStats DetectionEngine::stats() const {
   EngineStats s = stats_;
-  for (const SequenceRule& seq : sequences_) {
-    const nfa::StateStats& st = seq.runner->stats();
-    s.state.entries += st.entries;
-    s.state.bytes += st.bytes;
-    s.state.event_bytes += st.event_bytes;
-    s.state.peak_entries += st.peak_entries;
-    s.state.peak_bytes += st.peak_bytes;
-    for (size_t i = 0; i < nfa::kEvictReasons; ++i) s.state.evicted[i] += st.evicted[i];
-  }
+  for (const SequenceRule& seq : sequences_) s.state.Add(seq.runner->stats());
   return s;
 }
 

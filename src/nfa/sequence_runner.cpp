@@ -71,9 +71,7 @@ bool SequenceRunner::HitBetween(size_t m, const std::string& key, uint64_t lo, u
   return hit != PendingMatch::kNoHit && hit > lo;
 }
 
-void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event& event,
-                                      std::vector<SequenceMatch>& out) {
-  (void)out;
+void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event& event) {
   const uint64_t ts = event.ts_mono_ns();
   auto slot = static_cast<uint8_t>(kFirstMissingSlot + m);
   uint64_t latest = PendingMatch::kNoHit, previous = PendingMatch::kNoHit;
@@ -104,19 +102,15 @@ void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event&
 }
 
 void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out, uint64_t may_match) {
-  current_ = &event;
   const uint64_t ts = event.ts_mono_ns();
   store_.Expire(ts, [&](StateStore::Entry& e) { return OnExpire(e, ts, &event, &out); });
-  if (may_match == 0) {
-    current_ = nullptr;
-    return;
-  }
+  if (may_match == 0) return;
 
   for (size_t m = 0; m < missing_.size(); ++m) {
     const eql::CompiledTerm& term = *missing_[m].term;
     if (!MayMatch(may_match, missing_[m].term_index) || !evaluator_.Matches(term.filter, event)) continue;
     keys_extractor_.Extract(term, event, keys_);
-    for (const JoinKey& key : keys_) RecordMissingHit(m, key, event, out);
+    for (const JoinKey& key : keys_) RecordMissingHit(m, key, event);
   }
 
   const size_t last = positive_.size() - 1;
@@ -194,7 +188,6 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
     }
   }
   own_copy_.Release();  // the references taken above keep it
-  current_ = nullptr;
 }
 
 void SequenceRunner::Complete(const JoinKey& key, PendingMatch&& match, const Event& last,

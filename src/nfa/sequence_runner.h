@@ -77,7 +77,7 @@ class SequenceRunner {
 
   uint64_t DeadlineFrom(uint64_t ts) const;
   EventRef Ref(const Event& event);
-  void RecordMissingHit(size_t m, const JoinKey& key, const Event& event, std::vector<SequenceMatch>& out);
+  void RecordMissingHit(size_t m, const JoinKey& key, const Event& event);
   // The latest hit of missing stage m for `key` strictly before `ts` (PendingMatch::kNoHit).
   uint64_t HitBefore(size_t m, const std::string& key, uint64_t ts);
   // Any hit of missing stage m strictly between lo and hi?
@@ -102,7 +102,6 @@ class SequenceRunner {
   std::vector<JoinKey> keys_;
   SharedEventCopy own_copy_;                 // the current event's copy, when no shared one is set
   SharedEventCopy* shared_copy_ = nullptr;
-  const Event* current_ = nullptr;
   uint64_t matches_ = 0;
 };
 

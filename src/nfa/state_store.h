@@ -19,7 +19,6 @@
 #include <array>
 #include <deque>
 #include <cstdint>
-#include <functional>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -56,6 +55,16 @@ struct StateStats {
   uint64_t peak_entries = 0;
   uint64_t peak_bytes = 0;
   std::array<uint64_t, kEvictReasons> evicted{};
+
+  // Adds another store's figures (peaks add up: a bound on the sum of the peaks).
+  void Add(const StateStats& o) {
+    entries += o.entries;
+    bytes += o.bytes;
+    event_bytes += o.event_bytes;
+    peak_entries += o.peak_entries;
+    peak_bytes += o.peak_bytes;
+    for (size_t i = 0; i < kEvictReasons; ++i) evicted[i] += o.evicted[i];
+  }
 
   uint64_t evicted_total() const {
     uint64_t n = 0;
