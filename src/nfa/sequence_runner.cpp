@@ -5,13 +5,6 @@
 #include <algorithm>
 
 namespace kestrel::nfa {
-namespace {
-
-// PendingMatch::deadline of a partial match (unused otherwise until it completes) that a middle
-// missing stage has discarded: it keeps advancing, and is dropped when it completes.
-constexpr uint64_t kDiscarded = UINT64_MAX;
-
-}  // namespace
 
 Status SequenceRunner::Check(const eql::CompiledQuery& query) {
   int64_t positive = 0, missing = 0;
@@ -150,7 +143,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
       // missing stages only once a sequence is complete), it still advances like any other:
       // it supersedes the older partial match of its next stage and key.
       uint64_t previous_ts = prev->match.events.back()->ts_mono_ns();
-      bool discarded = prev->match.deadline == kDiscarded;
+      bool discarded = prev->match.discarded;
       for (size_t m = 0; m < missing_.size() && !discarded; ++m) {
         discarded = missing_[m].after_positive == k && HitBetween(m, key.bytes, previous_ts, ts);
       }
@@ -167,7 +160,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
         Complete(key, std::move(p), event, out);
         continue;
       }
-      if (discarded) p.deadline = kDiscarded;
+      p.discarded = discarded;
       StateStore::Entry& e = store_.Insert(static_cast<uint8_t>(k), key.bytes, entity, DeadlineFrom(p.first_ts), true);
       e.match = std::move(p);
       store_.Account(e);

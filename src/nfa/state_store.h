@@ -80,6 +80,9 @@ struct PendingMatch {
   // The latest hit of a leading missing stage before the first event (kNoHit: none).
   uint64_t leading_hit = kNoHit;
   uint64_t deadline = 0;  // a waiting match: when it is decided
+  // A partial match a middle missing stage has discarded: it keeps advancing (and superseding
+  // older ones, as in Elasticsearch) and is dropped when it completes.
+  bool discarded = false;
 
   static constexpr uint64_t kNoHit = UINT64_MAX;
 };
