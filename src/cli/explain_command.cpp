@@ -18,9 +18,13 @@ struct ExplainOptions {
 void PrintTerm(std::string_view label, const eql::CompiledTerm& term, const SchemaRegistry& registry) {
   fmt::print("{}: {}\n", label, eql::PrintProgram(term.filter, registry));
   for (const eql::Prefilter& pf : eql::ExtractPrefilters(term.filter)) {
+    bool globs = pf.values.empty();
     std::string values;
-    for (const std::string& v : pf.values) values += fmt::format("{}{}", values.empty() ? "" : ", ", eql::QuoteString(v));
-    fmt::print("  prefilter: {} {} ({})\n", registry.name(pf.field), pf.insensitive ? "in~" : "in", values);
+    for (const std::string& v : globs ? pf.globs : pf.values) {
+      values += fmt::format("{}{}", values.empty() ? "" : ", ", eql::QuoteString(v));
+    }
+    const char* op = globs ? (pf.insensitive ? "like~" : "like") : (pf.insensitive ? "in~" : "in");
+    fmt::print("  prefilter: {} {} ({})\n", registry.name(pf.field), op, values);
   }
   for (size_t k = 0; k < term.keys.size(); ++k) {
     fmt::print("  key {}: {}\n", k, eql::PrintProgram(term.keys[k], registry));

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "eql/matcher.h"
-#include "eql/optimizer.h"
 
 namespace kestrel::engine {
 
@@ -12,18 +11,29 @@ RuleIndex::RuleIndex(const std::vector<Entry>& rules, const SchemaRegistry& regi
   rules_ = rules.size();
   for (const Entry& entry : rules) {
     Bucket& bucket = BucketFor(*entry.program);
-    // The most selective prefilter on a string field: the one with the fewest values.
+    // The most selective prefilter on a string field: literals before globs, then the one with
+    // the fewest values.
     const eql::Prefilter* best = nullptr;
+    auto rank = [](const eql::Prefilter& p) {
+      return p.values.empty() ? std::make_pair(1, p.globs.size()) : std::make_pair(0, p.values.size());
+    };
     std::vector<eql::Prefilter> prefilters = eql::ExtractPrefilters(*entry.program);
     for (const eql::Prefilter& p : prefilters) {
-      if (p.values.empty() || registry.info(p.field).type.scalar != ValueKind::kString) continue;
-      if (best == nullptr || p.values.size() < best->values.size()) best = &p;
+      if (registry.info(p.field).type.scalar != ValueKind::kString) continue;
+      if (p.values.empty() && (p.globs.empty() || !std::all_of(p.globs.begin(), p.globs.end(), PatternSet::Indexable))) {
+        continue;
+      }
+      if (best == nullptr || rank(p) < rank(*best)) best = &p;
     }
     if (best == nullptr) {
       bucket.always.push_back(entry.rule);
       continue;
     }
     ++indexed_;
+    if (best->values.empty()) {
+      AddPatterns(bucket, *best, entry.rule);
+      continue;
+    }
     auto table = std::find_if(bucket.tables.begin(), bucket.tables.end(), [&](const FieldTable& t) {
       return t.field == best->field && t.insensitive == best->insensitive;
     });
@@ -36,6 +46,39 @@ RuleIndex::RuleIndex(const std::vector<Entry>& rules, const SchemaRegistry& regi
       std::vector<uint32_t>& list = table->rules_by_value[best->insensitive ? eql::FoldCase(v) : v];
       if (list.empty() || list.back() != entry.rule) list.push_back(entry.rule);
     }
+  }
+  BuildPatterns(any_);
+  for (Bucket& bucket : by_type_) BuildPatterns(bucket);
+  for (auto& [name, bucket] : by_name_) BuildPatterns(bucket);
+}
+
+void RuleIndex::AddPatterns(Bucket& bucket, const eql::Prefilter& prefilter, uint32_t rule) {
+  auto table = std::find_if(bucket.patterns.begin(), bucket.patterns.end(),
+                            [&](const PatternTable& t) { return t.field == prefilter.field; });
+  if (table == bucket.patterns.end()) {
+    bucket.patterns.push_back(PatternTable{prefilter.field, {}, {}, {}});
+    table = bucket.patterns.end() - 1;
+  }
+  table->all.push_back(rule);
+  for (const std::string& glob : prefilter.globs) {
+    uint32_t id = table->set.Add(glob, prefilter.insensitive);
+    if (id == table->rules_by_pattern.size()) table->rules_by_pattern.emplace_back();
+    std::vector<uint32_t>& list = table->rules_by_pattern[id];
+    if (list.empty() || list.back() != rule) list.push_back(rule);
+  }
+}
+
+// Compiles the bucket's pattern sets; a set that does not compile leaves its rules always
+// candidates (slower, never wrong).
+void RuleIndex::BuildPatterns(Bucket& bucket) {
+  for (auto it = bucket.patterns.begin(); it != bucket.patterns.end();) {
+    if (it->set.Build(scratch_)) {
+      ++it;
+      continue;
+    }
+    indexed_ -= it->all.size();
+    bucket.always.insert(bucket.always.end(), it->all.begin(), it->all.end());
+    it = bucket.patterns.erase(it);
   }
 }
 
@@ -67,11 +110,34 @@ void RuleIndex::AddValue(const FieldTable& table, const Value& value, std::vecto
   if (it != table.rules_by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
 }
 
+void RuleIndex::AddMatches(const PatternTable& table, const Value& value, std::vector<uint32_t>& out) {
+  if (value.kind() == ValueKind::kArray) {
+    for (const Value& e : value.as_array()) AddMatches(table, e, out);
+    return;
+  }
+  if (value.kind() == ValueKind::kNull) return;
+  if (value.kind() != ValueKind::kString || !eql::IsAscii(value.as_string())) {
+    // Numbers (matched as text) and non-ASCII text (UTF-8 `?`, Unicode case folding) are the
+    // evaluator's business: every rule of the table is a candidate.
+    out.insert(out.end(), table.all.begin(), table.all.end());
+    return;
+  }
+  matched_.clear();
+  table.set.Scan(value.as_string(), scratch_, matched_);
+  for (uint32_t id : matched_) {
+    const std::vector<uint32_t>& rules = table.rules_by_pattern[id];
+    out.insert(out.end(), rules.begin(), rules.end());
+  }
+}
+
 void RuleIndex::AddBucket(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out) {
   out.insert(out.end(), bucket.always.begin(), bucket.always.end());
+  // A missing field makes the rule's necessary condition null: it cannot match.
   for (const FieldTable& table : bucket.tables) {
-    // A missing field makes the rule's necessary condition null: it cannot match.
     if (const Value* v = event.Find(table.field)) AddValue(table, *v, out);
+  }
+  for (const PatternTable& table : bucket.patterns) {
+    if (const Value* v = event.Find(table.field)) AddMatches(table, *v, out);
   }
 }
 

@@ -198,6 +198,15 @@ bool Matcher::GlobMatch(std::string_view s, bool fold) const {
   return pi == p.size();
 }
 
+std::string Matcher::Glob() const {
+  switch (kind_) {
+    case Kind::kPrefix: return literal_ + "*";
+    case Kind::kSuffix: return "*" + literal_;
+    case Kind::kContains: return "*" + literal_ + "*";
+    default: return literal_;  // exact text, a glob, or (not a wildcard) a regex
+  }
+}
+
 std::string Matcher::Describe() const {
   static constexpr std::string_view kNames[] = {"exact", "prefix", "suffix", "contains", "glob", "regex"};
   return fmt::format("{}{}({})", kNames[static_cast<int>(kind_)], insensitive_ ? "~" : "", QuoteString(literal_));

@@ -29,6 +29,7 @@ class Matcher {
   bool Matches(std::string_view s) const;
   Kind kind() const { return kind_; }
   const std::string& literal() const { return literal_; }  // the folded literal part / glob
+  std::string Glob() const;  // a wildcard matcher as one glob (`*`, `?`), folded when insensitive
   bool insensitive() const { return insensitive_; }
   std::string Describe() const;
 

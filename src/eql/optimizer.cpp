@@ -149,19 +149,22 @@ std::vector<Prefilter> ExtractPrefilters(const Program& program) {
       out.push_back({lit->field, lit->insensitive, std::move(lit->values)});
       continue;
     }
-    // `f : "x"` / `f like~ "x"` without wildcards: a case-insensitive literal.
+    // `f : "x"` / `f like~ "x"` without wildcards: literals; with wildcards: globs. Regular
+    // expressions give no prefilter.
     const IrNode& n = program.nodes[t];
-    if (n.op == IrOp::kMatch && program.nodes[n.children[0]].op == IrOp::kField) {
-      Prefilter pf{program.nodes[n.children[0]].field, false, {}};
-      bool all_exact = n.count > 0;
-      for (uint32_t m = 0; m < n.count; ++m) {
-        const Matcher& matcher = program.matchers[n.index + m];
-        if (matcher.kind() != Matcher::Kind::kExact) all_exact = false;
-        pf.insensitive = matcher.insensitive();
-        pf.values.push_back(matcher.literal());
-      }
-      if (all_exact) out.push_back(std::move(pf));
+    if (n.op != IrOp::kMatch || n.count == 0 || program.nodes[n.children[0]].op != IrOp::kField) continue;
+    Prefilter pf{program.nodes[n.children[0]].field, program.matchers[n.index].insensitive(), {}, {}};
+    bool all_exact = true, usable = true;
+    for (uint32_t m = 0; m < n.count; ++m) {
+      const Matcher& matcher = program.matchers[n.index + m];
+      if (matcher.kind() == Matcher::Kind::kRegex || matcher.insensitive() != pf.insensitive) usable = false;
+      if (matcher.kind() != Matcher::Kind::kExact) all_exact = false;
+      pf.values.push_back(matcher.literal());
+      pf.globs.push_back(matcher.Glob());
     }
+    if (!usable) continue;
+    (all_exact ? pf.globs : pf.values).clear();
+    out.push_back(std::move(pf));
   }
   return out;
 }

@@ -15,12 +15,14 @@ namespace kestrel::eql {
 
 void Optimize(Program& program);
 
-// A necessary condition of the program: field `field` equals one of `values` (ASCII-folded
-// when `insensitive`). Only taken from the top-level conjunction.
+// A necessary condition of the program, taken from its top-level conjunction: field `field`
+// equals one of `values`, or (when `values` is empty) matches one of the wildcard patterns
+// `globs` (`*` any run, `?` one character). Both are folded when `insensitive`.
 struct Prefilter {
   FieldId field;
   bool insensitive = false;
   std::vector<std::string> values;
+  std::vector<std::string> globs;
 };
 
 std::vector<Prefilter> ExtractPrefilters(const Program& program);

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <set>
 
 #include "engine/detection_engine.h"
 #include "engine/engine_config.h"
+#include "engine/pattern_set.h"
 #include "engine/rule.h"
 #include "engine/rule_index.h"
 #include "engine/synthetic_stream.h"
@@ -120,6 +122,121 @@ TEST(RuleIndexTest, FoldsCaseLikeTheMatcherAndLooksAtEveryCategory) {
   EXPECT_TRUE(evaluator.Matches(*entries[0].program, lower));
   EXPECT_TRUE(evaluator.Matches(*entries[1].program, both));
   (void)network;
+}
+
+TEST(PatternSetTest, MatchesWholeTextsLikeGlobs) {
+  PatternSet set;
+  PatternSet::Scratch scratch;
+  EXPECT_EQ(set.Add("/usr/bin/*", false), 0u);
+  EXPECT_EQ(set.Add("*.so.?", true), 1u);
+  EXPECT_EQ(set.Add("a+b(c)[d]\\e$^|{1}", false), 2u);  // regex syntax is literal text
+  EXPECT_EQ(set.Add("/usr/bin/*", false), 0u);          // the same pattern keeps its id
+  EXPECT_EQ(set.Add("/usr/bin/*", true), 3u);           // ... but not with other case rules
+  EXPECT_EQ(set.Add("x", false), 4u);
+  ASSERT_TRUE(set.Build(scratch));
+  auto scan = [&](std::string_view text) {
+    std::vector<uint32_t> ids;
+    set.Scan(text, scratch, ids);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(scan("/usr/bin/curl"), (std::vector<uint32_t>{0, 3}));
+  EXPECT_EQ(scan("/USR/bin/curl"), (std::vector<uint32_t>{3}));
+  EXPECT_EQ(scan("/lib/LIBC.SO.6"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(scan("/lib/libc.so.61"), (std::vector<uint32_t>{}));  // `?` is one character
+  EXPECT_EQ(scan("libcxso.6"), (std::vector<uint32_t>{}));        // `.` is a dot
+  EXPECT_EQ(scan("a+b(c)[d]\\e$^|{1}"), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(scan("x\n"), (std::vector<uint32_t>{}));  // anchored at the very end
+  EXPECT_EQ(scan("x"), (std::vector<uint32_t>{4}));
+  EXPECT_EQ(scan(""), (std::vector<uint32_t>{}));
+  EXPECT_TRUE(PatternSet::Indexable("*a*"));
+  EXPECT_FALSE(PatternSet::Indexable("**"));     // matches everything: no use as a prefilter
+  EXPECT_FALSE(PatternSet::Indexable("*é*"));    // non-ASCII: left to the evaluator
+}
+
+// Wildcard rules indexed by their globs: for ASCII values the index offers exactly the rules
+// that match, and it never misses one for any value (non-ASCII, arrays, numbers, null).
+TEST(RuleIndexTest, WildcardPrefiltersAreExactOnAsciiAndSoundOnAnything) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  EventTypeId process = *registry.InternEventType("process");
+  FieldId name = *registry.Find("process.name");
+  std::mt19937_64 rng(7);
+  constexpr std::string_view kGlobChars[] = {"a", "b", "A", ".", "*", "?", "\\", "é", "É"};
+  constexpr std::string_view kTextChars[] = {"a", "b", "A", "B", ".", "\\", "é", "É", "\n"};
+  auto random_text = [&](const auto& alphabet, size_t max_len) {
+    std::string out;
+    for (size_t n = rng() % (max_len + 1); n > 0; --n) out += alphabet[rng() % std::size(alphabet)];
+    return out;
+  };
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) {
+    std::string a = random_text(kGlobChars, 5), b = random_text(kGlobChars, 4);
+    std::string quoted_a = eql::QuoteString(a), quoted_b = eql::QuoteString(b);
+    switch (i % 4) {
+      case 0: texts.push_back(fmt::format("process where process.name : {}", quoted_a)); break;
+      case 1: texts.push_back(fmt::format("process where process.name like {}", quoted_a)); break;
+      case 2: texts.push_back(fmt::format("process where process.name : ({}, {})", quoted_a, quoted_b)); break;
+      default: texts.push_back(fmt::format("process where process.name like~ ({}, {}) and process.pid > 1", quoted_a, quoted_b)); break;
+    }
+  }
+  RuleSet rules = MakeRules(texts, registry);
+  std::vector<RuleIndex::Entry> entries;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    entries.push_back({static_cast<uint32_t>(i), &rules.rules[i].compiled->terms[0].filter});
+  }
+  RuleIndex index(entries, registry);
+  EXPECT_GT(index.indexed(), texts.size() / 2);
+
+  eql::Evaluator evaluator;
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  // The rules the index cannot prefilter (non-ASCII globs, `*`) are offered for every event,
+  // even one without process.name.
+  b.Start();
+  b.header().type = process;
+  std::vector<uint32_t> always;
+  index.Candidates(b.Finish(), always);
+  EXPECT_EQ(always.size(), texts.size() - index.indexed());
+  std::vector<uint32_t> candidates;
+  uint64_t ascii_events = 0, matches = 0;
+  for (int i = 0; i < 3000; ++i) {
+    b.Start();
+    b.header().type = process;
+    b.Set(*registry.Find("process.pid"), Value::I64(2));
+    std::string text = random_text(kTextChars, 6);
+    bool ascii = eql::IsAscii(text);
+    switch (i % 10) {
+      case 0: b.Set(name, Value::I64(static_cast<int64_t>(rng() % 100))); ascii = false; break;
+      case 1: break;  // no process.name
+      case 2:
+        b.Append(name, b.StringValue(text));
+        b.Append(name, b.StringValue(random_text(kTextChars, 3)));
+        ascii = false;
+        break;
+      default: b.Set(name, b.StringValue(text)); break;
+    }
+    Event e = b.Finish();
+    candidates.clear();
+    index.Candidates(e, candidates);
+    std::vector<uint32_t> matching;
+    for (uint32_t r = 0; r < entries.size(); ++r) {
+      if (evaluator.Matches(*entries[r].program, e)) matching.push_back(r);
+    }
+    matches += matching.size();
+    for (uint32_t r : matching) {
+      ASSERT_TRUE(std::binary_search(candidates.begin(), candidates.end(), r))
+          << texts[r] << " matches " << eql::QuoteString(text) << " but was not offered";
+    }
+    if (ascii && i % 10 != 1) {
+      ++ascii_events;
+      // The `process.pid > 1` holds, so for ASCII text the prefilter is the whole answer.
+      std::vector<uint32_t> expected;
+      std::set_union(matching.begin(), matching.end(), always.begin(), always.end(), std::back_inserter(expected));
+      ASSERT_EQ(candidates, expected) << "value " << eql::QuoteString(text);
+    }
+  }
+  EXPECT_GT(ascii_events, 500u);
+  EXPECT_GT(matches, 100u);
 }
 
 // The alert stream is byte-identical for 1, 2 and 8 worker threads, on a stream where sequences
