@@ -106,8 +106,7 @@ void RuleIndex::AddValue(const FieldTable& table, const Value& value, std::vecto
     eql::FoldCaseInto(folded_, key);
     key = folded_;
   }
-  auto it = table.rules_by_value.find(key);
-  if (it != table.rules_by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  if (const std::vector<uint32_t>* rules = table.rules_by_value.Find(key)) out.insert(out.end(), rules->begin(), rules->end());
 }
 
 void RuleIndex::AddMatches(const PatternTable& table, const Value& value, std::vector<uint32_t>& out) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/string_map.h"
 #include "engine/pattern_set.h"
 #include "eql/evaluator.h"
 #include "eql/optimizer.h"
@@ -39,14 +40,10 @@ class RuleIndex {
   size_t indexed() const { return indexed_; }  // rules with a prefilter
 
  private:
-  struct StringHash {  // lookups by string_view, without building a std::string
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct FieldTable {
     FieldId field;
     bool insensitive;
-    std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> rules_by_value;
+    StringMap<std::vector<uint32_t>> rules_by_value;
     std::vector<uint32_t> all;  // every rule of the table, for values that are not strings
   };
   struct PatternTable {
