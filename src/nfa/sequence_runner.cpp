@@ -220,7 +220,7 @@ void SequenceRunner::Complete(const JoinKey& key, PendingMatch&& match, const Ev
 }
 
 bool SequenceRunner::OnExpire(StateStore::Entry& e, uint64_t now, const Event* by, std::vector<SequenceMatch>* out) {
-  if (static_cast<uint8_t>((*e.key)[0]) != kWaitingSlot) return false;
+  if (e.slot != kWaitingSlot) return false;
   // Waiting matches past their deadline stand: no later event can discard them.
   std::vector<PendingMatch> due;
   uint64_t next = UINT64_MAX;
@@ -233,7 +233,7 @@ bool SequenceRunner::OnExpire(StateStore::Entry& e, uint64_t now, const Event* b
       keep.push_back(std::move(p));
     }
   }
-  std::string key_bytes = e.key->substr(1);
+  std::string key_bytes = e.key;
   if (keep.empty()) {
     store_.Erase(e, nullptr);
   } else {

@@ -27,18 +27,64 @@ size_t EventBytes(const PendingMatch& m) {
 
 }  // namespace
 
-StateStore::Entry* StateStore::Find(uint8_t slot, std::string_view key) {
-  scratch_.assign(1, static_cast<char>(slot));
-  scratch_.append(key);
-  uint64_t hash = Hash64(scratch_);
-  Shard& shard = shards_[hash % kShards];
-  auto it = shard.table.find(scratch_);
-  return it == shard.table.end() ? nullptr : &At(it->second);
+uint64_t StateStore::HashOf(uint8_t slot, std::string_view key) { return Hash64(key, slot); }
+
+StateStore::Entry* StateStore::Find(uint8_t slot, std::string_view key) { return Find(slot, key, HashOf(slot, key)); }
+
+StateStore::Entry* StateStore::Find(uint8_t slot, std::string_view key, uint64_t hash) {
+  Shard& shard = ShardOf(hash);
+  if (shard.size == 0) return nullptr;
+  const auto tag = static_cast<uint32_t>(hash >> 32);
+  size_t mask = shard.slots.size() - 1;
+  for (size_t i = Home(shard, hash);; i = (i + 1) & mask) {
+    const Shard::Slot& s = shard.slots[i];
+    if (s.handle == kNone) return nullptr;
+    if (s.tag != tag) continue;
+    Entry& e = At(s.handle);
+    if (e.hash == hash && e.slot == slot && e.key == key) return &e;
+  }
+}
+
+void StateStore::TableInsert(Handle h) {
+  const Entry& e = At(h);
+  Shard& shard = ShardOf(e.hash);
+  if (2 * (shard.size + 1) > shard.slots.size()) {
+    std::vector<Shard::Slot> old = std::move(shard.slots);
+    shard.slots.assign(old.empty() ? 16 : 2 * old.size(), Shard::Slot{});
+    shard.size = 0;
+    for (const Shard::Slot& s : old) {
+      if (s.handle != kNone) TableInsert(s.handle);
+    }
+  }
+  size_t mask = shard.slots.size() - 1;
+  size_t i = Home(shard, e.hash);
+  while (shard.slots[i].handle != kNone) i = (i + 1) & mask;
+  shard.slots[i] = {static_cast<uint32_t>(e.hash >> 32), h};
+  ++shard.size;
+}
+
+// Backward-shift deletion: the entries after the hole that would be found through it move up.
+void StateStore::TableErase(const Entry& e) {
+  Shard& shard = ShardOf(e.hash);
+  size_t mask = shard.slots.size() - 1;
+  size_t i = Home(shard, e.hash);
+  while (shard.slots[i].handle != e.self) i = (i + 1) & mask;
+  for (size_t j = (i + 1) & mask; shard.slots[j].handle != kNone; j = (j + 1) & mask) {
+    size_t home = Home(shard, At(shard.slots[j].handle).hash);
+    // Slot j may fill the hole at i unless its home lies cyclically in (i, j].
+    bool home_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (home_between) continue;
+    shard.slots[i] = shard.slots[j];
+    i = j;
+  }
+  shard.slots[i] = Shard::Slot{};
+  --shard.size;
 }
 
 StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64_t entity,
                                       uint64_t deadline, bool count_superseded) {
-  if (Entry* old = Find(slot, key)) {
+  const uint64_t hash = HashOf(slot, key);
+  if (Entry* old = Find(slot, key, hash)) {
     EvictReason superseded = EvictReason::kSuperseded;
     Erase(*old, count_superseded ? &superseded : nullptr);
   }
@@ -70,11 +116,10 @@ StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64
   e.live = true;
   e.entity = entity;
   e.deadline = deadline;
-  scratch_.assign(1, static_cast<char>(slot));
-  scratch_.append(key);
-  e.hash = Hash64(scratch_);
-  auto [it, inserted] = shards_[e.hash % kShards].table.emplace(scratch_, h);
-  e.key = &it->first;
+  e.slot = slot;
+  e.key.assign(key);
+  e.hash = hash;
+  TableInsert(h);
   // Insertion order, globally and per entity.
   e.prev = newest_;
   if (newest_ != kNone) At(newest_).next = h;
@@ -97,11 +142,12 @@ StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64
 }
 
 void StateStore::Account(Entry& e) {
-  // The entry, its table node and key, its vectors, and the events it holds (counted in full
-  // by every holder: events shared between matches are counted more than once, on the safe side).
+  // The entry, its table slots (at most half of a table is used), its key and vectors, and the
+  // events it holds (counted in full by every holder: events shared between matches are counted
+  // more than once, on the safe side).
   uint64_t event_bytes = EventBytes(e.match);
-  uint64_t bytes = sizeof(Entry) + sizeof(std::pair<const std::string, Handle>) + 2 * sizeof(void*) +
-                   (e.key->capacity() > 15 ? e.key->capacity() : 0) + e.match.events.capacity() * sizeof(EventRef) +
+  uint64_t bytes = sizeof(Entry) + 2 * sizeof(Shard::Slot) + (e.key.capacity() > 15 ? e.key.capacity() : 0) +
+                   e.match.events.capacity() * sizeof(EventRef) +
                    e.waiting.capacity() * sizeof(PendingMatch);
   for (const PendingMatch& w : e.waiting) {
     event_bytes += EventBytes(w);
@@ -143,7 +189,7 @@ void StateStore::Erase(Entry& e, const EvictReason* reason) {
   if (!e.live) return;
   if (reason != nullptr) Count(*reason);
   Unlink(e);
-  shards_[e.hash % kShards].table.erase(*e.key);
+  TableErase(e);
   stats_.bytes -= e.bytes;
   stats_.event_bytes -= e.event_bytes;
   --stats_.entries;
@@ -167,7 +213,7 @@ void StateStore::CompactDeadlines() {
 std::vector<StateStore::Entry*> StateStore::EntriesOfSlot(uint8_t slot) {
   std::vector<Entry*> out;
   for (Handle h = oldest_; h != kNone; h = At(h).next) {
-    if (static_cast<uint8_t>((*At(h).key)[0]) == slot) out.push_back(&At(h));
+    if (At(h).slot == slot) out.push_back(&At(h));
   }
   return out;
 }

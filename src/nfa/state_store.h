@@ -13,7 +13,9 @@
 //   insertion order is recency order).
 // Every entry that leaves other than by advancing or completing is counted by reason.
 // Entries live in 16 shards by key hash: each shard's table grows on its own, so a rehash moves
-// a sixteenth of the state at a time.
+// a sixteenth of the state at a time. A shard's table is open addressing with linear probing
+// over 8-byte slots (part of the key's hash and the entry's handle; deletion shifts back, no
+// tombstones); the key itself is kept once, in the entry.
 #pragma once
 
 #include <array>
@@ -94,8 +96,8 @@ class StateStore {
   static constexpr Handle kNone = UINT32_MAX;
 
   struct Entry {
-    const std::string* key = nullptr;  // slot byte + join key; owned by the shard's table
-    uint64_t hash = 0;
+    std::string key;  // the join key's bytes
+    uint64_t hash = 0;  // of (slot, key)
     uint64_t deadline = UINT64_MAX;
     uint64_t entity = 0;
     uint64_t bytes = 0;  // accounted
@@ -104,6 +106,7 @@ class StateStore {
     Handle entity_prev = kNone, entity_next = kNone;  // the same, per entity
     Handle self = kNone;
     uint32_t generation = 0;
+    uint8_t slot = 0;
     bool live = false;
     // A partial match (positive slots); the hits (latest, previous) of a missing-event slot in
     // match.first_ts and match.leading_hit; the completed matches of a waiting slot in waiting.
@@ -158,8 +161,19 @@ class StateStore {
 
  private:
   struct Shard {
-    std::unordered_map<std::string, Handle> table;
+    struct Slot {
+      uint32_t tag = 0;  // the hash's high half
+      Handle handle = kNone;  // kNone: empty
+    };
+    std::vector<Slot> slots;  // a power of two, at most half full
+    size_t size = 0;
   };
+  static uint64_t HashOf(uint8_t slot, std::string_view key);
+  static size_t Home(const Shard& shard, uint64_t hash) { return (hash >> 4) & (shard.slots.size() - 1); }
+  Shard& ShardOf(uint64_t hash) { return shards_[hash % kShards]; }
+  Entry* Find(uint8_t slot, std::string_view key, uint64_t hash);
+  void TableInsert(Handle h);
+  void TableErase(const Entry& e);
   struct Deadline {
     uint64_t at;
     Handle handle;
@@ -185,7 +199,6 @@ class StateStore {
   std::unordered_map<uint64_t, EntityList> entities_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
   StateStats stats_;
-  std::string scratch_;
 };
 
 }  // namespace kestrel::nfa

@@ -16,9 +16,12 @@ namespace kestrel::testing {
 
 class SyntheticStream {
  public:
-  // `keys`: distinct processes (entity ids); `hosts`: distinct hosts.
-  SyntheticStream(SchemaRegistry& registry, uint64_t seed, uint64_t keys, uint64_t hosts = 8)
-      : registry_(registry), rng_(seed), keys_(keys), hosts_(hosts) {
+  // `keys`: distinct processes (entity ids); `hosts`: distinct hosts. `benign_percent` of the
+  // events are routine activity: names, paths and ports from a large vocabulary that the
+  // suspicious values the tests' rules look for never appear in (0: every event is drawn from
+  // the small suspicious vocabulary, so rules match very often).
+  SyntheticStream(SchemaRegistry& registry, uint64_t seed, uint64_t keys, uint64_t hosts = 8, uint64_t benign_percent = 0)
+      : registry_(registry), rng_(seed), keys_(keys), hosts_(hosts), benign_percent_(benign_percent) {
     process_ = *registry.InternEventType("process");
     file_ = *registry.InternEventType("file");
     network_ = *registry.InternEventType("network");
@@ -56,17 +59,25 @@ class SyntheticStream {
       b.Append(category_, b.StringValue(category));
       b.Set(entity_, b.StringValue(fmt::format("ent-{}", key)));
       b.Set(parent_entity_, b.StringValue(fmt::format("ent-{}", key / 4)));
-      b.Set(name_, b.StringValue(kNames[(key * 7 + rng_() % 2) % std::size(kNames)]));
+      bool benign = benign_percent_ > 0 && rng_() % 100 < benign_percent_;
+      uint64_t routine = benign ? rng_() % kRoutine : 0;
+      if (benign) {
+        b.Set(name_, b.StringValue(fmt::format("svc-{}", routine)));
+      } else {
+        b.Set(name_, b.StringValue(kNames[(key * 7 + rng_() % 2) % std::size(kNames)]));
+      }
       b.Set(user_, b.StringValue(kUsers[key % std::size(kUsers)]));
       b.Set(host_, b.StringValue(fmt::format("host-{}", key % hosts_)));
       if (kind < 6) {
         b.Set(action_, b.StringValue(kActions[kind % 2]));
       } else if (kind < 8) {
         b.Set(action_, b.StringValue(kActions[2 + kind % 2]));
-        b.Set(path_, b.StringValue(kPaths[rng_() % std::size(kPaths)]));
+        b.Set(path_, benign ? b.StringValue(fmt::format("/var/lib/app/{}", routine))
+                            : b.StringValue(kPaths[rng_() % std::size(kPaths)]));
       } else {
         b.Set(action_, b.StringValue(kActions[4]));
-        b.Set(port_, Value::I64(static_cast<int64_t>(rng_() % 4 == 0 ? 4444 : 443)));
+        int64_t port = benign ? 8000 + static_cast<int64_t>(routine) : (rng_() % 4 == 0 ? 4444 : 443);
+        b.Set(port_, Value::I64(port));
       }
       batch.Add(b.Finish());
     }
@@ -75,7 +86,8 @@ class SyntheticStream {
  private:
   SchemaRegistry& registry_;
   std::mt19937_64 rng_;
-  uint64_t keys_, hosts_;
+  static constexpr uint64_t kRoutine = 1000;  // routine names, paths and ports
+  uint64_t keys_, hosts_, benign_percent_;
   uint64_t ts_ = 1'700'000'000'000'000'000;
   uint64_t id_ = 0;
   EventTypeId process_, file_, network_;
