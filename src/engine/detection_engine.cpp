@@ -57,6 +57,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   }
   stage_index_ = RuleIndex(terms, registry);
   masks_.assign(sequences_.size(), 0);
+  next_deadlines_.assign(sequences_.size(), 0);
   stats_.alerts_by_rule.assign(rules.rules.size(), 0);
 }
 
@@ -84,10 +85,13 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
   candidates_.clear();
   stage_index_.Candidates(event, candidates_);
   for (uint32_t c : candidates_) masks_[c / 64] |= uint64_t{1} << (c % 64);
+  const uint64_t ts = event.ts_mono_ns();
   for (size_t i = 0; i < sequences_.size(); ++i) {
     SequenceRule& s = sequences_[i];
+    if (s.indexed && masks_[i] == 0 && ts <= next_deadlines_[i]) continue;  // nothing to match or expire
     matches_.clear();
     s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
+    next_deadlines_[i] = s.runner->next_deadline();
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
   }
   event_copy_.Release();

@@ -80,6 +80,7 @@ class DetectionEngine {
   // an event is only evaluated against the terms it may match.
   RuleIndex stage_index_;
   std::vector<uint64_t> masks_;
+  std::vector<uint64_t> next_deadlines_;  // of each sequence runner, to skip idle ones
   SharedEventCopy event_copy_;  // one copy of the current event for all sequence rules
   std::vector<const eql::Program*> filters_;  // by rule number (single-event rules)
   std::vector<SequenceRule> sequences_;

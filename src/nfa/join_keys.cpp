@@ -1,6 +1,7 @@
 #include "nfa/join_keys.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace kestrel::nfa {
 void AppendKeyBytes(std::string& out, const eql::Scalar& s) {
@@ -24,16 +25,27 @@ void AppendKeyBytes(std::string& out, const eql::Scalar& s) {
 namespace {
 
 bool SameScalar(const eql::Scalar& a, const eql::Scalar& b) {
-  std::string x, y;
-  AppendKeyBytes(x, a);
-  AppendKeyBytes(y, b);
-  return x == y;
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case eql::SKind::kNull: return true;
+    case eql::SKind::kBool: return a.b == b.b;
+    case eql::SKind::kInt:
+    case eql::SKind::kTimestamp: return a.i == b.i;
+    case eql::SKind::kFloat: return std::memcmp(&a.f, &b.f, sizeof(a.f)) == 0;  // as the key bytes compare
+    case eql::SKind::kIp: return std::memcmp(a.ip.bytes, b.ip.bytes, 16) == 0;
+    case eql::SKind::kString: return a.s == b.s;
+  }
+  return false;
+}
+
+void Append(JoinKey& key, const eql::Scalar& value) {
+  AppendKeyBytes(key.bytes, value);
+  key.values.push_back(value);
 }
 
 }  // namespace
 
-void JoinKeyExtractor::Extract(const eql::CompiledTerm& term, const Event& event, std::vector<JoinKey>& out) {
-  out.clear();
+std::span<JoinKey> JoinKeyExtractor::Extract(const eql::CompiledTerm& term, const Event& event) {
   parts_.resize(term.keys.size());
   for (size_t k = 0; k < term.keys.size(); ++k) {
     std::vector<eql::Scalar>& part = parts_[k];
@@ -45,30 +57,32 @@ void JoinKeyExtractor::Extract(const eql::CompiledTerm& term, const Event& event
       if (!seen) part.push_back(v);
     }
     if (part.empty()) {
-      if (k >= term.key_optional.size() || !term.key_optional[k]) return;  // a required key is null
+      if (k >= term.key_optional.size() || !term.key_optional[k]) return {};  // a required key is null
       part.push_back(eql::Scalar::Null());
     }
   }
-  out.emplace_back();
+  // The cartesian product of the parts, in order, built in place.
+  if (keys_.empty()) keys_.emplace_back();
+  keys_[0].bytes.clear();
+  keys_[0].values.clear();
+  size_t count = 1;
   for (const std::vector<eql::Scalar>& part : parts_) {
     if (part.size() == 1) {
-      for (JoinKey& key : out) {
-        AppendKeyBytes(key.bytes, part[0]);
-        key.values.push_back(part[0]);
-      }
+      for (size_t i = 0; i < count; ++i) Append(keys_[i], part[0]);
       continue;
     }
-    std::vector<JoinKey> grown;
-    for (const JoinKey& key : out) {
-      for (const eql::Scalar& p : part) {
-        JoinKey g = key;
-        AppendKeyBytes(g.bytes, p);
-        g.values.push_back(p);
-        grown.push_back(std::move(g));
+    const size_t m = part.size();
+    if (keys_.size() < count * m) keys_.resize(count * m);
+    for (size_t i = count; i-- > 0;) {  // key i becomes keys i*m .. i*m+m-1 (never below i)
+      base_ = keys_[i];
+      for (size_t j = 0; j < m; ++j) {
+        keys_[i * m + j] = base_;
+        Append(keys_[i * m + j], part[j]);
       }
     }
-    out = std::move(grown);
+    count *= m;
   }
+  return {keys_.data(), count};
 }
 
 bool KeyValuesLess(const std::vector<eql::Scalar>& a, const std::vector<eql::Scalar>& b) {

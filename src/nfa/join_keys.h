@@ -2,6 +2,7 @@
 // the distinct non-null values of multi-valued key fields; none when a required key is null.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,15 @@ struct JoinKey {
 
 class JoinKeyExtractor {
  public:
-  // Fills `out` with the keys of `event` for `term` (empty when a required key is null).
-  void Extract(const eql::CompiledTerm& term, const Event& event, std::vector<JoinKey>& out);
+  // The keys of `event` for `term` (none when a required key is null), valid until the next
+  // call. Keys live in storage reused from call to call: no allocation once warmed up.
+  std::span<JoinKey> Extract(const eql::CompiledTerm& term, const Event& event);
 
  private:
   eql::Evaluator evaluator_;
   std::vector<std::vector<eql::Scalar>> parts_;
+  std::vector<JoinKey> keys_;  // the first `count` are the result
+  JoinKey base_;
 };
 
 // Appends one value to a serialized key: kind, then bytes (so 5 and "5" differ).

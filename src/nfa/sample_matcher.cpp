@@ -19,13 +19,11 @@ std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& que
   std::unordered_map<std::string, Candidates> by_key;
   eql::Evaluator evaluator;
   JoinKeyExtractor extractor;
-  std::vector<JoinKey> keys;
   for (const Event* e : events) {
     for (size_t s = 0; s < stages; ++s) {
       const eql::CompiledTerm& term = query.terms[s];
       if (!evaluator.Matches(term.filter, *e)) continue;
-      extractor.Extract(term, *e, keys);
-      for (JoinKey& key : keys) {
+      for (JoinKey& key : extractor.Extract(term, *e)) {
         Candidates& c = by_key[key.bytes];
         if (c.per_stage.empty()) {
           c.per_stage.resize(stages);

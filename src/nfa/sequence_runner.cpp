@@ -102,16 +102,14 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   for (size_t m = 0; m < missing_.size(); ++m) {
     const eql::CompiledTerm& term = *missing_[m].term;
     if (!MayMatch(may_match, missing_[m].term_index) || !evaluator_.Matches(term.filter, event)) continue;
-    keys_extractor_.Extract(term, event, keys_);
-    for (const JoinKey& key : keys_) RecordMissingHit(m, key, event);
+    for (const JoinKey& key : keys_extractor_.Extract(term, event)) RecordMissingHit(m, key, event);
   }
 
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
     const eql::CompiledTerm& term = *positive_[k];
     if (!MayMatch(may_match, positive_term_[k]) || !evaluator_.Matches(term.filter, event)) continue;
-    keys_extractor_.Extract(term, event, keys_);
-    for (const JoinKey& key : keys_) {
+    for (const JoinKey& key : keys_extractor_.Extract(term, event)) {
       if (k == 0) {
         PendingMatch p;
         p.first_ts = ts;
@@ -170,8 +168,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   // completes it, as in Elasticsearch.
   if (query_.until && MayMatch(may_match, static_cast<uint32_t>(query_.terms.size())) &&
       evaluator_.Matches(query_.until->filter, event)) {
-    keys_extractor_.Extract(*query_.until, event, keys_);
-    for (const JoinKey& key : keys_) {
+    for (const JoinKey& key : keys_extractor_.Extract(*query_.until, event)) {
       for (size_t k = 0; k < last; ++k) {
         if (StateStore::Entry* e = store_.Find(static_cast<uint8_t>(k), key.bytes)) {
           EvictReason terminated = EvictReason::kTerminated;
@@ -245,9 +242,7 @@ bool SequenceRunner::OnExpire(StateStore::Entry& e, uint64_t now, const Event* b
     // The key's values, from the match's last event.
     JoinKey key;
     key.bytes = key_bytes;
-    std::vector<JoinKey> keys;
-    keys_extractor_.Extract(*positive_.back(), *p.events.back(), keys);
-    for (JoinKey& k : keys) {
+    for (JoinKey& k : keys_extractor_.Extract(*positive_.back(), *p.events.back())) {
       if (k.bytes == key_bytes) key = std::move(k);
     }
     Emit(key, std::move(p), by ? by->ts_mono_ns() : UINT64_MAX, by ? by->event_id() : UINT64_MAX, *out);

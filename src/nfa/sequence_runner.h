@@ -51,6 +51,9 @@ class SequenceRunner {
   static constexpr uint64_t kAllTerms = ~uint64_t{0};
   // The number of terms a mask covers (terms, then `until`); masks are used only up to 64.
   size_t TermCount() const { return query_.terms.size() + (query_.until ? 1 : 0); }
+  // Until an event is later than this, Process with no term bit set does nothing (nothing can
+  // expire), so a caller may skip it.
+  uint64_t next_deadline() const { return store_.next_deadline(); }
   // End of stream: decides the matches still waiting on trailing missing stages.
   void Finish(std::vector<SequenceMatch>& out);
 
@@ -99,7 +102,6 @@ class SequenceRunner {
   StateStore store_;
   eql::Evaluator evaluator_;
   JoinKeyExtractor keys_extractor_;
-  std::vector<JoinKey> keys_;
   SharedEventCopy own_copy_;                 // the current event's copy, when no shared one is set
   SharedEventCopy* shared_copy_ = nullptr;
   uint64_t matches_ = 0;

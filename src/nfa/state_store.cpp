@@ -125,12 +125,14 @@ StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64
   if (newest_ != kNone) At(newest_).next = h;
   newest_ = h;
   if (oldest_ == kNone) oldest_ = h;
-  EntityList& list = entities_[entity];
-  e.entity_prev = list.newest;
-  if (list.newest != kNone) At(list.newest).entity_next = h;
-  list.newest = h;
-  if (list.oldest == kNone) list.oldest = h;
-  ++list.count;
+  if (limits_.max_entries_per_entity != 0) {  // the lists serve only that quota
+    EntityList& list = entities_[entity];
+    e.entity_prev = list.newest;
+    if (list.newest != kNone) At(list.newest).entity_next = h;
+    list.newest = h;
+    if (list.oldest == kNone) list.oldest = h;
+    ++list.count;
+  }
   if (deadline != UINT64_MAX) {
     deadlines_.push({deadline, h, generation});
     if (deadlines_.size() > 2 * stats_.entries + 1024) CompactDeadlines();
@@ -178,6 +180,7 @@ void StateStore::EvictOldest(EvictReason reason) {
 void StateStore::Unlink(Entry& e) {
   if (e.prev != kNone) At(e.prev).next = e.next; else oldest_ = e.next;
   if (e.next != kNone) At(e.next).prev = e.prev; else newest_ = e.prev;
+  if (limits_.max_entries_per_entity == 0) return;
   auto it = entities_.find(e.entity);
   EntityList& list = it->second;
   if (e.entity_prev != kNone) At(e.entity_prev).entity_next = e.entity_next; else list.oldest = e.entity_next;

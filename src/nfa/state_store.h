@@ -137,6 +137,10 @@ class StateStore {
   // Removes the entry; `reason` is counted unless it is null (advanced or completed).
   void Erase(Entry& entry, const EvictReason* reason);
 
+  // The earliest deadline of any entry (UINT64_MAX: none); Expire(now) does nothing while
+  // `now` is not past it.
+  uint64_t next_deadline() const { return deadlines_.empty() ? UINT64_MAX : deadlines_.top().at; }
+
   // Removes every entry whose deadline is before `now`. `on_expire` sees each first and returns
   // true when it has consumed the entry itself (re-inserting or erasing it), false to let it be
   // counted as expired.

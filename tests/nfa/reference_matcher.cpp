@@ -66,9 +66,7 @@ class Reference {
   std::vector<std::string> Keys(const eql::CompiledTerm& term, size_t i) {
     std::vector<std::string> out;
     if (!evaluator_.Matches(term.filter, events_[i])) return out;
-    std::vector<JoinKey> keys;
-    extractor_.Extract(term, events_[i], keys);
-    for (JoinKey& k : keys) out.push_back(std::move(k.bytes));
+    for (const JoinKey& k : extractor_.Extract(term, events_[i])) out.push_back(k.bytes);
     return out;
   }
 
