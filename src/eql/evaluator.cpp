@@ -23,12 +23,26 @@ bool Evaluator::CategoryMatches(const Program& program, const Event& event) {
   return false;
 }
 
+namespace {
+
+std::optional<bool> ToOptional(Tri t) {
+  if (t == Tri::kNull) return std::nullopt;
+  return t == Tri::kTrue;
+}
+
+Tri ToTri(std::optional<bool> b) {
+  if (!b) return Tri::kNull;
+  return *b ? Tri::kTrue : Tri::kFalse;
+}
+
+}  // namespace
+
 std::optional<bool> Evaluator::Test(const Program& program, const Event& event) {
   if (!CategoryMatches(program, event)) return false;
   stack_.clear();
   scratch_.Reset();
-  Range r = Eval(program, program.root, &event);
-  return Truth(r);
+  if (fast_path_) return ToOptional(EvalBool(program, program.root, &event));
+  return Truth(Eval(program, program.root, &event));
 }
 
 const std::vector<Scalar>& Evaluator::Values(const Program& program, const Event& event) {
@@ -85,28 +99,188 @@ bool Holds(Op op, int c) {
   }
 }
 
+// `b op a` as `a Mirror(op) b` (CompareScalars(a, b) is -CompareScalars(b, a)).
+Op Mirror(Op op) {
+  switch (op) {
+    case Op::kLt: return Op::kGt;
+    case Op::kLe: return Op::kGe;
+    case Op::kGt: return Op::kLt;
+    case Op::kGe: return Op::kLe;
+    default: return op;
+  }
+}
+
+// The verdict of a comparison of multi-valued operands, fed one pair at a time: `!=` is the
+// negation of `==` over all comparable pairs; the others hold if any pair holds. Null when no
+// pair is comparable (as when either side is null).
+class Verdict {
+ public:
+  explicit Verdict(Op op) : op_(op) {}
+  // Adds one pair's comparison; true once the verdict cannot change.
+  bool Add(std::optional<int> c) {
+    if (!c) return false;
+    comparable_ = true;
+    holds_ = Holds(op_ == Op::kNe ? Op::kEq : op_, *c);
+    return holds_;
+  }
+  Tri result() const {
+    if (!comparable_) return Tri::kNull;
+    return (op_ == Op::kNe) != holds_ ? Tri::kTrue : Tri::kFalse;
+  }
+
+ private:
+  Op op_;
+  bool comparable_ = false;
+  bool holds_ = false;
+};
+
+// CompareScalars(FromValue(e), k, insensitive), without the Scalar for strings and integers.
+std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive) {
+  if (e.kind() == ValueKind::kString && k.kind == SKind::kString) {
+    return CompareStrings(e.as_string(), k.s, insensitive);
+  }
+  if (k.kind == SKind::kInt && (e.kind() == ValueKind::kI64 ||
+                                (e.kind() == ValueKind::kU64 && e.as_u64() <= static_cast<uint64_t>(INT64_MAX)))) {
+    int64_t x = e.as_i64();  // the same bits as as_u64() in range
+    return x < k.i ? -1 : (x > k.i ? 1 : 0);
+  }
+  return CompareScalars(FromValue(e), k, insensitive);
+}
+
+// Calls `visit` on the elements of a field's value (null when the field is missing) as Eval's
+// kField expands them: the value itself, or an array's elements with those of arrays in it in
+// place; stops and returns true when `visit` does.
+template <typename Visit>
+bool VisitElements(const Value* v, Visit visit) {
+  if (v == nullptr) return false;
+  if (v->kind() != ValueKind::kArray) return visit(*v);
+  for (const Value& e : v->as_array()) {
+    if (e.kind() != ValueKind::kArray) {
+      if (visit(e)) return true;
+      continue;
+    }
+    for (const Value& inner : e.as_array()) {
+      if (visit(inner)) return true;
+    }
+  }
+  return false;
+}
+
+// Does `test` (kTrue / kFalse, or kNull for a null element) hold for some element of a field?
+// Null when every element is null (or there is none), like AllNull in Eval.
+template <typename Test>
+Tri AnyElement(const Value* v, Test test) {
+  Tri out = Tri::kNull;
+  VisitElements(v, [&](const Value& e) {
+    Tri t = test(e);
+    if (t != Tri::kNull) out = t;
+    return t == Tri::kTrue;
+  });
+  return out;
+}
+
+Tri Not(Tri t) {
+  if (t == Tri::kNull) return t;
+  return t == Tri::kTrue ? Tri::kFalse : Tri::kTrue;
+}
+
+// Kleene `and` / `or`; `right` is evaluated only when `left` does not decide.
+template <typename Right>
+Tri AndOr(bool is_and, Tri left, Right right) {
+  Tri decisive = is_and ? Tri::kFalse : Tri::kTrue;
+  if (left == decisive) return left;
+  Tri r = right();
+  if (r == decisive) return r;
+  return left == Tri::kNull || r == Tri::kNull ? Tri::kNull : Not(decisive);
+}
+
+Scalar ToScalar(Tri t) { return t == Tri::kNull ? Scalar::Null() : Scalar::Bool(t == Tri::kTrue); }
 
 }  // namespace
 
 std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insensitive) const {
   if (AllNull(stack_, a.begin, a.end) || AllNull(stack_, b.begin, b.end)) return std::nullopt;
-  // `!=` is the negation of `==` over all elements; the others hold if any pair holds.
-  Op test = op == Op::kNe ? Op::kEq : op;
-  bool any = false, comparable = false;
-  for (uint32_t i = a.begin; i < a.end && !any; ++i) {
-    for (uint32_t j = b.begin; j < b.end; ++j) {
-      auto c = CompareScalars(stack_[i], stack_[j], insensitive);
-      if (!c) continue;
-      comparable = true;
-      if (Holds(test, *c)) {
-        any = true;
-        break;
-      }
+  Verdict verdict(op);
+  bool decided = false;
+  for (uint32_t i = a.begin; i < a.end && !decided; ++i) {
+    for (uint32_t j = b.begin; j < b.end && !decided; ++j) {
+      decided = verdict.Add(CompareScalars(stack_[i], stack_[j], insensitive));
     }
   }
-  if (op == Op::kNe) return comparable ? std::optional<bool>(!any) : std::nullopt;
-  if (any) return true;
-  return comparable ? std::optional<bool>(false) : std::nullopt;
+  return ToOptional(verdict.result());
+}
+
+bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
+  if (x.kind == SKind::kString) {
+    if (set.insensitive) {
+      FoldCaseInto(folded_, x.s);
+      if (set.strings.find(std::string_view(folded_)) != set.strings.end()) return true;
+    } else if (set.strings.find(x.s) != set.strings.end()) {
+      return true;
+    }
+  }
+  for (const Scalar& y : set.others) {
+    auto c = CompareScalars(x, y, set.insensitive);
+    if (c && *c == 0) return true;
+  }
+  if (x.kind != SKind::kString && x.kind != SKind::kNull) {
+    // A number or address against string literals ("4" in a set holding "4").
+    for (const std::string& s : set.strings) {
+      auto c = CompareScalars(x, Scalar::String(s), set.insensitive);
+      if (c && *c == 0) return true;
+    }
+  }
+  return false;
+}
+
+Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
+  const IrNode& n = p.nodes[id];
+  auto field = [&](const IrNode& f) { return event != nullptr ? event->Find(f.field) : nullptr; };
+  switch (n.op) {
+    case IrOp::kAnd:
+    case IrOp::kOr:
+      return AndOr(n.op == IrOp::kAnd, EvalBool(p, n.children[0], event),
+                   [&] { return EvalBool(p, n.children[1], event); });
+    case IrOp::kNot: return Not(EvalBool(p, n.children[0], event));
+    case IrOp::kCompare: {
+      const IrNode& a = p.nodes[n.children[0]];
+      const IrNode& b = p.nodes[n.children[1]];
+      bool field_left = a.op == IrOp::kField && b.op == IrOp::kConst;
+      if (!field_left && !(a.op == IrOp::kConst && b.op == IrOp::kField)) break;
+      const Scalar& k = field_left ? b.constant : a.constant;
+      Verdict verdict(field_left ? n.cmp : Mirror(n.cmp));  // as `field op constant`
+      VisitElements(field(field_left ? a : b),
+                    [&](const Value& e) { return verdict.Add(CompareElement(e, k, n.insensitive)); });
+      return verdict.result();
+    }
+    case IrOp::kInSet: {
+      if (p.nodes[n.children[0]].op != IrOp::kField) break;
+      Tri t = AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
+        Scalar x = FromValue(e);
+        return x.is_null() ? Tri::kNull : ToTri(InSet(p.sets[n.index], x));
+      });
+      return n.negated ? Not(t) : t;
+    }
+    case IrOp::kMatch:
+      if (p.nodes[n.children[0]].op != IrOp::kField) break;
+      return AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
+        if (e.kind() == ValueKind::kString) return ToTri(MatchesAny(p, n, e.as_string()));
+        Scalar x = FromValue(e);
+        return x.is_null() ? Tri::kNull : ToTri(MatchesAny(p, n, Text(x)));
+      });
+    case IrOp::kIsNull:
+    case IrOp::kIsNotNull: {
+      if (p.nodes[n.children[0]].op != IrOp::kField) break;
+      auto non_null = [](const Value& e) { return FromValue(e).is_null() ? Tri::kNull : Tri::kFalse; };
+      bool null = AnyElement(field(p.nodes[n.children[0]]), non_null) == Tri::kNull;
+      return (n.op == IrOp::kIsNull) == null ? Tri::kTrue : Tri::kFalse;
+    }
+    default: break;
+  }
+  auto base = stack_.size();
+  Tri t = ToTri(Truth(Eval(p, id, event)));
+  stack_.resize(base);
+  return t;
 }
 
 // A double as Elasticsearch (Java's Double.toString) prints it: "1.0", "0.5", "1.0E7", "NaN".
@@ -150,34 +324,21 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
   switch (n.op) {
     case IrOp::kConst: return Push(base, n.constant);
     case IrOp::kField: {
-      const Value* v = event != nullptr ? event->Find(n.field) : nullptr;
-      if (v == nullptr || v->is_null()) return Push(base, Scalar::Null());
-      if (v->kind() != ValueKind::kArray) return Push(base, FromValue(*v));
-      for (const Value& element : v->as_array()) {
-        if (element.kind() == ValueKind::kArray) {
-          for (const Value& inner : element.as_array()) stack_.push_back(FromValue(inner));
-        } else {
-          stack_.push_back(FromValue(element));
-        }
-      }
-      if (stack_.size() == base) stack_.push_back(Scalar::Null());  // [] is null
+      VisitElements(event != nullptr ? event->Find(n.field) : nullptr, [&](const Value& e) {
+        stack_.push_back(FromValue(e));
+        return false;
+      });
+      if (stack_.size() == base) stack_.push_back(Scalar::Null());  // missing, or []
       return {base, static_cast<uint32_t>(stack_.size())};
     }
     case IrOp::kAnd:
     case IrOp::kOr: {
-      bool is_and = n.op == IrOp::kAnd;
-      auto left = Truth(Eval(p, n.children[0], event));
+      Tri left = ToTri(Truth(Eval(p, n.children[0], event)));
       stack_.resize(base);
-      if (left.has_value() && *left != is_and) return Push(base, Scalar::Bool(*left));  // short circuit
-      auto right = Truth(Eval(p, n.children[1], event));
-      if (right.has_value() && *right != is_and) return Push(base, Scalar::Bool(*right));
-      if (left.has_value() && right.has_value()) return Push(base, Scalar::Bool(is_and));
-      return Push(base, Scalar::Null());
+      auto right = [&] { return ToTri(Truth(Eval(p, n.children[1], event))); };
+      return Push(base, ToScalar(AndOr(n.op == IrOp::kAnd, left, right)));
     }
-    case IrOp::kNot: {
-      auto t = Truth(Eval(p, n.children[0], event));
-      return Push(base, t ? Scalar::Bool(!*t) : Scalar::Null());
-    }
+    case IrOp::kNot: return Push(base, ToScalar(Not(ToTri(Truth(Eval(p, n.children[0], event))))));
     case IrOp::kCompare: {
       Range a = Eval(p, n.children[0], event);
       Range b = Eval(p, n.children[1], event);
@@ -206,37 +367,8 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
     case IrOp::kInSet: {
       Range a = Eval(p, n.children[0], event);
       if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
-      const LiteralSet& set = p.sets[n.index];
       bool found = false;
-      for (uint32_t i = a.begin; i < a.end && !found; ++i) {
-        const Scalar& x = stack_[i];
-        if (x.kind == SKind::kString) {
-          if (set.insensitive) {
-            FoldCaseInto(folded_, x.s);
-            found = set.strings.find(std::string_view(folded_)) != set.strings.end();
-          } else {
-            found = set.strings.find(x.s) != set.strings.end();
-          }
-          if (found) break;
-        }
-        for (const Scalar& y : set.others) {
-          auto c = CompareScalars(x, y, set.insensitive);
-          if (c && *c == 0) {
-            found = true;
-            break;
-          }
-        }
-        if (!found && x.kind != SKind::kString && x.kind != SKind::kNull && !set.strings.empty()) {
-          // A number or address against string literals ("4" in a set holding "4").
-          for (const std::string& s : set.strings) {
-            auto c = CompareScalars(x, Scalar::String(s), set.insensitive);
-            if (c && *c == 0) {
-              found = true;
-              break;
-            }
-          }
-        }
-      }
+      for (uint32_t i = a.begin; i < a.end && !found; ++i) found = InSet(p.sets[n.index], stack_[i]);
       return Push(base, Scalar::Bool(n.negated ? !found : found));
     }
     case IrOp::kInList: {
@@ -255,9 +387,7 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
       if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
       bool found = false;
       for (uint32_t i = a.begin; i < a.end && !found; ++i) {
-        if (stack_[i].is_null()) continue;
-        std::string_view text = Text(stack_[i]);
-        for (uint32_t m = 0; m < n.count && !found; ++m) found = p.matchers[n.index + m].Matches(text);
+        if (!stack_[i].is_null()) found = MatchesAny(p, n, Text(stack_[i]));
       }
       return Push(base, Scalar::Bool(found));
     }

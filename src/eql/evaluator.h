@@ -2,7 +2,10 @@
 // three-valued logic (a missing field is null; comparing with null is null; `not null` is null;
 // a query matches only on true) and multi-valued fields (a predicate holds if it holds for any
 // element). No allocation per event once warmed up: values live on a reused stack and function
-// results in a scratch arena reset per call.
+// results in a scratch arena reset per call. Test decides the boolean part of a condition (and /
+// or / not over a field compared with a constant, `in` a literal set, `:` / like / regex and null
+// tests on a field) straight from the event's values, and evaluates any other node on the stack;
+// both give the same result.
 #pragma once
 
 #include <optional>
@@ -24,6 +27,9 @@ class LineageOracle {
 
 // A double in Elasticsearch's text form ("1.0", "1.0E7").
 std::string FormatDouble(double d);
+
+// A three-valued truth: EQL's null is neither true nor false.
+enum class Tri : uint8_t { kFalse, kTrue, kNull };
 
 class Evaluator {
  public:
@@ -48,6 +54,9 @@ class Evaluator {
 
   static bool CategoryMatches(const Program& program, const Event& event);
 
+  // Off: Test evaluates every node on the value stack (for differential tests).
+  void set_boolean_fast_path(bool on) { fast_path_ = on; }
+
  private:
   struct Range {
     uint32_t begin;
@@ -55,12 +64,14 @@ class Evaluator {
     uint32_t size() const { return end - begin; }
   };
 
+  Tri EvalBool(const Program& p, uint32_t id, const Event* event);
   Range Eval(const Program& p, uint32_t id, const Event* event);
   Range Push(uint32_t base, const Scalar& s);
   std::optional<bool> Truth(Range r) const;
   std::optional<bool> CompareRanges(Op op, Range a, Range b, bool insensitive) const;
   Range EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base);
   std::string_view Text(const Scalar& s);  // a scalar as text (numbers rendered plainly)
+  bool InSet(const LiteralSet& set, const Scalar& x);  // kInSet for one element
 
   std::vector<Scalar> stack_;
   std::vector<Scalar> variables_;  // arraySearch / arrayCount bindings, by slot
@@ -69,6 +80,7 @@ class Evaluator {
   std::string folded_;
   Arena scratch_{16 * 1024};
   LineageOracle* lineage_ = nullptr;
+  bool fast_path_ = true;
 };
 
 }  // namespace kestrel::eql

@@ -317,8 +317,7 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
       for (uint32_t i = a.begin; i < a.end && !found; ++i) {
         if (stack_[i].is_null()) continue;
         any = true;
-        std::string_view text = Text(stack_[i]);
-        for (uint32_t m = 0; m < n.count && !found; ++m) found = p.matchers[n.index + m].Matches(text);
+        found = MatchesAny(p, n, Text(stack_[i]));
       }
       result_.push_back(any ? Scalar::Bool(found) : Scalar::Null());
       break;

@@ -84,6 +84,14 @@ struct Program {
   std::optional<FieldId> category_field;     // event.category, to match non-first categories
 };
 
+// Does `text` match one of the node's matchers (kMatch, and the match / wildcard calls)?
+inline bool MatchesAny(const Program& p, const IrNode& n, std::string_view text) {
+  for (uint32_t m = 0; m < n.count; ++m) {
+    if (p.matchers[n.index + m].Matches(text)) return true;
+  }
+  return false;
+}
+
 // Prints the IR as an S-expression.
 std::string PrintProgram(const Program& p, const SchemaRegistry& registry);
 

@@ -15,24 +15,6 @@ namespace {
 
 int Sign(double d) { return d < 0 ? -1 : (d > 0 ? 1 : 0); }
 
-int CompareStrings(std::string_view a, std::string_view b, bool insensitive) {
-  if (!insensitive) {
-    int c = a.compare(b);
-    return c < 0 ? -1 : (c > 0 ? 1 : 0);
-  }
-  if (!IsAscii(a) || !IsAscii(b)) {
-    int c = FoldCase(a).compare(FoldCase(b));
-    return c < 0 ? -1 : (c > 0 ? 1 : 0);
-  }
-  size_t n = std::min(a.size(), b.size());
-  for (size_t k = 0; k < n; ++k) {
-    int x = static_cast<unsigned char>(AsciiLower(a[k]));
-    int y = static_cast<unsigned char>(AsciiLower(b[k]));
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
-
 std::optional<Scalar> StringAsNumber(std::string_view s) {
   int64_t i = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
@@ -55,6 +37,24 @@ std::optional<int64_t> AsTimestampNs(const Scalar& x) {
 }
 
 }  // namespace
+
+int CompareStrings(std::string_view a, std::string_view b, bool insensitive) {
+  if (!insensitive) {
+    int c = a.compare(b);
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  if (!IsAscii(a) || !IsAscii(b)) {
+    int c = FoldCase(a).compare(FoldCase(b));
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  size_t n = std::min(a.size(), b.size());
+  for (size_t k = 0; k < n; ++k) {
+    int x = static_cast<unsigned char>(AsciiLower(a[k]));
+    int y = static_cast<unsigned char>(AsciiLower(b[k]));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
 
 Scalar FromValue(const Value& v) {
   switch (v.kind()) {

@@ -39,6 +39,10 @@ struct Scalar {
 // A stored event value as a scalar (arrays are expanded by the caller).
 Scalar FromValue(const Value& v);
 
+// Three-way comparison of two strings: by bytes, or when insensitive ASCII case-folded (and
+// through FoldCase when either is not ASCII). What CompareScalars does for two strings.
+int CompareStrings(std::string_view a, std::string_view b, bool insensitive);
+
 // Three-way comparison; nullopt when the two cannot be compared (either is null, or the kinds
 // have no common order). Strings compare by bytes, or ASCII case-folded when insensitive.
 std::optional<int> CompareScalars(const Scalar& a, const Scalar& b, bool insensitive = false);

@@ -2,12 +2,17 @@
 // comparison, number text, the optimizer and prefilters, and the sequence matcher fed directly.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fmt/format.h>
+
 #include "eql/compiler.h"
 #include "eql/evaluator.h"
 #include "eql/matcher.h"
 #include "eql/optimizer.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
+#include "event/ip_address.h"
+#include "event/ndjson.h"
 #include "nfa/sequence_runner.h"
 
 namespace kestrel::eql {
@@ -151,6 +156,198 @@ TEST_F(CompiledTest, SequenceRunnerAdvancesTheMostRecentPartialMatch) {
     EXPECT_EQ(runner.stats().evicted[static_cast<size_t>(nfa::EvictReason::kExpired)], 1u);
     EXPECT_EQ(runner.stats().bytes, 0u);
   }
+}
+
+// Test's boolean fast path against the generic evaluation on the value stack: a grid of field x
+// operator x constant predicates (both operand orders, case-sensitive and not), `in`, `:` /
+// like / regex, null tests and generic nodes, and and / or / not combinations of them, over
+// events holding every kind of value, nulls, arrays with nulls and nested arrays.
+class FastPathTest : public ::testing::Test {
+ protected:
+  FastPathTest() : builder_(&batch_.arena()) {
+    v_ = *registry_.Intern("d.v", {});
+    w_ = *registry_.Intern("d.w", {});
+  }
+
+  // The values a field takes; nullopt: the field is missing.
+  std::vector<std::optional<Value>> Values() {
+    auto s = [&](std::string_view x) { return builder_.StringValue(x); };
+    auto ip = [&](std::string_view x) { return builder_.IpValue(*ParseIp(x)); };
+    auto array = [&](std::initializer_list<Value> elements) {
+      Value* out = batch_.arena().AllocateArray<Value>(elements.size());
+      std::copy(elements.begin(), elements.end(), out);
+      return Value::Array({out, elements.size()});
+    };
+    const Value null = Value::Null();
+    return {
+        std::nullopt, null, Value::Bool(true), Value::Bool(false),
+        Value::I64(0), Value::I64(4), Value::I64(-7), Value::I64(INT64_MAX), Value::I64(INT64_MIN),
+        Value::U64(4), Value::U64(uint64_t{INT64_MAX}), Value::U64(uint64_t{INT64_MAX} + 1), Value::U64(UINT64_MAX),
+        Value::F64(4.0), Value::F64(2.5), Value::F64(-0.0), Value::F64(NAN), Value::F64(INFINITY), Value::F64(1e7),
+        s("4"), s("2.5"), s("-7"), s(""), s("bash"), s("BASH"), s("Bash"), s("/usr/bin/bash"), s("été"), s("ÉTÉ"),
+        s("Été!"), s("10.0.0.1"), s("1970-01-01T00:00:00Z"), s("true"), s("4 "), s("1.0E7"),
+        ip("10.0.0.1"), ip("::1"),
+        Value::Timestamp(0), Value::Timestamp(1'000'000), Value::Timestamp(4'000'000),
+        array({}), array({null}), array({null, null}), array({s("bash"), null}), array({null, Value::I64(4)}),
+        array({Value::I64(4), s("bash")}), array({s("BASH"), s("été")}),
+        array({Value::U64(UINT64_MAX), Value::F64(2.5)}),
+        array({ip("10.0.0.1"), Value::Timestamp(0), Value::Bool(true)}),
+        array({array({Value::I64(1), Value::I64(4)}), array({s("bash")})}), array({array({})}),
+        array({array({null}), null}), array({array({array({s("bash")}), s("x")}), Value::I64(-7)}),
+        array({array({array({s("bash")})})}),  // deeper than Eval flattens: null
+    };
+  }
+
+  std::string Json(const Event& e) const {
+    std::string out;
+    AppendEventJson(out, e, registry_);
+    return out;
+  }
+
+  // Does `v` hold (an element, at any depth) for which `pred` holds?
+  template <typename Pred>
+  static bool Holds(const std::optional<Value>& v, Pred pred) {
+    if (!v) return false;
+    if (v->kind() != ValueKind::kArray) return pred(*v);
+    for (const Value& e : v->as_array()) {
+      if (Holds(e, pred)) return true;
+    }
+    return false;
+  }
+
+  // CompareScalars turns a number compared with a timestamp into ns without checking the
+  // range (undefined behaviour beyond about 9.2e12 ms, or for NaN and infinities), so those
+  // numbers are kept away from timestamps.
+  static bool OutOfTimestampRange(const Value& v) {
+    constexpr double kLimit = 9e12;
+    switch (v.kind()) {
+      case ValueKind::kI64: return v.as_i64() > kLimit || v.as_i64() < -kLimit;
+      case ValueKind::kU64: return v.as_u64() > kLimit;
+      case ValueKind::kF64: return !(std::fabs(v.as_f64()) < kLimit);
+      default: return false;
+    }
+  }
+
+  Event MakeEvent(const std::optional<Value>& v, const std::optional<Value>& w) {
+    builder_.Start();
+    builder_.header().type = *registry_.InternEventType("process");
+    if (v) builder_.Set(v_, *v);
+    if (w) builder_.Set(w_, *w);
+    return builder_.Finish();
+  }
+
+  // Predicates on d.v.
+  static std::vector<std::string> Leaves() {
+    std::vector<std::string> out;
+    const char* constants[] = {"4", "-7", "0", "2.5", "4.0", "1e7", "9223372036854775807", "18446744073709551615",
+                               R"("4")", R"("2.5")", R"("bash")", R"("BASH")", R"("été")", R"("ÉTÉ")", R"("")",
+                               R"("10.0.0.1")", R"("::1")", R"("1970-01-01T00:00:00Z")", R"("true")", "true",
+                               "false", "null"};
+    for (const char* op : {"==", "!=", "<", "<=", ">", ">="}) {
+      for (const char* c : constants) {
+        out.push_back(fmt::format("d.v {} {}", op, c));
+        out.push_back(fmt::format("{} {} d.v", c, op));
+      }
+    }
+    for (const char* m : {R"(: "ba*")", R"(: "BASH")", R"(: "4")", R"(: "2.5")", R"(: "1.0E7")", R"(: "true")",
+                          R"(: "10.0.0.*")", R"(: "*É*")", R"(: ("x*", "*sh"))", R"(like "ba*")", R"(like~ "BA*")",
+                          R"(regex "-?[0-9]+")", R"(regex~ "B.SH")", R"(: "1970*")", R"(: "::1")", R"(: "*")",
+                          R"(: "")", R"(in ("bash", "4"))", R"(in (4, "bash"))", R"(in (2.5, true))",
+                          R"(in~ ("BASH", "ÉTÉ"))", R"(not in ("bash", "4"))", R"(in ("10.0.0.1", "::1"))",
+                          R"(in (-7, 0))", R"(in ("1970-01-01T00:00:00Z"))", R"(not in~ ("été", 4))",
+                          R"(in (18446744073709551615, 1e7))", "== null", "!= null"}) {
+      out.push_back(fmt::format("d.v {}", m));
+    }
+    // Nodes the fast path leaves to the stack.
+    for (const char* g : {"null != d.v", "d.v == d.w", "d.v < d.w", "d.v + 1 == 5", "length(d.v) > 3",
+                          R"(startsWith(d.v, "ba"))", "d.v in (d.w, 4)", R"(string(d.v) : "4*")",
+                          R"(cidrMatch(d.v, "10.0.0.0/8"))", "-d.v < 0", "d.v"}) {
+      out.emplace_back(g);
+    }
+    return out;
+  }
+
+  SchemaRegistry registry_ = SchemaRegistry::WithEcs();
+  FieldId v_, w_;
+  EventBatch batch_;
+  EventBuilder builder_;
+};
+
+TEST_F(FastPathTest, AgreesWithTheGenericEvaluation) {
+  std::vector<std::optional<Value>> values = Values();
+  const size_t n = values.size();
+  std::vector<bool> timestamp(n), huge(n);
+  for (size_t i = 0; i < n; ++i) {
+    timestamp[i] = Holds(values[i], [](const Value& e) { return e.kind() == ValueKind::kTimestamp; });
+    huge[i] = Holds(values[i], OutOfTimestampRange);
+  }
+  struct Sample {
+    Event event;
+    bool timestamp, huge;  // holds a timestamp / a number out of the timestamp range
+  };
+  std::vector<Sample> rows;  // each value of d.v once, with some d.w
+  std::vector<Sample> grid;  // d.v x d.w
+  auto add = [&](std::vector<Sample>& out, size_t i, size_t j) {
+    out.push_back({MakeEvent(values[i], values[j]), timestamp[i] || timestamp[j], huge[i] || huge[j]});
+  };
+  for (size_t i = 0; i < n; ++i) {
+    add(rows, i, (i * 7 + 3) % n);
+    for (size_t j = 0; j < n; ++j) add(grid, i, j);
+  }
+
+  std::vector<std::string> leaves = Leaves();
+  std::vector<std::pair<std::string, const std::vector<Sample>*>> predicates;
+  for (const std::string& leaf : leaves) predicates.emplace_back(leaf, &rows);
+  auto on_w = [](std::string s) {
+    for (size_t at = s.find("d.v"); at != std::string::npos; at = s.find("d.v", at)) s[at + 2] = 'w';
+    return s;
+  };
+  for (size_t k = 0; k < 240; ++k) {
+    const std::string& a = leaves[(k * 37) % leaves.size()];
+    const std::string& b = on_w(leaves[(k * 101 + 13) % leaves.size()]);
+    const std::string& c = leaves[(k * 59 + 7) % leaves.size()];
+    switch (k % 4) {
+      case 0: predicates.emplace_back(fmt::format("({}) and ({})", a, b), &grid); break;
+      case 1: predicates.emplace_back(fmt::format("({}) or ({})", a, b), &grid); break;
+      case 2: predicates.emplace_back(fmt::format("not (({}) and ({}))", b, a), &grid); break;
+      default: predicates.emplace_back(fmt::format("(not ({}) or ({})) and not ({})", a, b, c), &grid); break;
+    }
+  }
+
+  Evaluator fast, slow;
+  slow.set_boolean_fast_path(false);
+  size_t programs = 0, checks = 0, skipped = 0, outcomes[3] = {};
+  for (bool insensitive : {false, true}) {
+    CompileOptions options;
+    options.case_insensitive = insensitive;
+    for (const auto& [text, events] : predicates) {
+      Source source("<q>", "process where " + text);
+      auto compiled = Compile(source, registry_, options);
+      ASSERT_TRUE(compiled.query) << source.RenderAll(compiled.diagnostics);
+      const Program& p = compiled.query->terms[0].filter;
+      ++programs;
+      bool huge_literal = text.find("9223372036854775807") != std::string::npos ||
+                          text.find("18446744073709551615") != std::string::npos;
+      for (const auto& [e, has_timestamp, has_huge] : *events) {
+        if (has_timestamp && (has_huge || huge_literal)) {
+          ++skipped;
+          continue;
+        }
+        auto expected = slow.Test(p, e);
+        ASSERT_EQ(fast.Test(p, e), expected) << text << (insensitive ? " (case-insensitive)" : "") << " on "
+                                             << Json(e);
+        ++checks;
+        ++outcomes[expected ? (*expected ? 1 : 0) : 2];
+      }
+    }
+  }
+  EXPECT_EQ(programs, 2 * (leaves.size() + 240));
+  EXPECT_GT(outcomes[0], checks / 10);  // false
+  EXPECT_GT(outcomes[1], checks / 10);  // true
+  EXPECT_GT(outcomes[2], checks / 10);  // null
+  EXPECT_LT(skipped, checks / 20);
+  std::printf("%zu programs, %zu evaluations (%zu skipped): %zu false, %zu true, %zu null\n", programs, checks,
+              skipped, outcomes[0], outcomes[1], outcomes[2]);
 }
 
 }  // namespace
