@@ -29,8 +29,19 @@ std::optional<Scalar> StringAsNumber(std::string_view s) {
 std::optional<int64_t> AsTimestampNs(const Scalar& x) {
   switch (x.kind) {
     case SKind::kTimestamp: return x.i;
-    case SKind::kInt: return x.i * 1'000'000;
-    case SKind::kFloat: return static_cast<int64_t>(x.f * 1e6);
+    // Milliseconds beyond the nanosecond range saturate: later (or earlier) than any timestamp.
+    case SKind::kInt: {
+      int64_t ns = 0;
+      if (__builtin_mul_overflow(x.i, int64_t{1'000'000}, &ns)) return x.i < 0 ? INT64_MIN : INT64_MAX;
+      return ns;
+    }
+    case SKind::kFloat: {
+      if (std::isnan(x.f)) return std::nullopt;
+      double ns = x.f * 1e6;
+      if (ns >= 9.2e18) return INT64_MAX;
+      if (ns <= -9.2e18) return INT64_MIN;
+      return static_cast<int64_t>(ns);
+    }
     case SKind::kString: return ParseTimestamp(x.s);
     default: return std::nullopt;
   }
