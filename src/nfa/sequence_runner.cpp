@@ -66,6 +66,24 @@ bool SequenceRunner::HitBetween(size_t m, const std::string& key, uint64_t lo, u
 
 void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event& event) {
   const uint64_t ts = event.ts_mono_ns();
+  if (missing_[m].after_positive == positive_.size() && !positive_.empty()) {
+    // A trailing stage's hit discards the matches of its key that completed before it. Nothing
+    // else asks for its hits (only leading and middle stages' hits are looked up), so they are
+    // not kept.
+    StateStore::Entry* w = store_.Find(kWaitingSlot, key.bytes);
+    if (w == nullptr) return;
+    auto& waiting = w->waiting;
+    size_t before = waiting.size();
+    std::erase_if(waiting, [&](const PendingMatch& p) { return p.events.back()->ts_mono_ns() < ts; });
+    if (waiting.size() == before) return;
+    if (waiting.empty()) {
+      EvictReason terminated = EvictReason::kTerminated;
+      store_.Erase(*w, &terminated);
+    } else {
+      store_.Account(*w);
+    }
+    return;
+  }
   auto slot = static_cast<uint8_t>(kFirstMissingSlot + m);
   uint64_t latest = PendingMatch::kNoHit, previous = PendingMatch::kNoHit;
   if (StateStore::Entry* e = store_.Find(slot, key.bytes)) {
@@ -76,22 +94,6 @@ void SequenceRunner::RecordMissingHit(size_t m, const JoinKey& key, const Event&
   StateStore::Entry& e = store_.Insert(slot, key.bytes, event.entity_key(), DeadlineFrom(ts), false);
   e.match.first_ts = ts;
   e.match.leading_hit = previous;
-  // A trailing stage's hit discards the matches of its key that completed before it.
-  if (missing_[m].after_positive == positive_.size() && !positive_.empty()) {
-    if (StateStore::Entry* w = store_.Find(kWaitingSlot, key.bytes)) {
-      auto& waiting = w->waiting;
-      size_t before = waiting.size();
-      std::erase_if(waiting, [&](const PendingMatch& p) { return p.events.back()->ts_mono_ns() < ts; });
-      if (waiting.size() != before) {
-        if (waiting.empty()) {
-          EvictReason terminated = EvictReason::kTerminated;
-          store_.Erase(*w, &terminated);
-        } else {
-          store_.Account(*w);
-        }
-      }
-    }
-  }
 }
 
 void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out, uint64_t may_match) {
