@@ -45,14 +45,6 @@ std::optional<bool> Evaluator::Test(const Program& program, const Event& event) 
   return Truth(Eval(program, program.root, &event));
 }
 
-const std::vector<Scalar>& Evaluator::Values(const Program& program, const Event& event) {
-  stack_.clear();
-  scratch_.Reset();
-  Range r = Eval(program, program.root, &event);
-  result_.assign(stack_.begin() + r.begin, stack_.begin() + r.end);
-  return result_;
-}
-
 const std::vector<Scalar>& Evaluator::Constant(const Program& program, uint32_t node) {
   stack_.clear();
   Range r = Eval(program, node, nullptr);
@@ -399,6 +391,24 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
       return Push(base, Scalar::Bool(lineage_->Related(n.lineage, n.index, *event)));
   }
   return Push(base, Scalar::Null());
+}
+
+const std::vector<Scalar>& Evaluator::Values(const Program& program, const Event& event) {
+  const IrNode& root = program.nodes[program.root];
+  if (fast_path_ && root.op == IrOp::kField) {  // a plain field (most join keys): no stack
+    result_.clear();
+    VisitElements(event.Find(root.field), [&](const Value& e) {
+      result_.push_back(FromValue(e));
+      return false;
+    });
+    if (result_.empty()) result_.push_back(Scalar::Null());  // missing, or []
+    return result_;
+  }
+  stack_.clear();
+  scratch_.Reset();
+  Range r = Eval(program, program.root, &event);
+  result_.assign(stack_.begin() + r.begin, stack_.begin() + r.end);
+  return result_;
 }
 
 }  // namespace kestrel::eql

@@ -54,7 +54,7 @@ class Evaluator {
 
   static bool CategoryMatches(const Program& program, const Event& event);
 
-  // Off: Test evaluates every node on the value stack (for differential tests).
+  // Off: Test and Values evaluate every node on the value stack (for differential tests).
   void set_boolean_fast_path(bool on) { fast_path_ = on; }
 
  private:
