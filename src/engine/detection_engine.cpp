@@ -36,6 +36,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
       if (sequence_number++ % workers_ == worker_) {
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
         runner->set_shared_copy(&event_copy_);
+        runner->set_shared_keys(&join_keys_);
         bool indexed = runner->TermCount() <= 64;
         sequences_.push_back({static_cast<uint32_t>(i), std::move(runner), indexed});
       }
@@ -95,6 +96,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
   }
   event_copy_.Release();
+  join_keys_.Release();
 }
 
 void DetectionEngine::Finish(std::vector<Alert>& out) {

@@ -82,6 +82,7 @@ class DetectionEngine {
   std::vector<uint64_t> masks_;
   std::vector<uint64_t> next_deadlines_;  // of each sequence runner, to skip idle ones
   SharedEventCopy event_copy_;  // one copy of the current event for all sequence rules
+  nfa::SharedJoinKeys join_keys_;  // its join keys, once per distinct `by` list
   std::vector<const eql::Program*> filters_;  // by rule number (single-event rules)
   std::vector<SequenceRule> sequences_;
   eql::Evaluator evaluator_;

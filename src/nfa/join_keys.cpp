@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace kestrel::nfa {
 void AppendKeyBytes(std::string& out, const eql::Scalar& s) {
   out.push_back(static_cast<char>(s.kind));
@@ -83,6 +85,39 @@ std::span<JoinKey> JoinKeyExtractor::Extract(const eql::CompiledTerm& term, cons
     count *= m;
   }
   return {keys_.data(), count};
+}
+
+uint32_t SharedJoinKeys::ClassOf(const eql::CompiledTerm& term) {
+  std::string signature;
+  for (size_t k = 0; k < term.keys.size(); ++k) {
+    const eql::Program& p = term.keys[k];
+    bool optional = k < term.key_optional.size() && term.key_optional[k];
+    if (p.nodes.size() == 1 && p.nodes[p.root].op == eql::IrOp::kField) {
+      signature += fmt::format("f{}{};", p.nodes[p.root].field.value, optional ? "?" : "");
+    } else {
+      signature += fmt::format("t{}:{};", static_cast<const void*>(&term), k);  // not shared
+    }
+  }
+  for (size_t c = 0; c < classes_.size(); ++c) {
+    if (classes_[c].signature == signature) return static_cast<uint32_t>(c);
+  }
+  classes_.push_back(Class{std::move(signature), {}, {}, false});
+  return static_cast<uint32_t>(classes_.size() - 1);
+}
+
+std::span<JoinKey> SharedJoinKeys::Extract(uint32_t cls, const eql::CompiledTerm& term, const Event& event) {
+  Class& c = classes_[cls];
+  if (!c.ready) {
+    c.keys = c.extractor.Extract(term, event);
+    c.ready = true;
+    ready_.push_back(cls);
+  }
+  return c.keys;
+}
+
+void SharedJoinKeys::Release() {
+  for (uint32_t c : ready_) classes_[c].ready = false;
+  ready_.clear();
 }
 
 bool KeyValuesLess(const std::vector<eql::Scalar>& a, const std::vector<eql::Scalar>& b) {

@@ -29,6 +29,30 @@ class JoinKeyExtractor {
   JoinKey base_;
 };
 
+// The join keys of the current event for many sequence rules at once: rules whose terms are
+// keyed by the same plain fields (`by process.entity_id`) share one extraction per event.
+// The engine releases it after each event.
+class SharedJoinKeys {
+ public:
+  // The class of `term`'s keys: terms keyed by the same fields (and the same optional flags)
+  // share one; keys that are expressions get a class of their own.
+  uint32_t ClassOf(const eql::CompiledTerm& term);
+  // The keys of `event` for a term of class `cls`, extracted on the first call for the event.
+  std::span<JoinKey> Extract(uint32_t cls, const eql::CompiledTerm& term, const Event& event);
+  // The event is done: the next Extract extracts again.
+  void Release();
+
+ private:
+  struct Class {
+    std::string signature;
+    JoinKeyExtractor extractor;
+    std::span<JoinKey> keys;
+    bool ready = false;
+  };
+  std::vector<Class> classes_;
+  std::vector<uint32_t> ready_;  // the classes extracted for the current event
+};
+
 // Appends one value to a serialized key: kind, then bytes (so 5 and "5" differ).
 void AppendKeyBytes(std::string& out, const eql::Scalar& s);
 

@@ -40,6 +40,19 @@ SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOpti
   }
 }
 
+void SequenceRunner::set_shared_keys(SharedJoinKeys* keys) {
+  shared_keys_ = keys;
+  key_class_.clear();
+  if (keys == nullptr) return;
+  for (const eql::CompiledTerm& term : query_.terms) key_class_.push_back(keys->ClassOf(term));
+  if (query_.until) key_class_.push_back(keys->ClassOf(*query_.until));
+}
+
+std::span<JoinKey> SequenceRunner::KeysOf(uint32_t term_index, const eql::CompiledTerm& term, const Event& event) {
+  if (shared_keys_ != nullptr) return shared_keys_->Extract(key_class_[term_index], term, event);
+  return keys_extractor_.Extract(term, event);
+}
+
 uint64_t SequenceRunner::DeadlineFrom(uint64_t ts) const {
   uint64_t span = query_.maxspan_ns ? static_cast<uint64_t>(*query_.maxspan_ns) : options_.limits.ttl_ns;
   if (span == 0 && !query_.maxspan_ns) return UINT64_MAX;
@@ -104,14 +117,14 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   for (size_t m = 0; m < missing_.size(); ++m) {
     const eql::CompiledTerm& term = *missing_[m].term;
     if (!MayMatch(may_match, missing_[m].term_index) || !evaluator_.Matches(term.filter, event)) continue;
-    for (const JoinKey& key : keys_extractor_.Extract(term, event)) RecordMissingHit(m, key, event);
+    for (const JoinKey& key : KeysOf(missing_[m].term_index, term, event)) RecordMissingHit(m, key, event);
   }
 
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
     const eql::CompiledTerm& term = *positive_[k];
     if (!MayMatch(may_match, positive_term_[k]) || !evaluator_.Matches(term.filter, event)) continue;
-    for (const JoinKey& key : keys_extractor_.Extract(term, event)) {
+    for (const JoinKey& key : KeysOf(positive_term_[k], term, event)) {
       if (k == 0) {
         PendingMatch p;
         p.first_ts = ts;
@@ -170,7 +183,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   // completes it, as in Elasticsearch.
   if (query_.until && MayMatch(may_match, static_cast<uint32_t>(query_.terms.size())) &&
       evaluator_.Matches(query_.until->filter, event)) {
-    for (const JoinKey& key : keys_extractor_.Extract(*query_.until, event)) {
+    for (const JoinKey& key : KeysOf(static_cast<uint32_t>(query_.terms.size()), *query_.until, event)) {
       for (size_t k = 0; k < last; ++k) {
         if (StateStore::Entry* e = store_.Find(static_cast<uint8_t>(k), key.bytes)) {
           EvictReason terminated = EvictReason::kTerminated;

@@ -60,6 +60,10 @@ class SequenceRunner {
   // Events kept by this runner are copied through `copy`, which the caller releases after each
   // event (so several runners share one copy of an event). Without it the runner keeps its own.
   void set_shared_copy(SharedEventCopy* copy) { shared_copy_ = copy; }
+  // Join keys of the current event come from `keys`, which the caller releases after each
+  // event (so rules keyed by the same fields extract them once). Without it the runner extracts
+  // its own.
+  void set_shared_keys(SharedJoinKeys* keys);
 
   const StateStats& stats() const { return store_.stats(); }
   uint64_t matches() const { return matches_; }
@@ -79,6 +83,8 @@ class SequenceRunner {
   }
 
   uint64_t DeadlineFrom(uint64_t ts) const;
+  // The join keys of the current event for query term `term_index` (terms.size(): `until`).
+  std::span<JoinKey> KeysOf(uint32_t term_index, const eql::CompiledTerm& term, const Event& event);
   EventRef Ref(const Event& event);
   void RecordMissingHit(size_t m, const JoinKey& key, const Event& event);
   // The latest hit of missing stage m for `key` strictly before `ts` (PendingMatch::kNoHit).
@@ -102,6 +108,8 @@ class SequenceRunner {
   StateStore store_;
   eql::Evaluator evaluator_;
   JoinKeyExtractor keys_extractor_;
+  SharedJoinKeys* shared_keys_ = nullptr;
+  std::vector<uint32_t> key_class_;  // per term index, with shared_keys_
   SharedEventCopy own_copy_;                 // the current event's copy, when no shared one is set
   SharedEventCopy* shared_copy_ = nullptr;
   uint64_t matches_ = 0;
