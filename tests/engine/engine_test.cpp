@@ -239,6 +239,42 @@ TEST(RuleIndexTest, WildcardPrefiltersAreExactOnAsciiAndSoundOnAnything) {
   EXPECT_GT(matches, 100u);
 }
 
+// Rules keyed by the same fields share one extraction of the current event's join keys.
+TEST(SharedJoinKeysTest, TermsKeyedByTheSameFieldsShareOneExtractionPerEvent) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  RuleSet rules = MakeRules({R"(sequence by user.name [process where true] [file where true])",
+                             R"(sequence [process where true] by user.name [network where true] by user.name)",
+                             R"(sequence by ?user.name [process where true] [file where true])",
+                             R"(sequence by host.id [process where true] [file where true])"},
+                            registry);
+  auto term = [&](size_t rule, size_t t) -> const eql::CompiledTerm& { return rules.rules[rule].compiled->terms[t]; };
+  nfa::SharedJoinKeys keys;
+  uint32_t user = keys.ClassOf(term(0, 0));
+  EXPECT_EQ(keys.ClassOf(term(0, 1)), user);
+  EXPECT_EQ(keys.ClassOf(term(1, 1)), user);
+  EXPECT_NE(keys.ClassOf(term(2, 0)), user);  // an optional key is another key
+  EXPECT_NE(keys.ClassOf(term(3, 0)), user);
+
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  auto event = [&](const char* name) {
+    b.Start();
+    b.header().type = *registry.InternEventType("process");
+    b.Set(*registry.Find("user.name"), b.StringValue(name));
+    return b.Finish();
+  };
+  Event alice = event("alice"), bob = event("bob");
+  std::span<nfa::JoinKey> first = keys.Extract(user, term(0, 0), alice);
+  ASSERT_EQ(first.size(), 1u);
+  std::span<nfa::JoinKey> again = keys.Extract(user, term(1, 1), alice);
+  EXPECT_EQ(again.data(), first.data());  // not extracted twice
+  keys.Release();
+  std::span<nfa::JoinKey> next = keys.Extract(user, term(0, 1), bob);
+  ASSERT_EQ(next.size(), 1u);
+  ASSERT_EQ(next[0].values.size(), 1u);
+  EXPECT_EQ(next[0].values[0].s, "bob");
+}
+
 // The alert stream is byte-identical for 1, 2 and 8 worker threads, on a stream where sequences
 // are keyed by fields other than the partition key (user.name, host.id).
 TEST(ReplayTest, AlertsAreIdenticalForAnyThreadCount) {
