@@ -26,14 +26,14 @@ SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOpti
       if (term.missing) {
         missing_.push_back({&term, positive_.size(), static_cast<uint32_t>(t)});
       } else {
-        positive_.push_back(&term);
-        positive_term_.push_back(static_cast<uint32_t>(t));
-        positive_index_.push_back(stage);
+        positive_.push_back({&term, static_cast<uint32_t>(t), static_cast<uint32_t>(stage)});
       }
       ++stage;
     }
   }
   total_stages_ = stage;
+  if (query.until) until_ = &*query.until;
+  until_index_ = static_cast<uint32_t>(query.terms.size());
   for (const MissingStage& m : missing_) {
     has_leading_ |= m.after_positive == 0;
     has_trailing_ |= m.after_positive == positive_.size();
@@ -122,9 +122,9 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
 
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
-    const eql::CompiledTerm& term = *positive_[k];
-    if (!MayMatch(may_match, positive_term_[k]) || !evaluator_.Matches(term.filter, event)) continue;
-    for (const JoinKey& key : KeysOf(positive_term_[k], term, event)) {
+    const PositiveStage& stage = positive_[k];
+    if (!MayMatch(may_match, stage.term_index) || !evaluator_.Matches(stage.term->filter, event)) continue;
+    for (const JoinKey& key : KeysOf(stage.term_index, *stage.term, event)) {
       if (k == 0) {
         PendingMatch p;
         p.first_ts = ts;
@@ -181,9 +181,8 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   }
   // `until` after the stages: an event that both completes a match and matches `until` still
   // completes it, as in Elasticsearch.
-  if (query_.until && MayMatch(may_match, static_cast<uint32_t>(query_.terms.size())) &&
-      evaluator_.Matches(query_.until->filter, event)) {
-    for (const JoinKey& key : KeysOf(static_cast<uint32_t>(query_.terms.size()), *query_.until, event)) {
+  if (until_ != nullptr && MayMatch(may_match, until_index_) && evaluator_.Matches(until_->filter, event)) {
+    for (const JoinKey& key : KeysOf(until_index_, *until_, event)) {
       for (size_t k = 0; k < last; ++k) {
         if (StateStore::Entry* e = store_.Find(static_cast<uint8_t>(k), key.bytes)) {
           EvictReason terminated = EvictReason::kTerminated;
@@ -257,7 +256,7 @@ bool SequenceRunner::OnExpire(StateStore::Entry& e, uint64_t now, const Event* b
     // The key's values, from the match's last event.
     JoinKey key;
     key.bytes = key_bytes;
-    for (JoinKey& k : keys_extractor_.Extract(*positive_.back(), *p.events.back())) {
+    for (JoinKey& k : keys_extractor_.Extract(*positive_.back().term, *p.events.back())) {
       if (k.bytes == key_bytes) key = std::move(k);
     }
     Emit(key, std::move(p), by ? by->ts_mono_ns() : UINT64_MAX, by ? by->event_id() : UINT64_MAX, *out);
@@ -269,7 +268,7 @@ void SequenceRunner::Emit(const JoinKey& key, PendingMatch&& match, uint64_t ts,
                           std::vector<SequenceMatch>& out) {
   SequenceMatch m;
   m.events.resize(total_stages_);
-  for (size_t i = 0; i < match.events.size(); ++i) m.events[positive_index_[i]] = std::move(match.events[i]);
+  for (size_t i = 0; i < match.events.size(); ++i) m.events[positive_[i].stage_index] = std::move(match.events[i]);
   m.key = key;
   m.decided_ts = ts;
   m.decided_event_id = event_id;

@@ -98,9 +98,14 @@ class SequenceRunner {
 
   const eql::CompiledQuery& query_;
   RunnerOptions options_;
-  std::vector<const eql::CompiledTerm*> positive_;  // runs expanded
-  std::vector<uint32_t> positive_term_;             // each one's index in query.terms
-  std::vector<size_t> positive_index_;              // each one's stage index among all stages
+  struct PositiveStage {
+    const eql::CompiledTerm* term;
+    uint32_t term_index;   // in query.terms
+    uint32_t stage_index;  // among all stages, missing ones included
+  };
+  std::vector<PositiveStage> positive_;  // runs expanded
+  const eql::CompiledTerm* until_ = nullptr;  // query.until, if any
+  uint32_t until_index_ = 0;                  // its bit in a term mask
   std::vector<MissingStage> missing_;
   size_t total_stages_ = 0;
   bool has_leading_ = false;

@@ -136,6 +136,7 @@ StateStore::Entry& StateStore::Insert(uint8_t slot, std::string_view key, uint64
   if (deadline != UINT64_MAX) {
     deadlines_.push({deadline, h, generation});
     if (deadlines_.size() > 2 * stats_.entries + 1024) CompactDeadlines();
+    NoteNextDeadline();
   }
   ++stats_.entries;
   stats_.peak_entries = std::max(stats_.peak_entries, stats_.entries);
@@ -170,6 +171,7 @@ void StateStore::Account(Entry& e) {
 void StateStore::Reschedule(Entry& e, uint64_t deadline) {
   e.deadline = deadline;
   if (deadline != UINT64_MAX) deadlines_.push({deadline, e.self, e.generation});
+  NoteNextDeadline();
 }
 
 void StateStore::EvictOldest(EvictReason reason) {
@@ -211,6 +213,7 @@ void StateStore::CompactDeadlines() {
     if (e.live && e.deadline != UINT64_MAX) live.push_back({e.deadline, e.self, e.generation});
   }
   deadlines_ = decltype(deadlines_)(std::greater<>(), std::move(live));
+  NoteNextDeadline();
 }
 
 std::vector<StateStore::Entry*> StateStore::EntriesOfSlot(uint8_t slot) {

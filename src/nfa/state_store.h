@@ -139,7 +139,7 @@ class StateStore {
 
   // The earliest deadline of any entry (UINT64_MAX: none); Expire(now) does nothing while
   // `now` is not past it.
-  uint64_t next_deadline() const { return deadlines_.empty() ? UINT64_MAX : deadlines_.top().at; }
+  uint64_t next_deadline() const { return next_deadline_; }
 
   // Removes every entry whose deadline is before `now`. `on_expire` sees each first and returns
   // true when it has consumed the entry itself (re-inserting or erasing it), false to let it be
@@ -147,9 +147,11 @@ class StateStore {
   // (A template: a std::function here would allocate on every event of every rule.)
   template <class OnExpire>
   void Expire(uint64_t now, OnExpire&& on_expire) {
+    if (now <= next_deadline_) return;  // without touching the heap
     while (!deadlines_.empty() && deadlines_.top().at < now) {
       Deadline d = deadlines_.top();
       deadlines_.pop();
+      NoteNextDeadline();
       Entry& e = At(d.handle);
       if (!e.live || e.generation != d.generation || e.deadline != d.at) continue;  // stale
       if (on_expire(e)) continue;
@@ -202,6 +204,8 @@ class StateStore {
   Handle oldest_ = kNone, newest_ = kNone;
   std::unordered_map<uint64_t, EntityList> entities_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  uint64_t next_deadline_ = UINT64_MAX;  // deadlines_.top().at, kept beside the heap
+  void NoteNextDeadline() { next_deadline_ = deadlines_.empty() ? UINT64_MAX : deadlines_.top().at; }
   StateStats stats_;
 };
 
