@@ -1,6 +1,7 @@
 #include "engine/rule_index.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "eql/matcher.h"
 
@@ -11,11 +12,13 @@ RuleIndex::RuleIndex(const std::vector<Entry>& rules, const SchemaRegistry& regi
   rules_ = rules.size();
   for (const Entry& entry : rules) {
     Bucket& bucket = BucketFor(*entry.program);
-    // The most selective prefilter on a string field: literals before globs, then the one with
-    // the fewest values.
+    // The most selective prefilter on a string field: one on a field with many values before
+    // one on a low-cardinality field (`host.os.type == "linux"` holds for every event of a
+    // Linux host), then literals before globs, then the fewest values.
     const eql::Prefilter* best = nullptr;
-    auto rank = [](const eql::Prefilter& p) {
-      return p.values.empty() ? std::make_pair(1, p.globs.size()) : std::make_pair(0, p.values.size());
+    auto rank = [&](const eql::Prefilter& p) {
+      return std::make_tuple(registry.info(p.field).low_cardinality, p.values.empty(),
+                             p.values.empty() ? p.globs.size() : p.values.size());
     };
     std::vector<eql::Prefilter> prefilters = eql::ExtractPrefilters(*entry.program);
     for (const eql::Prefilter& p : prefilters) {

@@ -37,6 +37,17 @@ Tri ToTri(std::optional<bool> b) {
 
 }  // namespace
 
+bool Evaluator::Matches(const Program& program, const Event& event) {
+  if (!fast_path_) {
+    auto r = Test(program, event);
+    return r.has_value() && *r;
+  }
+  if (!CategoryMatches(program, event)) return false;
+  stack_.clear();
+  scratch_.Reset();
+  return EvalTrue(program, program.root, &event);
+}
+
 std::optional<bool> Evaluator::Test(const Program& program, const Event& event) {
   if (!CategoryMatches(program, event)) return false;
   stack_.clear();
@@ -225,6 +236,14 @@ bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
   return false;
 }
 
+bool Evaluator::EvalTrue(const Program& p, uint32_t id, const Event* event) {
+  const IrNode& n = p.nodes[id];
+  // Kleene: `and` is true when both sides are, `or` when either is.
+  if (n.op == IrOp::kAnd) return EvalTrue(p, n.children[0], event) && EvalTrue(p, n.children[1], event);
+  if (n.op == IrOp::kOr) return EvalTrue(p, n.children[0], event) || EvalTrue(p, n.children[1], event);
+  return EvalBool(p, id, event) == Tri::kTrue;
+}
+
 Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
   const IrNode& n = p.nodes[id];
   auto field = [&](const IrNode& f) { return event != nullptr ? event->Find(f.field) : nullptr; };
@@ -259,6 +278,19 @@ Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
         if (e.kind() == ValueKind::kString) return ToTri(MatchesAny(p, n, e.as_string()));
         Scalar x = FromValue(e);
         return x.is_null() ? Tri::kNull : ToTri(MatchesAny(p, n, Text(x)));
+      });
+    case IrOp::kCall:
+      // cidrMatch(field, networks...) with constant networks, parsed once by the optimizer.
+      if (n.builtin != Builtin::kCidrMatch || n.count == 0 || p.nodes[n.children[0]].op != IrOp::kField) break;
+      return AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
+        std::optional<IpAddress> ip;
+        if (e.kind() == ValueKind::kIp) ip = e.as_ip();
+        if (e.kind() == ValueKind::kString) ip = ParseIp(e.as_string());
+        if (!ip) return Tri::kNull;  // not an address: like a null element
+        for (uint32_t k = 0; k < n.count; ++k) {
+          if (NetworkContains(p.networks[n.index + k], *ip)) return Tri::kTrue;
+        }
+        return Tri::kFalse;
       });
     case IrOp::kIsNull:
     case IrOp::kIsNotNull: {

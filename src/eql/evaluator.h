@@ -37,10 +37,10 @@ class Evaluator {
   void set_lineage(LineageOracle* oracle) { lineage_ = oracle; }
 
   // Does the event match the program (category and condition)? Null counts as no.
-  bool Matches(const Program& program, const Event& event) {
-    auto r = Test(program, event);
-    return r.has_value() && *r;
-  }
+  // Where only truth matters, `a and b` stops at an `a` that is not true (false or null) and
+  // `a or b` at an `a` that is: a rule's exclusions (`and not (...)`) are skipped as soon as a
+  // condition before them is null.
+  bool Matches(const Program& program, const Event& event);
 
   // true / false / null (nullopt) for the program's condition, after the category check.
   std::optional<bool> Test(const Program& program, const Event& event);
@@ -64,6 +64,7 @@ class Evaluator {
     uint32_t size() const { return end - begin; }
   };
 
+  bool EvalTrue(const Program& p, uint32_t id, const Event* event);  // is the node true?
   Tri EvalBool(const Program& p, uint32_t id, const Event* event);
   Range Eval(const Program& p, uint32_t id, const Event* event);
   Range Push(uint32_t base, const Scalar& s);

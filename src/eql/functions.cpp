@@ -53,23 +53,8 @@ std::optional<Scalar> ParseNumber(std::string_view s, int base) {
 }
 
 bool CidrContains(const IpAddress& ip, std::string_view cidr) {
-  size_t slash = cidr.find('/');
-  auto net = ParseIp(cidr.substr(0, slash));
-  if (!net) return false;
-  int bits = net->is_v4() ? 32 : 128;
-  if (slash != std::string_view::npos) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(cidr.data() + slash + 1, cidr.data() + cidr.size(), v);
-    if (ec != std::errc() || p != cidr.data() + cidr.size() || v < 0 || v > bits) return false;
-    bits = v;
-  }
-  if (net->is_v4() != ip.is_v4()) return false;
-  int total = net->is_v4() ? bits + 96 : bits;
-  for (int i = 0; i < 16 && total > 0; ++i, total -= 8) {
-    uint8_t mask = total >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - total));
-    if ((ip.bytes[i] & mask) != (net->bytes[i] & mask)) return false;
-  }
-  return true;
+  auto net = ParseNetwork(cidr);
+  return net && NetworkContains(*net, ip);
 }
 
 // Strings are UTF-8; positions and lengths in EQL count characters (code points).

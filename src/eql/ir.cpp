@@ -1,11 +1,40 @@
 #include "eql/ir.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "event/ip_address.h"
 #include "event/timestamp.h"
 
 namespace kestrel::eql {
+
+std::optional<IpNetwork> ParseNetwork(std::string_view cidr) {
+  size_t slash = cidr.find('/');
+  auto address = ParseIp(cidr.substr(0, slash));
+  if (!address) return std::nullopt;
+  IpNetwork net{*address, 0, address->is_v4()};
+  int bits = net.v4 ? 32 : 128;
+  if (slash != std::string_view::npos) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(cidr.data() + slash + 1, cidr.data() + cidr.size(), v);
+    if (ec != std::errc() || p != cidr.data() + cidr.size() || v < 0 || v > bits) return std::nullopt;
+    bits = v;
+  }
+  net.bits = net.v4 ? bits + 96 : bits;
+  return net;
+}
+
+bool NetworkContains(const IpNetwork& net, const IpAddress& ip) {
+  if (net.v4 != ip.is_v4()) return false;
+  int total = net.bits;
+  for (int i = 0; i < 16 && total > 0; ++i, total -= 8) {
+    uint8_t mask = total >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - total));
+    if ((ip.bytes[i] & mask) != (net.address.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
 namespace {
 
 constexpr std::string_view kBuiltinNames[] = {

@@ -52,6 +52,15 @@ struct LiteralSet {
   std::vector<Scalar> others;               // numbers, booleans, ips: compared one by one
 };
 
+// An IP network (a cidrMatch argument), parsed once.
+struct IpNetwork {
+  IpAddress address;
+  int bits = 0;     // leading bits of the 16-byte form that must match (IPv4: 96 + prefix)
+  bool v4 = false;  // matches IPv4 addresses only (IPv6 networks: IPv6 addresses only)
+};
+std::optional<IpNetwork> ParseNetwork(std::string_view cidr);  // "10.0.0.0/8", "::1", ...
+bool NetworkContains(const IpNetwork& network, const IpAddress& ip);
+
 struct IrNode {
   IrOp op = IrOp::kConst;
   Op cmp = Op::kEq;  // kCompare and kArith
@@ -61,8 +70,9 @@ struct IrNode {
   FieldId field;
   Scalar constant;
   LineageKind lineage = LineageKind::kChild;
-  uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher; kLineage: the query's lineage[index]
-  uint32_t count = 0;  // kMatch: number of matchers
+  uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher; kLineage: the query's lineage[index];
+                       // kCall cidrMatch with constant networks: first of networks
+  uint32_t count = 0;  // kMatch: number of matchers; cidrMatch: number of networks
   std::vector<uint32_t> children;
   Span span;
 };
@@ -77,6 +87,7 @@ struct Program {
   std::vector<Matcher> matchers;
   std::vector<LiteralSet> sets;
   std::deque<std::string> strings;  // storage for constant strings (stable addresses)
+  std::vector<IpNetwork> networks;  // cidrMatch's constant networks, parsed by the optimizer
 
   // The event category the query needs (empty: any).
   std::string category;

@@ -87,7 +87,7 @@ bool Lowerer::LowerEventQuery(const EventQuery& q, Program& program) {
   auto root = Lower(*q.condition);
   if (!root) return false;
   program.root = *root;
-  Optimize(program);
+  Optimize(program, &registry_);
   return true;
 }
 

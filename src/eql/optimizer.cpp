@@ -78,11 +78,21 @@ void CollectAnd(const Program& p, uint32_t id, std::vector<uint32_t>& out) {
   CollectAnd(p, n.children[1], out);
 }
 
-uint32_t Reorder(Program& p, uint32_t id) {
+// Does the node test a low-cardinality field against something (`event.type == "start"`)?
+bool TestsLowCardinalityField(const Program& p, uint32_t id, const SchemaRegistry* registry) {
+  const IrNode& n = p.nodes[id];
+  if (registry == nullptr || (n.op != IrOp::kCompare && n.op != IrOp::kInSet && n.op != IrOp::kMatch)) return false;
+  return std::any_of(n.children.begin(), n.children.end(), [&](uint32_t c) {
+    const IrNode& child = p.nodes[c];
+    return child.op == IrOp::kField && child.field.value < registry->size() && registry->info(child.field).low_cardinality;
+  });
+}
+
+uint32_t Reorder(Program& p, uint32_t id, const SchemaRegistry* registry) {
   IrNode& n = p.nodes[id];
   if (n.op == IrOp::kOr || n.op == IrOp::kNot) {
     for (size_t k = 0; k < p.nodes[id].children.size(); ++k) {
-      uint32_t child = Reorder(p, p.nodes[id].children[k]);
+      uint32_t child = Reorder(p, p.nodes[id].children[k], registry);
       p.nodes[id].children[k] = child;
     }
     return id;
@@ -90,9 +100,9 @@ uint32_t Reorder(Program& p, uint32_t id) {
   if (n.op != IrOp::kAnd) return id;
   std::vector<uint32_t> terms;
   CollectAnd(p, id, terms);
-  for (uint32_t& t : terms) t = Reorder(p, t);
-  std::stable_sort(terms.begin(), terms.end(),
-                   [&](uint32_t a, uint32_t b) { return NodeCost(p, a) < NodeCost(p, b); });
+  for (uint32_t& t : terms) t = Reorder(p, t, registry);
+  auto rank = [&](uint32_t t) { return std::make_pair(TestsLowCardinalityField(p, t, registry), NodeCost(p, t)); };
+  std::stable_sort(terms.begin(), terms.end(), [&](uint32_t a, uint32_t b) { return rank(a) < rank(b); });
   // Rebuild as a left-deep chain, reusing the original `and` nodes' span.
   Span span = p.nodes[id].span;
   uint32_t acc = terms[0];
@@ -132,10 +142,34 @@ uint32_t NodeCost(const Program& p, uint32_t id) {
   return own;
 }
 
-void Optimize(Program& program) {
+namespace {
+
+// cidrMatch(x, "10.0.0.0/8", ...) with constant networks: parsed once, into program.networks
+// (an argument that is not a network never matches, as when it is parsed per call).
+void PrepareNetworks(Program& p) {
+  for (IrNode& n : p.nodes) {
+    if (n.op != IrOp::kCall || n.builtin != Builtin::kCidrMatch || n.children.size() < 2) continue;
+    bool constant = std::all_of(n.children.begin() + 1, n.children.end(),
+                                [&](uint32_t c) { return p.nodes[c].op == IrOp::kConst; });
+    if (!constant) continue;
+    auto first = static_cast<uint32_t>(p.networks.size());
+    for (size_t k = 1; k < n.children.size(); ++k) {
+      const Scalar& c = p.nodes[n.children[k]].constant;
+      if (c.kind != SKind::kString) continue;
+      if (auto net = ParseNetwork(c.s)) p.networks.push_back(*net);
+    }
+    n.index = first;
+    n.count = static_cast<uint32_t>(p.networks.size()) - first;
+  }
+}
+
+}  // namespace
+
+void Optimize(Program& program, const SchemaRegistry* registry) {
   if (program.nodes.empty()) return;
+  PrepareNetworks(program);
   program.root = MergeOr(program, program.root);
-  program.root = Reorder(program, program.root);
+  program.root = Reorder(program, program.root, registry);
 }
 
 std::vector<Prefilter> ExtractPrefilters(const Program& program) {

@@ -1,7 +1,8 @@
 // IR optimizations run after lowering (constant folding happens during lowering):
 // - `f == "a" or f == "b" or f in ("c")` on one field becomes one hash-set lookup;
-// - the operands of a chain of `and` are reordered cheapest first (Kleene `and` commutes, so
-//   only the cost changes: cheap tests short-circuit expensive ones);
+// - the operands of a chain of `and` are reordered: tests on low-cardinality fields last (they
+//   rarely fail), then cheapest first (Kleene `and` commutes, so only the cost changes: cheap
+//   tests short-circuit expensive ones);
 // and the extraction of prefilters: literal values a matching event must have in a field,
 // which a dispatcher can index (the event type is the other prefilter).
 #pragma once
@@ -13,7 +14,9 @@
 
 namespace kestrel::eql {
 
-void Optimize(Program& program);
+// With a registry, tests on low-cardinality fields (FieldInfo::low_cardinality: event.type,
+// host.os.type, ...) go after the others of an `and`: they rarely fail.
+void Optimize(Program& program, const SchemaRegistry* registry = nullptr);
 
 // A necessary condition of the program, taken from its top-level conjunction: field `field`
 // equals one of `values`, or (when `values` is empty) matches one of the wildcard patterns

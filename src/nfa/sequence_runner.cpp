@@ -33,6 +33,7 @@ SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOpti
   }
   total_stages_ = stage;
   if (query.until) until_ = &*query.until;
+  term_matches_.assign(query.terms.size(), kUnknown);
   until_index_ = static_cast<uint32_t>(query.terms.size());
   for (const MissingStage& m : missing_) {
     has_leading_ |= m.after_positive == 0;
@@ -46,6 +47,14 @@ void SequenceRunner::set_shared_keys(SharedJoinKeys* keys) {
   if (keys == nullptr) return;
   for (const eql::CompiledTerm& term : query_.terms) key_class_.push_back(keys->ClassOf(term));
   if (query_.until) key_class_.push_back(keys->ClassOf(*query_.until));
+}
+
+bool SequenceRunner::TermMatches(uint64_t may_match, uint32_t term_index, const eql::CompiledTerm& term,
+                                 const Event& event) {
+  if (!MayMatch(may_match, term_index)) return false;
+  uint8_t& known = term_matches_[term_index];
+  if (known == kUnknown) known = evaluator_.Matches(term.filter, event) ? kYes : kNo;
+  return known == kYes;
 }
 
 std::span<JoinKey> SequenceRunner::KeysOf(uint32_t term_index, const eql::CompiledTerm& term, const Event& event) {
@@ -113,17 +122,18 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   const uint64_t ts = event.ts_mono_ns();
   store_.Expire(ts, [&](StateStore::Entry& e) { return OnExpire(e, ts, &event, &out); });
   if (may_match == 0) return;
+  std::fill(term_matches_.begin(), term_matches_.end(), kUnknown);
 
   for (size_t m = 0; m < missing_.size(); ++m) {
     const eql::CompiledTerm& term = *missing_[m].term;
-    if (!MayMatch(may_match, missing_[m].term_index) || !evaluator_.Matches(term.filter, event)) continue;
+    if (!TermMatches(may_match, missing_[m].term_index, term, event)) continue;
     for (const JoinKey& key : KeysOf(missing_[m].term_index, term, event)) RecordMissingHit(m, key, event);
   }
 
   const size_t last = positive_.size() - 1;
   for (size_t k = positive_.size(); k-- > 0;) {
     const PositiveStage& stage = positive_[k];
-    if (!MayMatch(may_match, stage.term_index) || !evaluator_.Matches(stage.term->filter, event)) continue;
+    if (!TermMatches(may_match, stage.term_index, *stage.term, event)) continue;
     for (const JoinKey& key : KeysOf(stage.term_index, *stage.term, event)) {
       if (k == 0) {
         PendingMatch p;

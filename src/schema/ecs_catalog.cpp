@@ -228,6 +228,15 @@ void DeclareOrDie(SchemaRegistry& registry, std::string_view name, std::string_v
 
 }  // namespace
 
+// Fields with a handful of values on any host: what kind of event, which OS, which agent.
+constexpr std::string_view kLowCardinality[] = {
+    "event.category", "event.type", "event.kind", "event.action", "event.outcome", "event.module",
+    "event.dataset", "event.provider", "data_stream.dataset", "data_stream.namespace", "data_stream.type",
+    "host.os.type", "host.os.family", "host.os.name", "host.os.platform", "host.os.kernel", "host.os.version",
+    "network.transport", "network.protocol", "network.direction", "network.type", "network.iana_number",
+    "agent.type", "agent.name", "agent.version", "cloud.provider", "auditd.result", "auditd.message_type",
+};
+
 SchemaRegistry SchemaRegistry::WithEcs(SchemaLimits limits) {
   SchemaRegistry registry(limits);
   for (const CatalogEntry& e : kFields) DeclareOrDie(registry, e.name, e.type);
@@ -237,6 +246,11 @@ SchemaRegistry SchemaRegistry::WithEcs(SchemaLimits limits) {
       name.assign(prefix).append(".").append(e.name);
       DeclareOrDie(registry, name, e.type);
     }
+  }
+  for (std::string_view name : kLowCardinality) {
+    auto id = registry.Find(name);
+    if (!id) __builtin_trap();  // a name not in the catalog: a bug, caught by the schema tests
+    registry.MarkLowCardinality(*id);
   }
   for (std::string_view category : kEventCategories) {
     if (!registry.InternEventType(category)) __builtin_trap();

@@ -30,6 +30,9 @@ struct FieldInfo {
   std::string name;
   FieldType type;
   bool dynamic = false;  // not in the catalog: registered while decoding
+  // A catalog field with a handful of values on a host (event.type, host.os.type, ...): a test
+  // on it rarely fails, so it is a poor index key and is best evaluated after the others.
+  bool low_cardinality = false;
 };
 
 struct SchemaLimits {
@@ -51,6 +54,8 @@ class SchemaRegistry {
 
   // Registers a catalog field. Fails if the name exists with another type.
   Result<FieldId> Declare(std::string_view name, FieldType type);
+  // Marks a field as one with few distinct values (FieldInfo::low_cardinality).
+  void MarkLowCardinality(FieldId id) { fields_[id.value].low_cardinality = true; }
 
   // Returns the field with this name, registering it as dynamic with `type` if it is new.
   // A dynamic field first seen as null gets its type from its first non-null value.

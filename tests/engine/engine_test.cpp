@@ -239,6 +239,39 @@ TEST(RuleIndexTest, WildcardPrefiltersAreExactOnAsciiAndSoundOnAnything) {
   EXPECT_GT(matches, 100u);
 }
 
+// A rule is filed under its most selective prefilter: `host.os.type == "linux"` holds for every
+// event of a Linux host, `process.name == "cat"` for few.
+TEST(RuleIndexTest, PrefersFieldsWithManyValues) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  RuleSet rules = MakeRules({R"(process where host.os.type == "linux" and event.type == "start" and process.name == "cat")",
+                             R"(process where host.os.type == "linux" and process.executable : "/tmp/*")",
+                             R"(process where host.os.type == "linux" and event.type == "start")"},
+                            registry);
+  std::vector<RuleIndex::Entry> entries;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    entries.push_back({static_cast<uint32_t>(i), &rules.rules[i].compiled->terms[0].filter});
+  }
+  RuleIndex index(entries, registry);
+  EXPECT_EQ(index.indexed(), 3u);
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  auto event = [&](const char* name, const char* executable) {
+    b.Start();
+    b.header().type = *registry.InternEventType("process");
+    b.Set(*registry.Find("host.os.type"), b.StringValue("linux"));
+    b.Append(*registry.Find("event.type"), b.StringValue("start"));
+    b.Set(*registry.Find("process.name"), b.StringValue(name));
+    b.Set(*registry.Find("process.executable"), b.StringValue(executable));
+    return b.Finish();
+  };
+  std::vector<uint32_t> out;
+  index.Candidates(event("bash", "/usr/bin/bash"), out);
+  EXPECT_EQ(out, std::vector<uint32_t>{2});  // only the rule with nothing better to go by
+  out.clear();
+  index.Candidates(event("cat", "/tmp/cat"), out);
+  EXPECT_EQ(out, (std::vector<uint32_t>{0, 1, 2}));
+}
+
 // Rules keyed by the same fields share one extraction of the current event's join keys.
 TEST(SharedJoinKeysTest, TermsKeyedByTheSameFieldsShareOneExtractionPerEvent) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
