@@ -3,6 +3,8 @@
 //   memory, on one core; reports how many rule evaluations the rule index leaves per event.
 // - BM_EngineSingleRulesKlog: the same rules over the .klog file (page cache) as replay reads
 //   it, block by block, decoding included.
+// - BM_EngineCorpus/0 and /1: Elastic's Linux detection rules (KESTREL_CORPUS), single-event
+//   and sequence rules, over the workload's .klog.
 // - BM_EngineSequences/B: 50 sequence rules over a synthetic stream with many distinct keys
 //   (KESTREL_BENCH_SEQ_EVENTS events, default 2 M; KESTREL_BENCH_SEQ_KEYS keys, default 1 M)
 //   in which B% of the events are routine activity no rule looks for: /0 is the worst case
@@ -16,6 +18,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "engine/detection_engine.h"
 #include "engine/synthetic_stream.h"
@@ -163,6 +166,55 @@ void BM_EngineSingleRulesKlog(benchmark::State& state) {
   state.counters["evals_per_event"] = static_cast<double>(s.evaluations) / static_cast<double>(s.events);
 }
 
+// Elastic's public Linux detection rules (the EQL corpus, not part of this repository: point
+// KESTREL_CORPUS at its JSON lines file, e.g. ../shared/corpus/elastic-linux-eql-rules.jsonl)
+// over the workload's .klog as replay reads it: /0 the single-event rules, /1 the sequences.
+void BM_EngineCorpus(benchmark::State& state) {
+  const char* corpus = std::getenv("KESTREL_CORPUS");
+  if (corpus == nullptr) {
+    state.SkipWithError("set KESTREL_CORPUS to the EQL corpus (elastic-linux-eql-rules.jsonl)");
+    return;
+  }
+  auto path = CachedWorkload(EnvOr("KESTREL_BENCH_EVENTS", 1'000'000), "klog");
+  if (!path) std::abort();
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  engine::RuleSet rules;
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream lines;
+  if (parser.load_many(corpus).get(lines) != simdjson::SUCCESS) {
+    state.SkipWithError("cannot read KESTREL_CORPUS");
+    return;
+  }
+  const bool sequences = state.range(0) == 1;
+  for (simdjson::dom::element line : lines) {
+    std::string_view query;
+    if (line["query"].get(query) != simdjson::SUCCESS) continue;
+    auto rule = engine::CompileRule(fmt::format("corpus{:03}.eql", rules.rules.size()), std::string(query), registry, {});
+    if (rule && rule->is_sequence() == sequences) rules.rules.push_back(std::move(*rule));  // samples are refused
+  }
+  engine::DetectionEngine engine(rules, registry, {});
+  std::vector<engine::Alert> alerts;
+  EventBatch batch;
+  uint64_t events = 0, alert_count = 0;
+  for (auto _ : state) {
+    auto reader = OpenEventReader(*path, {}, &registry);
+    if (!reader) std::abort();
+    for (;;) {
+      auto more = (*reader)->Next(batch);
+      if (!more || !*more) break;
+      for (const Event& e : batch) engine.Process(e, alerts);
+      events += batch.size();
+      alert_count += alerts.size();
+      alerts.clear();
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  engine::EngineStats s = engine.stats();
+  state.counters["rules"] = static_cast<double>(rules.rules.size());
+  state.counters["alerts_per_event"] = static_cast<double>(alert_count) / static_cast<double>(std::max<uint64_t>(events, 1));
+  if (!sequences) state.counters["evals_per_event"] = static_cast<double>(s.evaluations) / static_cast<double>(s.events);
+}
+
 void BM_EngineSequences(benchmark::State& state) {
   const uint64_t events = EnvOr("KESTREL_BENCH_SEQ_EVENTS", 2'000'000);
   const uint64_t keys = EnvOr("KESTREL_BENCH_SEQ_KEYS", 1'000'000);
@@ -222,6 +274,7 @@ void BM_ReplayThreads(benchmark::State& state) {
 
 BENCHMARK(BM_EngineSingleRules)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_EngineSingleRulesKlog)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(BM_EngineCorpus)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_EngineSequences)->Arg(0)->Arg(95)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_ReplayThreads)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
 
