@@ -17,14 +17,20 @@ struct ExplainOptions {
 
 void PrintTerm(std::string_view label, const eql::CompiledTerm& term, const SchemaRegistry& registry) {
   fmt::print("{}: {}\n", label, eql::PrintProgram(term.filter, registry));
-  for (const eql::Prefilter& pf : eql::ExtractPrefilters(term.filter)) {
+  auto describe = [&](const eql::Prefilter& pf) {
     bool globs = pf.values.empty();
     std::string values;
     for (const std::string& v : globs ? pf.globs : pf.values) {
       values += fmt::format("{}{}", values.empty() ? "" : ", ", eql::QuoteString(v));
     }
     const char* op = globs ? (pf.insensitive ? "like~" : "like") : (pf.insensitive ? "in~" : "in");
-    fmt::print("  prefilter: {} {} ({})\n", registry.name(pf.field), op, values);
+    return fmt::format("{} {} ({})", registry.name(pf.field), op, values);
+  };
+  for (const eql::Prefilter& pf : eql::ExtractPrefilters(term.filter)) fmt::print("  prefilter: {}\n", describe(pf));
+  for (const std::vector<eql::Prefilter>& alternatives : eql::ExtractAlternatives(term.filter, registry)) {
+    std::string any;
+    for (const eql::Prefilter& pf : alternatives) any += fmt::format("{}{}", any.empty() ? "" : " or ", describe(pf));
+    fmt::print("  prefilter: {}\n", any);
   }
   for (size_t k = 0; k < term.keys.size(); ++k) {
     fmt::print("  key {}: {}\n", k, eql::PrintProgram(term.keys[k], registry));

@@ -1,7 +1,6 @@
 #include "engine/rule_index.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include "eql/matcher.h"
 
@@ -12,47 +11,65 @@ RuleIndex::RuleIndex(const std::vector<Entry>& rules, const SchemaRegistry& regi
   rules_ = rules.size();
   for (const Entry& entry : rules) {
     Bucket& bucket = BucketFor(*entry.program);
-    // The most selective prefilter on a string field: one on a field with many values before
-    // one on a low-cardinality field (`host.os.type == "linux"` holds for every event of a
-    // Linux host), then literals before globs, then the fewest values.
-    const eql::Prefilter* best = nullptr;
-    auto rank = [&](const eql::Prefilter& p) {
-      return std::make_tuple(registry.info(p.field).low_cardinality, p.values.empty(),
-                             p.values.empty() ? p.globs.size() : p.values.size());
+    // The most selective necessary condition (eql::RankOf): one prefilter, or a choice of
+    // prefilters (one per branch of an `or`) ranked by their worst and their total of values.
+    auto usable = [&](const eql::Prefilter& p) {
+      if (registry.info(p.field).type.scalar != ValueKind::kString) return false;
+      return !p.values.empty() ||
+             (!p.globs.empty() && std::all_of(p.globs.begin(), p.globs.end(), PatternSet::Indexable));
     };
-    std::vector<eql::Prefilter> prefilters = eql::ExtractPrefilters(*entry.program);
-    for (const eql::Prefilter& p : prefilters) {
-      if (registry.info(p.field).type.scalar != ValueKind::kString) continue;
-      if (p.values.empty() && (p.globs.empty() || !std::all_of(p.globs.begin(), p.globs.end(), PatternSet::Indexable))) {
-        continue;
+    std::vector<std::vector<eql::Prefilter>> choices;
+    for (eql::Prefilter& p : eql::ExtractPrefilters(*entry.program)) {
+      if (usable(p)) choices.push_back({std::move(p)});
+    }
+    for (std::vector<eql::Prefilter>& alternatives : eql::ExtractAlternatives(*entry.program, registry)) {
+      if (std::all_of(alternatives.begin(), alternatives.end(), usable)) choices.push_back(std::move(alternatives));
+    }
+    auto rank = [&](const std::vector<eql::Prefilter>& choice) {
+      eql::PrefilterRank r{false, false, 0};
+      for (const eql::Prefilter& p : choice) {
+        eql::PrefilterRank one = eql::RankOf(p, registry);
+        r = {r.low_cardinality || one.low_cardinality, r.globs || one.globs, r.values + one.values};
       }
-      if (best == nullptr || rank(p) < rank(*best)) best = &p;
+      return r;
+    };
+    const std::vector<eql::Prefilter>* best = nullptr;
+    for (const auto& choice : choices) {
+      if (best == nullptr || rank(choice) < rank(*best)) best = &choice;
     }
     if (best == nullptr) {
       bucket.always.push_back(entry.rule);
       continue;
     }
-    ++indexed_;
-    if (best->values.empty()) {
-      AddPatterns(bucket, *best, entry.rule);
-      continue;
-    }
-    auto table = std::find_if(bucket.tables.begin(), bucket.tables.end(), [&](const FieldTable& t) {
-      return t.field == best->field && t.insensitive == best->insensitive;
-    });
-    if (table == bucket.tables.end()) {
-      bucket.tables.push_back(FieldTable{best->field, best->insensitive, {}, {}});
-      table = bucket.tables.end() - 1;
-    }
-    table->all.push_back(entry.rule);
-    for (const std::string& v : best->values) {
-      std::vector<uint32_t>& list = table->rules_by_value[best->insensitive ? eql::FoldCase(v) : v];
-      if (list.empty() || list.back() != entry.rule) list.push_back(entry.rule);
-    }
+    for (const eql::Prefilter& p : *best) File(bucket, p, entry.rule);
   }
   BuildPatterns(any_);
   for (Bucket& bucket : by_type_) BuildPatterns(bucket);
   for (auto& [name, bucket] : by_name_) BuildPatterns(bucket);
+  // Rules are in one bucket each: those not always offered are indexed.
+  size_t always = any_.always.size();
+  for (const Bucket& bucket : by_type_) always += bucket.always.size();
+  for (const auto& [name, bucket] : by_name_) always += bucket.always.size();
+  indexed_ = rules_ - always;
+}
+
+void RuleIndex::File(Bucket& bucket, const eql::Prefilter& prefilter, uint32_t rule) {
+  if (prefilter.values.empty()) {
+    AddPatterns(bucket, prefilter, rule);
+    return;
+  }
+  auto table = std::find_if(bucket.tables.begin(), bucket.tables.end(), [&](const FieldTable& t) {
+    return t.field == prefilter.field && t.insensitive == prefilter.insensitive;
+  });
+  if (table == bucket.tables.end()) {
+    bucket.tables.push_back(FieldTable{prefilter.field, prefilter.insensitive, {}, {}});
+    table = bucket.tables.end() - 1;
+  }
+  if (table->all.empty() || table->all.back() != rule) table->all.push_back(rule);
+  for (const std::string& v : prefilter.values) {
+    std::vector<uint32_t>& list = table->rules_by_value[prefilter.insensitive ? eql::FoldCase(v) : v];
+    if (list.empty() || list.back() != rule) list.push_back(rule);
+  }
 }
 
 void RuleIndex::AddPatterns(Bucket& bucket, const eql::Prefilter& prefilter, uint32_t rule) {
@@ -62,7 +79,7 @@ void RuleIndex::AddPatterns(Bucket& bucket, const eql::Prefilter& prefilter, uin
     bucket.patterns.push_back(PatternTable{prefilter.field, {}, {}, {}});
     table = bucket.patterns.end() - 1;
   }
-  table->all.push_back(rule);
+  if (table->all.empty() || table->all.back() != rule) table->all.push_back(rule);
   for (const std::string& glob : prefilter.globs) {
     uint32_t id = table->set.Add(glob, prefilter.insensitive);
     if (id == table->rules_by_pattern.size()) table->rules_by_pattern.emplace_back();
@@ -79,10 +96,11 @@ void RuleIndex::BuildPatterns(Bucket& bucket) {
       ++it;
       continue;
     }
-    indexed_ -= it->all.size();
     bucket.always.insert(bucket.always.end(), it->all.begin(), it->all.end());
     it = bucket.patterns.erase(it);
   }
+  std::sort(bucket.always.begin(), bucket.always.end());
+  bucket.always.erase(std::unique(bucket.always.begin(), bucket.always.end()), bucket.always.end());
 }
 
 RuleIndex::Bucket& RuleIndex::BucketFor(const eql::Program& program) {

@@ -62,6 +62,7 @@ class RuleIndex {
   void AddBucket(const Bucket& bucket, const Event& event, std::vector<uint32_t>& out);
   void AddValue(const FieldTable& table, const Value& value, std::vector<uint32_t>& out);
   void AddMatches(const PatternTable& table, const Value& value, std::vector<uint32_t>& out);
+  void File(Bucket& bucket, const eql::Prefilter& prefilter, uint32_t rule);
   void AddPatterns(Bucket& bucket, const eql::Prefilter& prefilter, uint32_t rule);
   void BuildPatterns(Bucket& bucket);
 

@@ -172,33 +172,78 @@ void Optimize(Program& program, const SchemaRegistry* registry) {
   program.root = Reorder(program, program.root, registry);
 }
 
+namespace {
+
+// The prefilter of one test: `f == "x"`, `f in (...)`, or `f : "x*"` (literals without
+// wildcards, globs with). Regular expressions give none.
+std::optional<Prefilter> TestPrefilter(const Program& program, uint32_t t) {
+  if (auto lit = AsFieldLiterals(program, t)) return Prefilter{lit->field, lit->insensitive, std::move(lit->values), {}};
+  const IrNode& n = program.nodes[t];
+  if (n.op != IrOp::kMatch || n.count == 0 || program.nodes[n.children[0]].op != IrOp::kField) return std::nullopt;
+  Prefilter pf{program.nodes[n.children[0]].field, program.matchers[n.index].insensitive(), {}, {}};
+  bool all_exact = true;
+  for (uint32_t m = 0; m < n.count; ++m) {
+    const Matcher& matcher = program.matchers[n.index + m];
+    if (matcher.kind() == Matcher::Kind::kRegex || matcher.insensitive() != pf.insensitive) return std::nullopt;
+    if (matcher.kind() != Matcher::Kind::kExact) all_exact = false;
+    pf.values.push_back(matcher.literal());
+    pf.globs.push_back(matcher.Glob());
+  }
+  (all_exact ? pf.globs : pf.values).clear();
+  return pf;
+}
+
+void CollectOr(const Program& p, uint32_t id, std::vector<uint32_t>& out) {
+  const IrNode& n = p.nodes[id];
+  if (n.op != IrOp::kOr) {
+    out.push_back(id);
+    return;
+  }
+  CollectOr(p, n.children[0], out);
+  CollectOr(p, n.children[1], out);
+}
+
+}  // namespace
+
+PrefilterRank RankOf(const Prefilter& p, const SchemaRegistry& registry) {
+  return {registry.info(p.field).low_cardinality, p.values.empty(), p.values.empty() ? p.globs.size() : p.values.size()};
+}
+
 std::vector<Prefilter> ExtractPrefilters(const Program& program) {
   std::vector<Prefilter> out;
   if (program.nodes.empty()) return out;
   std::vector<uint32_t> terms;
   CollectAnd(program, program.root, terms);
   for (uint32_t t : terms) {
-    auto lit = AsFieldLiterals(program, t);
-    if (lit) {
-      out.push_back({lit->field, lit->insensitive, std::move(lit->values)});
-      continue;
+    if (auto pf = TestPrefilter(program, t)) out.push_back(std::move(*pf));
+  }
+  return out;
+}
+
+std::vector<std::vector<Prefilter>> ExtractAlternatives(const Program& program, const SchemaRegistry& registry) {
+  std::vector<std::vector<Prefilter>> out;
+  if (program.nodes.empty()) return out;
+  std::vector<uint32_t> terms;
+  CollectAnd(program, program.root, terms);
+  for (uint32_t t : terms) {
+    if (program.nodes[t].op != IrOp::kOr) continue;
+    std::vector<uint32_t> branches;
+    CollectOr(program, t, branches);
+    std::vector<Prefilter> alternatives;
+    for (uint32_t branch : branches) {
+      // The branch's best prefilter on a string field; a branch without one ends the search.
+      std::vector<uint32_t> conjuncts;
+      CollectAnd(program, branch, conjuncts);
+      std::optional<Prefilter> best;
+      for (uint32_t c : conjuncts) {
+        auto pf = TestPrefilter(program, c);
+        if (!pf || registry.info(pf->field).type.scalar != ValueKind::kString) continue;
+        if (!best || RankOf(*pf, registry) < RankOf(*best, registry)) best = std::move(pf);
+      }
+      if (!best) break;
+      alternatives.push_back(std::move(*best));
     }
-    // `f : "x"` / `f like~ "x"` without wildcards: literals; with wildcards: globs. Regular
-    // expressions give no prefilter.
-    const IrNode& n = program.nodes[t];
-    if (n.op != IrOp::kMatch || n.count == 0 || program.nodes[n.children[0]].op != IrOp::kField) continue;
-    Prefilter pf{program.nodes[n.children[0]].field, program.matchers[n.index].insensitive(), {}, {}};
-    bool all_exact = true, usable = true;
-    for (uint32_t m = 0; m < n.count; ++m) {
-      const Matcher& matcher = program.matchers[n.index + m];
-      if (matcher.kind() == Matcher::Kind::kRegex || matcher.insensitive() != pf.insensitive) usable = false;
-      if (matcher.kind() != Matcher::Kind::kExact) all_exact = false;
-      pf.values.push_back(matcher.literal());
-      pf.globs.push_back(matcher.Glob());
-    }
-    if (!usable) continue;
-    (all_exact ? pf.globs : pf.values).clear();
-    out.push_back(std::move(pf));
+    if (alternatives.size() == branches.size()) out.push_back(std::move(alternatives));
   }
   return out;
 }

@@ -30,6 +30,21 @@ struct Prefilter {
 
 std::vector<Prefilter> ExtractPrefilters(const Program& program);
 
+// Necessary conditions that are a choice: for each `or` in the top-level conjunction whose every
+// branch has a prefilter on a string field (`process.name == "nc" or process.args : "*-e*"`),
+// one prefilter per branch (the branch's best, by RankOf); a matching event meets one of them.
+std::vector<std::vector<Prefilter>> ExtractAlternatives(const Program& program, const SchemaRegistry& registry);
+
+// How selective a prefilter is, best first: one on a field with many values before one on a
+// low-cardinality field (FieldInfo::low_cardinality), literals before globs, fewer values first.
+struct PrefilterRank {
+  bool low_cardinality;
+  bool globs;
+  size_t values;
+  friend auto operator<=>(const PrefilterRank&, const PrefilterRank&) = default;
+};
+PrefilterRank RankOf(const Prefilter& prefilter, const SchemaRegistry& registry);
+
 // Estimated evaluation cost of a node and its operands (arbitrary units).
 uint32_t NodeCost(const Program& program, uint32_t node);
 

@@ -43,6 +43,8 @@ const std::vector<std::string> kSingleRules = {
     R"(process where length(process.name) > 5)",
     R"(process where process.name like~ "SH")",
     R"(file where event.action == "creation" and file.path == "/tmp/x")",
+    R"(process where process.name == "nc" or (user.name == "root" and process.name : "py*"))",
+    R"(any where host.id == "host-1" or process.name like~ "CU*")",
 };
 const std::vector<std::string> kSequenceRules = {
     R"(sequence by process.entity_id with maxspan=100ms [process where process.name == "bash"] [file where true])",
@@ -64,7 +66,7 @@ TEST(RuleIndexTest, OffersOnlyRulesThatCanMatch) {
   }
   RuleIndex index(entries, registry);
   EXPECT_EQ(index.size(), kSingleRules.size());
-  EXPECT_GE(index.indexed(), 6u);  // the rules with a literal on a string field
+  EXPECT_GE(index.indexed(), 8u);  // the rules with a literal or glob on a string field, or a choice of them
 
   // Sound: every rule the evaluator matches is a candidate. Useful: far fewer are.
   EventBatch batch;
