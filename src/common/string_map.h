@@ -73,4 +73,23 @@ class StringMap {
   size_t size_ = 0;
 };
 
+// A set of strings on the same table.
+class StringSet {
+ public:
+  void Insert(std::string_view key) { map_[key] = 1; }
+  bool Contains(std::string_view key) const { return map_.Find(key) != nullptr; }
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.size() == 0; }
+  // Calls f(key) for each key until f returns true; returns whether one did.
+  template <class F>
+  bool Any(F&& f) const {
+    bool found = false;
+    map_.ForEach([&](std::string_view key, char) { found = found || f(key); });
+    return found;
+  }
+
+ private:
+  StringMap<char> map_;
+};
+
 }  // namespace kestrel

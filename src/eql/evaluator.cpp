@@ -217,8 +217,8 @@ bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
   if (x.kind == SKind::kString) {
     if (set.insensitive) {
       FoldCaseInto(folded_, x.s);
-      if (set.strings.find(std::string_view(folded_)) != set.strings.end()) return true;
-    } else if (set.strings.find(x.s) != set.strings.end()) {
+      if (set.strings.Contains(folded_)) return true;
+    } else if (set.strings.Contains(x.s)) {
       return true;
     }
   }
@@ -228,10 +228,10 @@ bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
   }
   if (x.kind != SKind::kString && x.kind != SKind::kNull) {
     // A number or address against string literals ("4" in a set holding "4").
-    for (const std::string& s : set.strings) {
+    return set.strings.Any([&](std::string_view s) {
       auto c = CompareScalars(x, Scalar::String(s), set.insensitive);
-      if (c && *c == 0) return true;
-    }
+      return c && *c == 0;
+    });
   }
   return false;
 }

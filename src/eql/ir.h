@@ -8,9 +8,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "common/string_map.h"
 #include "eql/ast.h"
 #include "eql/matcher.h"
 #include "eql/scalar.h"
@@ -41,14 +41,9 @@ enum class Builtin : uint8_t {
   kArrayCount, kArraySearch,
 };
 
-struct TransparentStringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 struct LiteralSet {
   bool insensitive = false;
-  std::unordered_set<std::string, TransparentStringHash, std::equal_to<>> strings;  // folded when insensitive
+  StringSet strings;  // folded when insensitive
   std::vector<Scalar> others;               // numbers, booleans, ips: compared one by one
 };
 

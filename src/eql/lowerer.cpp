@@ -395,7 +395,7 @@ std::optional<uint32_t> Lowerer::LowerIn(const Expr& e, uint32_t value) {
     for (uint32_t item : items) {
       const Scalar& c = program_->nodes[item].constant;
       if (c.kind == SKind::kString) {
-        set.strings.insert(insensitive ? FoldCase(c.s) : std::string(c.s));
+        set.strings.Insert(insensitive ? FoldCase(c.s) : std::string(c.s));
       } else if (!c.is_null()) {
         set.others.push_back(c);
       }

@@ -29,7 +29,10 @@ std::optional<FieldLiterals> AsFieldLiterals(const Program& p, uint32_t id) {
     const LiteralSet& set = p.sets[n.index];
     if (!set.others.empty()) return std::nullopt;
     FieldLiterals out{p.nodes[n.children[0]].field, set.insensitive, {}};
-    out.values.assign(set.strings.begin(), set.strings.end());
+    set.strings.Any([&](std::string_view v) {
+      out.values.emplace_back(v);
+      return false;
+    });
     std::sort(out.values.begin(), out.values.end());
     return out;
   }
@@ -50,8 +53,8 @@ uint32_t MergeOr(Program& p, uint32_t id) {
   if (!a || !b || !(a->field == b->field) || a->insensitive != b->insensitive) return id;
   LiteralSet set;
   set.insensitive = a->insensitive;
-  for (auto& v : a->values) set.strings.insert(v);
-  for (auto& v : b->values) set.strings.insert(v);
+  for (auto& v : a->values) set.strings.Insert(v);
+  for (auto& v : b->values) set.strings.Insert(v);
   IrNode field;
   field.op = IrOp::kField;
   field.field = a->field;
