@@ -71,15 +71,18 @@ uint32_t MergeOr(Program& p, uint32_t id) {
   return static_cast<uint32_t>(p.nodes.size() - 1);
 }
 
-void CollectAnd(const Program& p, uint32_t id, std::vector<uint32_t>& out) {
+// The operands of a chain of `op` (kAnd or kOr), in order.
+void Collect(const Program& p, uint32_t id, IrOp op, std::vector<uint32_t>& out) {
   const IrNode& n = p.nodes[id];
-  if (n.op != IrOp::kAnd) {
+  if (n.op != op) {
     out.push_back(id);
     return;
   }
-  CollectAnd(p, n.children[0], out);
-  CollectAnd(p, n.children[1], out);
+  Collect(p, n.children[0], op, out);
+  Collect(p, n.children[1], op, out);
 }
+
+void CollectAnd(const Program& p, uint32_t id, std::vector<uint32_t>& out) { Collect(p, id, IrOp::kAnd, out); }
 
 // Does the node test a low-cardinality field against something (`event.type == "start"`)?
 bool TestsLowCardinalityField(const Program& p, uint32_t id, const SchemaRegistry* registry) {
@@ -196,16 +199,6 @@ std::optional<Prefilter> TestPrefilter(const Program& program, uint32_t t) {
   return pf;
 }
 
-void CollectOr(const Program& p, uint32_t id, std::vector<uint32_t>& out) {
-  const IrNode& n = p.nodes[id];
-  if (n.op != IrOp::kOr) {
-    out.push_back(id);
-    return;
-  }
-  CollectOr(p, n.children[0], out);
-  CollectOr(p, n.children[1], out);
-}
-
 }  // namespace
 
 PrefilterRank RankOf(const Prefilter& p, const SchemaRegistry& registry) {
@@ -231,7 +224,7 @@ std::vector<std::vector<Prefilter>> ExtractAlternatives(const Program& program, 
   for (uint32_t t : terms) {
     if (program.nodes[t].op != IrOp::kOr) continue;
     std::vector<uint32_t> branches;
-    CollectOr(program, t, branches);
+    Collect(program, t, IrOp::kOr, branches);
     std::vector<Prefilter> alternatives;
     for (uint32_t branch : branches) {
       // The branch's best prefilter on a string field; a branch without one ends the search.
