@@ -9,6 +9,15 @@
 
 namespace kestrel::eql {
 
+bool LiteralSetHas(const LiteralSet& set, std::string_view text) {
+  if (!set.insensitive) return set.strings.Contains(text);
+  // As an exact case-insensitive Matcher compares: ASCII text folded byte by byte, other text
+  // with FoldCase (the literals were folded with FoldCase).
+  thread_local std::string folded;
+  FoldCaseInto(folded, text);
+  return set.strings.Contains(folded);
+}
+
 std::optional<IpNetwork> ParseNetwork(std::string_view cidr) {
   size_t slash = cidr.find('/');
   auto address = ParseIp(cidr.substr(0, slash));

@@ -68,6 +68,9 @@ struct IrNode {
   uint32_t index = 0;  // kInSet: sets[index]; kMatch: first matcher; kLineage: the query's lineage[index];
                        // kCall cidrMatch with constant networks: first of networks
   uint32_t count = 0;  // kMatch: number of matchers; cidrMatch: number of networks
+  // kMatch with many exact matchers: sets[exact_set] holds their literals (one lookup instead of
+  // one comparison each); UINT32_MAX: none.
+  uint32_t exact_set = UINT32_MAX;
   std::vector<uint32_t> children;
   Span span;
 };
@@ -90,10 +93,18 @@ struct Program {
   std::optional<FieldId> category_field;     // event.category, to match non-first categories
 };
 
+// Does `text` equal one of the set's strings (folded like the `:` operator when the set is
+// case-insensitive)?
+bool LiteralSetHas(const LiteralSet& set, std::string_view text);
+
 // Does `text` match one of the node's matchers (kMatch, and the match / wildcard calls)?
 inline bool MatchesAny(const Program& p, const IrNode& n, std::string_view text) {
+  const bool exact_in_set = n.exact_set != UINT32_MAX;
+  if (exact_in_set && LiteralSetHas(p.sets[n.exact_set], text)) return true;
   for (uint32_t m = 0; m < n.count; ++m) {
-    if (p.matchers[n.index + m].Matches(text)) return true;
+    const Matcher& matcher = p.matchers[n.index + m];
+    if (exact_in_set && matcher.kind() == Matcher::Kind::kExact) continue;  // looked up above
+    if (matcher.Matches(text)) return true;
   }
   return false;
 }

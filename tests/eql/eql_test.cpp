@@ -127,6 +127,26 @@ TEST_F(CompiledTest, CheapConjunctsRunFirst) {
   EXPECT_EQ(p.nodes[root.children[1]].op, IrOp::kMatch);
 }
 
+// A long list of `:` / `like` patterns keeps its exact literals in a set: the node answers as
+// its matchers do one by one, for either case rule and any text.
+TEST_F(CompiledTest, LongPatternListsLookUpTheirExactLiteralsInOneSet) {
+  const char* texts[] = {"bash", "BASH", "Bash", "dash", "sh", "zsh", "fish", "ksh", "python3", "PYTHON", "xx",
+                         "été", "ÉTÉ", "Été", "ÄRGER", "ärger", "", "bas", "bashh", "sh\n", "/bin/sh", "tcsh"};
+  for (const char* op : {":", "like", "like~"}) {
+    auto q = CompileOrDie(fmt::format(
+        R"(process where process.name {} ("bash", "dash", "sh", "zsh", "ÉTÉ", "ärger", "python*", "*x*", "t?sh"))", op));
+    const Program& p = q->terms[0].filter;
+    const IrNode& n = p.nodes[p.root];
+    ASSERT_EQ(n.op, IrOp::kMatch);
+    ASSERT_NE(n.exact_set, UINT32_MAX) << op;
+    for (const char* text : texts) {
+      bool one_by_one = false;
+      for (uint32_t m = 0; m < n.count; ++m) one_by_one = one_by_one || p.matchers[n.index + m].Matches(text);
+      EXPECT_EQ(MatchesAny(p, n, text), one_by_one) << op << " " << text;
+    }
+  }
+}
+
 TEST_F(CompiledTest, SequenceRunnerAdvancesTheMostRecentPartialMatch) {
   auto q = CompileOrDie(R"(sequence by process.entity_id with maxspan=10s
                              [process where process.name == "a"] [process where process.name == "b"])");
