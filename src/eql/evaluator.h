@@ -2,10 +2,10 @@
 // three-valued logic (a missing field is null; comparing with null is null; `not null` is null;
 // a query matches only on true) and multi-valued fields (a predicate holds if it holds for any
 // element). No allocation per event once warmed up: values live on a reused stack and function
-// results in a scratch arena reset per call. Test decides the boolean part of a condition (and /
-// or / not over a field compared with a constant, `in` a literal set, `:` / like / regex and null
-// tests on a field) straight from the event's values, and evaluates any other node on the stack;
-// both give the same result.
+// results in a scratch arena reset per call. Test and Matches decide the boolean part of a
+// condition (and / or / not over a field compared with a constant, `in` a literal set, `:` /
+// like / regex, cidrMatch with constant networks and null tests on a field) straight from the
+// event's values, and evaluate any other node on the stack; both give the same result.
 #pragma once
 
 #include <optional>

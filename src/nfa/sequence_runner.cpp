@@ -33,8 +33,8 @@ SequenceRunner::SequenceRunner(const eql::CompiledQuery& query, const RunnerOpti
   }
   total_stages_ = stage;
   if (query.until) until_ = &*query.until;
-  term_matches_.assign(query.terms.size(), kUnknown);
   until_index_ = static_cast<uint32_t>(query.terms.size());
+  term_matches_.assign(TermCount(), kUnknown);
   for (const MissingStage& m : missing_) {
     has_leading_ |= m.after_positive == 0;
     has_trailing_ |= m.after_positive == positive_.size();
@@ -191,7 +191,7 @@ void SequenceRunner::Process(const Event& event, std::vector<SequenceMatch>& out
   }
   // `until` after the stages: an event that both completes a match and matches `until` still
   // completes it, as in Elasticsearch.
-  if (until_ != nullptr && MayMatch(may_match, until_index_) && evaluator_.Matches(until_->filter, event)) {
+  if (until_ != nullptr && TermMatches(may_match, until_index_, *until_, event)) {
     for (const JoinKey& key : KeysOf(until_index_, *until_, event)) {
       for (size_t k = 0; k < last; ++k) {
         if (StateStore::Entry* e = store_.Find(static_cast<uint8_t>(k), key.bytes)) {

@@ -83,8 +83,8 @@ class SequenceRunner {
   }
 
   uint64_t DeadlineFrom(uint64_t ts) const;
-  // Does the current event match query term `term_index` (not evaluated when its bit in
-  // `may_match` is clear)? A term repeated by `runs` is evaluated once per event.
+  // Does the current event match query term `term_index` (terms.size(): `until`; not evaluated
+  // when its bit in `may_match` is clear)? A term repeated by `runs` is evaluated once per event.
   bool TermMatches(uint64_t may_match, uint32_t term_index, const eql::CompiledTerm& term, const Event& event);
   // The join keys of the current event for query term `term_index` (terms.size(): `until`).
   std::span<JoinKey> KeysOf(uint32_t term_index, const eql::CompiledTerm& term, const Event& event);
@@ -110,7 +110,7 @@ class SequenceRunner {
   const eql::CompiledTerm* until_ = nullptr;  // query.until, if any
   uint32_t until_index_ = 0;                  // its bit in a term mask
   static constexpr uint8_t kUnknown = 0, kNo = 1, kYes = 2;
-  std::vector<uint8_t> term_matches_;  // per query term, for the current event
+  std::vector<uint8_t> term_matches_;  // per query term and `until`, for the current event
   std::vector<MissingStage> missing_;
   size_t total_stages_ = 0;
   bool has_leading_ = false;

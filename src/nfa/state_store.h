@@ -180,6 +180,7 @@ class StateStore {
   Entry* Find(uint8_t slot, std::string_view key, uint64_t hash);
   void TableInsert(Handle h);
   void TableErase(const Entry& e);
+  void NoteNextDeadline() { next_deadline_ = deadlines_.empty() ? UINT64_MAX : deadlines_.top().at; }
   struct Deadline {
     uint64_t at;
     Handle handle;
@@ -205,7 +206,6 @@ class StateStore {
   std::unordered_map<uint64_t, EntityList> entities_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
   uint64_t next_deadline_ = UINT64_MAX;  // deadlines_.top().at, kept beside the heap
-  void NoteNextDeadline() { next_deadline_ = deadlines_.empty() ? UINT64_MAX : deadlines_.top().at; }
   StateStats stats_;
 };
 
