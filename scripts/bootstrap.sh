@@ -9,7 +9,7 @@ packages=(
   clang-14 llvm-14-tools libclang-rt-14-dev clang-format clang-tidy
   # libraries
   libexpected-dev libsimdjson-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev libre2-dev
-  libtomlplusplus-dev libvectorscan-dev
+  libtomlplusplus-dev libvectorscan-dev wabt libluajit-5.1-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -10,6 +10,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsupportedVersion: return "unsupported version";
     case ErrorCode::kIo: return "i/o error";
     case ErrorCode::kLimit: return "limit reached";
+    case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

@@ -14,6 +14,7 @@ enum class ErrorCode : uint8_t {
   kUnsupportedVersion,  // a versioned format this build cannot read
   kIo,                  // the operating system refused (open, read, write, mmap)
   kLimit,               // a configured bound was reached
+  kUnsupported,         // valid, but not something this backend or kernel can do
   kInternal,            // a bug; reported rather than crashing
 };
 

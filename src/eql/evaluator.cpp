@@ -137,19 +137,6 @@ class Verdict {
   bool holds_ = false;
 };
 
-// CompareScalars(FromValue(e), k, insensitive), without the Scalar for strings and integers.
-std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive) {
-  if (e.kind() == ValueKind::kString && k.kind == SKind::kString) {
-    return CompareStrings(e.as_string(), k.s, insensitive);
-  }
-  if (k.kind == SKind::kInt && (e.kind() == ValueKind::kI64 ||
-                                (e.kind() == ValueKind::kU64 && e.as_u64() <= static_cast<uint64_t>(INT64_MAX)))) {
-    int64_t x = e.as_i64();  // the same bits as as_u64() in range
-    return x < k.i ? -1 : (x > k.i ? 1 : 0);
-  }
-  return CompareScalars(FromValue(e), k, insensitive);
-}
-
 // Calls `visit` on the elements of a field's value (null when the field is missing) as Eval's
 // kField expands them: the value itself, or an array's elements with those of arrays in it in
 // place; stops and returns true when `visit` does.
@@ -201,27 +188,26 @@ Scalar ToScalar(Tri t) { return t == Tri::kNull ? Scalar::Null() : Scalar::Bool(
 
 }  // namespace
 
-std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insensitive) const {
-  if (AllNull(stack_, a.begin, a.end) || AllNull(stack_, b.begin, b.end)) return std::nullopt;
-  Verdict verdict(op);
-  bool decided = false;
-  for (uint32_t i = a.begin; i < a.end && !decided; ++i) {
-    for (uint32_t j = b.begin; j < b.end && !decided; ++j) {
-      decided = verdict.Add(CompareScalars(stack_[i], stack_[j], insensitive));
-    }
+std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive) {
+  if (e.kind() == ValueKind::kString && k.kind == SKind::kString) {
+    return CompareStrings(e.as_string(), k.s, insensitive);
   }
-  return ToOptional(verdict.result());
+  if (k.kind == SKind::kInt && (e.kind() == ValueKind::kI64 ||
+                                (e.kind() == ValueKind::kU64 && e.as_u64() <= static_cast<uint64_t>(INT64_MAX)))) {
+    int64_t x = e.as_i64();  // the same bits as as_u64() in range
+    return x < k.i ? -1 : (x > k.i ? 1 : 0);
+  }
+  return CompareScalars(FromValue(e), k, insensitive);
 }
 
-bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
-  if (x.kind == SKind::kString) {
-    if (set.insensitive) {
-      FoldCaseInto(folded_, x.s);
-      if (set.strings.Contains(folded_)) return true;
-    } else if (set.strings.Contains(x.s)) {
-      return true;
-    }
-  }
+std::optional<IpAddress> ElementIp(const Value& e) {
+  if (e.kind() == ValueKind::kIp) return e.as_ip();
+  if (e.kind() == ValueKind::kString) return ParseIp(e.as_string());
+  return std::nullopt;
+}
+
+bool LiteralSetContains(const LiteralSet& set, const Scalar& x) {
+  if (x.kind == SKind::kString && LiteralSetHas(set, x.s)) return true;
   for (const Scalar& y : set.others) {
     auto c = CompareScalars(x, y, set.insensitive);
     if (c && *c == 0) return true;
@@ -234,6 +220,32 @@ bool Evaluator::InSet(const LiteralSet& set, const Scalar& x) {
     });
   }
   return false;
+}
+
+std::string_view ScalarText(const Scalar& s, Arena& arena) {
+  std::string tmp;
+  switch (s.kind) {
+    case SKind::kString: return s.s;
+    case SKind::kInt: tmp = std::to_string(s.i); break;
+    case SKind::kFloat: tmp = FormatDouble(s.f); break;
+    case SKind::kBool: return s.b ? "true" : "false";
+    case SKind::kIp: tmp = FormatIp(s.ip); break;
+    case SKind::kTimestamp: tmp = FormatTimestamp(s.i); break;
+    case SKind::kNull: return {};
+  }
+  return arena.CopyString(tmp);
+}
+
+std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insensitive) const {
+  if (AllNull(stack_, a.begin, a.end) || AllNull(stack_, b.begin, b.end)) return std::nullopt;
+  Verdict verdict(op);
+  bool decided = false;
+  for (uint32_t i = a.begin; i < a.end && !decided; ++i) {
+    for (uint32_t j = b.begin; j < b.end && !decided; ++j) {
+      decided = verdict.Add(CompareScalars(stack_[i], stack_[j], insensitive));
+    }
+  }
+  return ToOptional(verdict.result());
 }
 
 bool Evaluator::EvalTrue(const Program& p, uint32_t id, const Event* event) {
@@ -268,7 +280,7 @@ Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
       if (p.nodes[n.children[0]].op != IrOp::kField) break;
       Tri t = AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
         Scalar x = FromValue(e);
-        return x.is_null() ? Tri::kNull : ToTri(InSet(p.sets[n.index], x));
+        return x.is_null() ? Tri::kNull : ToTri(LiteralSetContains(p.sets[n.index], x));
       });
       return n.negated ? Not(t) : t;
     }
@@ -283,9 +295,7 @@ Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
       // cidrMatch(field, networks...) with constant networks, parsed once by the optimizer.
       if (n.builtin != Builtin::kCidrMatch || n.count == 0 || p.nodes[n.children[0]].op != IrOp::kField) break;
       return AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
-        std::optional<IpAddress> ip;
-        if (e.kind() == ValueKind::kIp) ip = e.as_ip();
-        if (e.kind() == ValueKind::kString) ip = ParseIp(e.as_string());
+        std::optional<IpAddress> ip = ElementIp(e);
         if (!ip) return Tri::kNull;  // not an address: like a null element
         for (uint32_t k = 0; k < n.count; ++k) {
           if (NetworkContains(p.networks[n.index + k], *ip)) return Tri::kTrue;
@@ -328,19 +338,7 @@ std::string FormatDouble(double d) {
   return mantissa + "E" + std::to_string(exponent);
 }
 
-std::string_view Evaluator::Text(const Scalar& s) {
-  std::string tmp;
-  switch (s.kind) {
-    case SKind::kString: return s.s;
-    case SKind::kInt: tmp = std::to_string(s.i); break;
-    case SKind::kFloat: tmp = FormatDouble(s.f); break;
-    case SKind::kBool: return s.b ? "true" : "false";
-    case SKind::kIp: tmp = FormatIp(s.ip); break;
-    case SKind::kTimestamp: tmp = FormatTimestamp(s.i); break;
-    case SKind::kNull: return {};
-  }
-  return scratch_.CopyString(tmp);
-}
+std::string_view Evaluator::Text(const Scalar& s) { return ScalarText(s, scratch_); }
 
 Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* event) {
   const IrNode& n = p.nodes[id];
@@ -392,7 +390,7 @@ Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* eve
       Range a = Eval(p, n.children[0], event);
       if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
       bool found = false;
-      for (uint32_t i = a.begin; i < a.end && !found; ++i) found = InSet(p.sets[n.index], stack_[i]);
+      for (uint32_t i = a.begin; i < a.end && !found; ++i) found = LiteralSetContains(p.sets[n.index], stack_[i]);
       return Push(base, Scalar::Bool(n.negated ? !found : found));
     }
     case IrOp::kInList: {

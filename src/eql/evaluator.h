@@ -28,6 +28,18 @@ class LineageOracle {
 // A double in Elasticsearch's text form ("1.0", "1.0E7").
 std::string FormatDouble(double d);
 
+// Per-element primitives of the fast path, shared with the Host API (runtime) so that every
+// backend decides an element the same way:
+// `e op k` for one field element (CompareScalars(FromValue(e), k, insensitive), faster).
+std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive);
+// The address an element holds: an ip, or a string that parses as one.
+std::optional<IpAddress> ElementIp(const Value& e);
+// kInSet for one non-null scalar.
+bool LiteralSetContains(const LiteralSet& set, const Scalar& x);
+// A scalar as text, as `:` / like / regex see a non-string (numbers rendered plainly); copies
+// into `arena` when it renders.
+std::string_view ScalarText(const Scalar& s, Arena& arena);
+
 // A three-valued truth: EQL's null is neither true nor false.
 enum class Tri : uint8_t { kFalse, kTrue, kNull };
 
@@ -72,7 +84,6 @@ class Evaluator {
   std::optional<bool> CompareRanges(Op op, Range a, Range b, bool insensitive) const;
   Range EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base);
   std::string_view Text(const Scalar& s);  // a scalar as text (numbers rendered plainly)
-  bool InSet(const LiteralSet& set, const Scalar& x);  // kInSet for one element
 
   std::vector<Scalar> stack_;
   std::vector<Scalar> variables_;  // arraySearch / arrayCount bindings, by slot

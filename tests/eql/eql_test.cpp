@@ -9,6 +9,7 @@
 #include "eql/evaluator.h"
 #include "eql/matcher.h"
 #include "eql/optimizer.h"
+#include "eql/predicate_grid.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
 #include "event/ip_address.h"
@@ -178,141 +179,20 @@ TEST_F(CompiledTest, SequenceRunnerAdvancesTheMostRecentPartialMatch) {
   }
 }
 
-// Test's boolean fast path against the generic evaluation on the value stack: a grid of field x
-// operator x constant predicates (both operand orders, case-sensitive and not), `in`, `:` /
-// like / regex, null tests and generic nodes, and and / or / not combinations of them, over
-// events holding every kind of value, nulls, arrays with nulls and nested arrays.
-class FastPathTest : public ::testing::Test {
- protected:
-  FastPathTest() : builder_(&batch_.arena()) {
-    v_ = *registry_.Intern("d.v", {});
-    w_ = *registry_.Intern("d.w", {});
-  }
-
-  // The values a field takes; nullopt: the field is missing.
-  std::vector<std::optional<Value>> Values() {
-    auto s = [&](std::string_view x) { return builder_.StringValue(x); };
-    auto ip = [&](std::string_view x) { return builder_.IpValue(*ParseIp(x)); };
-    auto array = [&](std::initializer_list<Value> elements) {
-      Value* out = batch_.arena().AllocateArray<Value>(elements.size());
-      std::copy(elements.begin(), elements.end(), out);
-      return Value::Array({out, elements.size()});
-    };
-    const Value null = Value::Null();
-    return {
-        std::nullopt, null, Value::Bool(true), Value::Bool(false),
-        Value::I64(0), Value::I64(4), Value::I64(-7), Value::I64(INT64_MAX), Value::I64(INT64_MIN),
-        Value::U64(4), Value::U64(uint64_t{INT64_MAX}), Value::U64(uint64_t{INT64_MAX} + 1), Value::U64(UINT64_MAX),
-        Value::F64(4.0), Value::F64(2.5), Value::F64(-0.0), Value::F64(NAN), Value::F64(INFINITY), Value::F64(1e7),
-        s("4"), s("2.5"), s("-7"), s(""), s("bash"), s("BASH"), s("Bash"), s("/usr/bin/bash"), s("été"), s("ÉTÉ"),
-        s("Été!"), s("10.0.0.1"), s("1970-01-01T00:00:00Z"), s("true"), s("4 "), s("1.0E7"),
-        ip("10.0.0.1"), ip("::1"),
-        Value::Timestamp(0), Value::Timestamp(1'000'000), Value::Timestamp(4'000'000),
-        array({}), array({null}), array({null, null}), array({s("bash"), null}), array({null, Value::I64(4)}),
-        array({Value::I64(4), s("bash")}), array({s("BASH"), s("été")}),
-        array({Value::U64(UINT64_MAX), Value::F64(2.5)}),
-        array({ip("10.0.0.1"), Value::Timestamp(0), Value::Bool(true)}),
-        array({array({Value::I64(1), Value::I64(4)}), array({s("bash")})}), array({array({})}),
-        array({array({null}), null}), array({array({array({s("bash")}), s("x")}), Value::I64(-7)}),
-        array({array({array({s("bash")})})}),  // deeper than Eval flattens: null
-    };
-  }
-
-  std::string Json(const Event& e) const {
-    std::string out;
-    AppendEventJson(out, e, registry_);
-    return out;
-  }
-
-  Event MakeEvent(const std::optional<Value>& v, const std::optional<Value>& w) {
-    builder_.Start();
-    builder_.header().type = *registry_.InternEventType("process");
-    if (v) builder_.Set(v_, *v);
-    if (w) builder_.Set(w_, *w);
-    return builder_.Finish();
-  }
-
-  // Predicates on d.v.
-  static std::vector<std::string> Leaves() {
-    std::vector<std::string> out;
-    const char* constants[] = {"4", "-7", "0", "2.5", "4.0", "1e7", "9223372036854775807", "18446744073709551615",
-                               R"("4")", R"("2.5")", R"("bash")", R"("BASH")", R"("été")", R"("ÉTÉ")", R"("")",
-                               R"("10.0.0.1")", R"("::1")", R"("1970-01-01T00:00:00Z")", R"("true")", "true",
-                               "false", "null"};
-    for (const char* op : {"==", "!=", "<", "<=", ">", ">="}) {
-      for (const char* c : constants) {
-        out.push_back(fmt::format("d.v {} {}", op, c));
-        out.push_back(fmt::format("{} {} d.v", c, op));
-      }
-    }
-    // cidrMatch with constant networks (parsed once by the optimizer)
-    for (const char* c : {R"(cidrMatch(d.v, "10.0.0.0/8"))", R"(cidrMatch(d.v, "192.168.0.0/16", "::1", "0.0.0.0/0"))",
-                          R"(cidrMatch(d.v, "::/0"))", R"(cidrMatch(d.v, "10.0.0.1"))", R"(not cidrMatch(d.v, "10.0.0.0/8"))"}) {
-      out.emplace_back(c);
-    }
-    for (const char* m : {R"(: "ba*")", R"(: "BASH")", R"(: "4")", R"(: "2.5")", R"(: "1.0E7")", R"(: "true")",
-                          R"(: "10.0.0.*")", R"(: "*É*")", R"(: ("x*", "*sh"))", R"(like "ba*")", R"(like~ "BA*")",
-                          R"(regex "-?[0-9]+")", R"(regex~ "B.SH")", R"(: "1970*")", R"(: "::1")", R"(: "*")",
-                          R"(: "")", R"(in ("bash", "4"))", R"(in (4, "bash"))", R"(in (2.5, true))",
-                          R"(in~ ("BASH", "ÉTÉ"))", R"(not in ("bash", "4"))", R"(in ("10.0.0.1", "::1"))",
-                          R"(in (-7, 0))", R"(in ("1970-01-01T00:00:00Z"))", R"(not in~ ("été", 4))",
-                          R"(in (18446744073709551615, 1e7))", "== null", "!= null"}) {
-      out.push_back(fmt::format("d.v {}", m));
-    }
-    // Nodes the fast path leaves to the stack.
-    for (const char* g : {"null != d.v", "d.v == d.w", "d.v < d.w", "d.v + 1 == 5", "length(d.v) > 3",
-                          R"(startsWith(d.v, "ba"))", "d.v in (d.w, 4)", R"(string(d.v) : "4*")",
-                          R"(cidrMatch(string(d.v), "10.0.0.0/8"))", "-d.v < 0", "d.v"}) {
-      out.emplace_back(g);
-    }
-    return out;
-  }
-
-  SchemaRegistry registry_ = SchemaRegistry::WithEcs();
-  FieldId v_, w_;
-  EventBatch batch_;
-  EventBuilder builder_;
-};
-
-TEST_F(FastPathTest, AgreesWithTheGenericEvaluation) {
-  std::vector<std::optional<Value>> values = Values();
-  const size_t n = values.size();
-  std::vector<Event> rows;  // each value of d.v once, with some d.w
-  std::vector<Event> grid;  // d.v x d.w
-  auto add = [&](std::vector<Event>& out, size_t i, size_t j) { out.push_back(MakeEvent(values[i], values[j])); };
-  for (size_t i = 0; i < n; ++i) {
-    add(rows, i, (i * 7 + 3) % n);
-    for (size_t j = 0; j < n; ++j) add(grid, i, j);
-  }
-
-  std::vector<std::string> leaves = Leaves();
-  std::vector<std::pair<std::string, const std::vector<Event>*>> predicates;
-  for (const std::string& leaf : leaves) predicates.emplace_back(leaf, &rows);
-  auto on_w = [](std::string s) {
-    for (size_t at = s.find("d.v"); at != std::string::npos; at = s.find("d.v", at)) s[at + 2] = 'w';
-    return s;
-  };
-  for (size_t k = 0; k < 240; ++k) {
-    const std::string& a = leaves[(k * 37) % leaves.size()];
-    const std::string& b = on_w(leaves[(k * 101 + 13) % leaves.size()]);
-    const std::string& c = leaves[(k * 59 + 7) % leaves.size()];
-    switch (k % 4) {
-      case 0: predicates.emplace_back(fmt::format("({}) and ({})", a, b), &grid); break;
-      case 1: predicates.emplace_back(fmt::format("({}) or ({})", a, b), &grid); break;
-      case 2: predicates.emplace_back(fmt::format("not (({}) and ({}))", b, a), &grid); break;
-      default: predicates.emplace_back(fmt::format("(not ({}) or ({})) and not ({})", a, b, c), &grid); break;
-    }
-  }
-
+// The evaluator's boolean fast path against its generic evaluation on the value stack, over
+// the predicate grid (tests/eql/predicate_grid.h).
+TEST(FastPathTest, AgreesWithTheGenericEvaluation) {
+  testing::PredicateGrid grid;
+  SchemaRegistry& registry = grid.registry();
   Evaluator fast, slow;
   slow.set_boolean_fast_path(false);
   size_t programs = 0, checks = 0, outcomes[3] = {};
   for (bool insensitive : {false, true}) {
     CompileOptions options;
     options.case_insensitive = insensitive;
-    for (const auto& [text, events] : predicates) {
+    for (const auto& [text, events] : grid.predicates()) {
       Source source("<q>", "process where " + text);
-      auto compiled = Compile(source, registry_, options);
+      auto compiled = Compile(source, registry, options);
       ASSERT_TRUE(compiled.query) << source.RenderAll(compiled.diagnostics);
       const Program& p = compiled.query->terms[0].filter;
       ++programs;
@@ -324,19 +204,19 @@ TEST_F(FastPathTest, AgreesWithTheGenericEvaluation) {
           std::string a, b;
           AppendScalarsJson(a, fast_values);
           AppendScalarsJson(b, slow_values);
-          ASSERT_EQ(a, b) << text << " on " << Json(e);
+          ASSERT_EQ(a, b) << text << " on " << grid.Json(e);
           ++checks;
         }
-        ASSERT_EQ(fast.Matches(p, e), slow.Matches(p, e)) << text << " on " << Json(e);
+        ASSERT_EQ(fast.Matches(p, e), slow.Matches(p, e)) << text << " on " << grid.Json(e);
         auto expected = slow.Test(p, e);
         ASSERT_EQ(fast.Test(p, e), expected) << text << (insensitive ? " (case-insensitive)" : "") << " on "
-                                             << Json(e);
+                                             << grid.Json(e);
         ++checks;
         ++outcomes[expected ? (*expected ? 1 : 0) : 2];
       }
     }
   }
-  EXPECT_EQ(programs, 2 * (leaves.size() + 240));
+  EXPECT_EQ(programs, 2 * (grid.num_leaves() + testing::PredicateGrid::kCombinations));
   EXPECT_GT(outcomes[0], checks / 10);  // false
   EXPECT_GT(outcomes[1], checks / 10);  // true
   EXPECT_GT(outcomes[2], checks / 10);  // null

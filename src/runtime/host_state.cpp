@@ -1,0 +1,312 @@
+#include "runtime/host_state.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "eql/evaluator.h"
+#include "runtime/host_api.h"
+
+namespace kestrel::runtime {
+
+using eql::Scalar;
+using eql::SKind;
+
+bool HostState::BadHandle(int32_t handle, size_t size, std::string_view what) {
+  if (handle >= 0 && static_cast<size_t>(handle) < size) return false;
+  Fault(fmt::format("bad {} handle {}", what, handle));
+  return true;
+}
+
+int32_t HostState::FieldIdOf(std::string_view name) {
+  auto id = registry_.Find(name);
+  return id ? static_cast<int32_t>(id->value) : -1;
+}
+
+int32_t HostState::ConstNew(int32_t kind, int64_t bits, std::string_view text) {
+  Scalar s;
+  switch (static_cast<ElementKind>(kind)) {
+    case ElementKind::kNull: break;
+    case ElementKind::kBool: s = Scalar::Bool(bits != 0); break;
+    case ElementKind::kInt: s = Scalar::Int(bits); break;
+    case ElementKind::kFloat: {
+      double d;
+      std::memcpy(&d, &bits, sizeof d);
+      s = Scalar::Float(d);
+      break;
+    }
+    case ElementKind::kString: s = Scalar::String(texts_.emplace_back(text)); break;
+    case ElementKind::kIp: {
+      if (text.size() != sizeof(IpAddress)) {
+        Fault(fmt::format("an ip constant takes 16 bytes, not {}", text.size()));
+        return -1;
+      }
+      IpAddress ip;
+      std::memcpy(&ip, text.data(), sizeof ip);
+      s = Scalar::Ip(ip);
+      break;
+    }
+    case ElementKind::kTimestamp: s = Scalar::Timestamp(bits); break;
+    default: Fault(fmt::format("bad constant kind {}", kind)); return -1;
+  }
+  constants_.push_back(s);
+  return static_cast<int32_t>(constants_.size() - 1);
+}
+
+int32_t HostState::SetNew(bool insensitive) {
+  sets_.emplace_back().insensitive = insensitive;
+  return static_cast<int32_t>(sets_.size() - 1);
+}
+
+int32_t HostState::SetAdd(int32_t set, int32_t konst) {
+  if (BadHandle(set, sets_.size(), "set") || BadHandle(konst, constants_.size(), "constant")) return -1;
+  eql::LiteralSet& s = sets_[set];
+  const Scalar& c = constants_[konst];
+  if (c.kind == SKind::kString) {
+    s.strings.Insert(s.insensitive ? eql::FoldCase(c.s) : std::string(c.s));
+  } else if (!c.is_null()) {
+    s.others.push_back(c);
+  }
+  return 0;
+}
+
+int32_t HostState::MatcherNew() {
+  matchers_.emplace_back();
+  return static_cast<int32_t>(matchers_.size() - 1);
+}
+
+int32_t HostState::MatcherAdd(int32_t matcher, bool regex, std::string_view pattern, bool insensitive) {
+  if (BadHandle(matcher, matchers_.size(), "matcher")) return -1;
+  if (!regex) {
+    matchers_[matcher].push_back(eql::Matcher::Wildcard(pattern, insensitive));
+    return 0;
+  }
+  auto m = eql::Matcher::Regex(pattern, insensitive);
+  if (!m) {
+    Fault(m.error().message());
+    return -1;
+  }
+  matchers_[matcher].push_back(std::move(*m));
+  return 0;
+}
+
+int32_t HostState::NetNew() {
+  nets_.emplace_back();
+  return static_cast<int32_t>(nets_.size() - 1);
+}
+
+int32_t HostState::NetAdd(int32_t net, std::string_view cidr) {
+  if (BadHandle(net, nets_.size(), "network")) return -1;
+  auto parsed = eql::ParseNetwork(cidr);
+  if (!parsed) {
+    Fault(fmt::format("invalid network \"{}\"", cidr));
+    return -1;
+  }
+  nets_[net].push_back(*parsed);
+  return 0;
+}
+
+const Value* HostState::FieldValue(int32_t ev, int32_t field) {
+  if (ev != 0 || event_ == nullptr || field < 0) return nullptr;
+  if (field == cached_field_) return cached_value_;
+  cached_field_ = field;
+  cached_value_ = event_->Find(FieldId{static_cast<uint32_t>(field)});
+  flat_.clear();
+  if (cached_value_ != nullptr && cached_value_->kind() == ValueKind::kArray) {
+    bool nested = false;
+    for (const Value& e : cached_value_->as_array()) nested = nested || e.kind() == ValueKind::kArray;
+    if (nested) {  // flatten once, as the evaluator's VisitElements does
+      for (const Value& e : cached_value_->as_array()) {
+        if (e.kind() != ValueKind::kArray) {
+          flat_.push_back(&e);
+          continue;
+        }
+        for (const Value& inner : e.as_array()) flat_.push_back(&inner);
+      }
+    }
+  }
+  return cached_value_;
+}
+
+int32_t HostState::ArrayLen(int32_t ev, int32_t field) {
+  const Value* v = FieldValue(ev, field);
+  if (v == nullptr) return 0;
+  if (v->kind() != ValueKind::kArray) return 1;
+  return static_cast<int32_t>(flat_.empty() ? v->as_array().size() : flat_.size());
+}
+
+const Value* HostState::Element(int32_t ev, int32_t field, int32_t idx) {
+  const Value* v = FieldValue(ev, field);
+  int32_t n = ArrayLen(ev, field);
+  if (idx < 0 || idx >= n) {
+    Fault(fmt::format("element {} of a field with {}", idx, n));
+    return nullptr;
+  }
+  if (v->kind() != ValueKind::kArray) return v;
+  return flat_.empty() ? &v->as_array()[idx] : flat_[idx];
+}
+
+Scalar HostState::ElementScalar(int32_t ev, int32_t field, int32_t idx) {
+  const Value* e = Element(ev, field, idx);
+  return e == nullptr ? Scalar::Null() : eql::FromValue(*e);
+}
+
+int32_t HostState::Has(int32_t ev, int32_t field) {
+  int32_t n = ArrayLen(ev, field);
+  for (int32_t i = 0; i < n; ++i) {
+    if (!ElementScalar(ev, field, i).is_null()) return 1;
+  }
+  return 0;
+}
+
+int32_t HostState::Kind(int32_t ev, int32_t field, int32_t idx) {
+  return static_cast<int32_t>(ElementScalar(ev, field, idx).kind);
+}
+
+int64_t HostState::GetI64(int32_t ev, int32_t field, int32_t idx) {
+  eql::Scalar s = ElementScalar(ev, field, idx);
+  if (s.kind == SKind::kBool) return s.b ? 1 : 0;
+  return s.kind == SKind::kFloat ? static_cast<int64_t>(s.f) : s.i;
+}
+
+int64_t HostState::GetU64(int32_t ev, int32_t field, int32_t idx) {
+  const Value* e = Element(ev, field, idx);
+  if (e != nullptr && e->kind() == ValueKind::kU64) return static_cast<int64_t>(e->as_u64());
+  return GetI64(ev, field, idx);
+}
+
+double HostState::GetF64(int32_t ev, int32_t field, int32_t idx) {
+  eql::Scalar s = ElementScalar(ev, field, idx);
+  return s.is_number() ? s.as_double() : 0.0;
+}
+
+int32_t HostState::GetStr(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap) {
+  eql::Scalar s = ElementScalar(ev, field, idx);
+  if (s.is_null()) return -1;
+  std::string_view text = eql::ScalarText(s, scratch_);
+  size_t n = std::min(text.size(), static_cast<size_t>(std::max(cap, 0)));
+  if (n > 0) std::memcpy(buf, text.data(), n);
+  return static_cast<int32_t>(std::min<size_t>(text.size(), INT32_MAX));
+}
+
+int32_t HostState::GetIp(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap) {
+  const Value* e = Element(ev, field, idx);
+  auto ip = e == nullptr ? std::nullopt : eql::ElementIp(*e);
+  if (!ip) return 0;
+  if (cap < static_cast<int32_t>(sizeof(IpAddress))) {
+    Fault("event_get_ip needs 16 bytes");
+    return 0;
+  }
+  std::memcpy(buf, &*ip, sizeof(IpAddress));
+  return 1;
+}
+
+int32_t HostState::ElemCompare(int32_t ev, int32_t field, int32_t idx, int32_t konst, bool insensitive) {
+  if (BadHandle(konst, constants_.size(), "constant")) return 2;
+  const Value* e = Element(ev, field, idx);
+  if (e == nullptr) return 2;
+  auto c = eql::CompareElement(*e, constants_[konst], insensitive);
+  return c ? *c : 2;
+}
+
+int32_t HostState::ElemInSet(int32_t ev, int32_t field, int32_t idx, int32_t set) {
+  if (BadHandle(set, sets_.size(), "set")) return 2;
+  eql::Scalar x = ElementScalar(ev, field, idx);
+  if (x.is_null()) return 2;
+  return eql::LiteralSetContains(sets_[set], x) ? 1 : 0;
+}
+
+int32_t HostState::StrMatch(int32_t matcher, std::string_view text) {
+  if (BadHandle(matcher, matchers_.size(), "matcher")) return 0;
+  for (const eql::Matcher& m : matchers_[matcher]) {
+    if (m.Matches(text)) return 1;
+  }
+  return 0;
+}
+
+int32_t HostState::ElemMatch(int32_t ev, int32_t field, int32_t idx, int32_t matcher) {
+  if (BadHandle(matcher, matchers_.size(), "matcher")) return 2;
+  const Value* e = Element(ev, field, idx);
+  if (e == nullptr) return 2;
+  if (e->kind() == ValueKind::kString) return StrMatch(matcher, e->as_string());
+  eql::Scalar x = eql::FromValue(*e);
+  if (x.is_null()) return 2;
+  return StrMatch(matcher, eql::ScalarText(x, scratch_));
+}
+
+int32_t HostState::CidrMatch(int32_t net, std::string_view ip16) {
+  if (BadHandle(net, nets_.size(), "network")) return 0;
+  if (ip16.size() != sizeof(IpAddress)) {
+    Fault("cidr_match takes a 16-byte address");
+    return 0;
+  }
+  IpAddress ip;
+  std::memcpy(&ip, ip16.data(), sizeof ip);
+  for (const eql::IpNetwork& n : nets_[net]) {
+    if (eql::NetworkContains(n, ip)) return 1;
+  }
+  return 0;
+}
+
+int32_t HostState::ElemCidr(int32_t ev, int32_t field, int32_t idx, int32_t net) {
+  if (BadHandle(net, nets_.size(), "network")) return 2;
+  const Value* e = Element(ev, field, idx);
+  auto ip = e == nullptr ? std::nullopt : eql::ElementIp(*e);
+  if (!ip) return 2;  // not an address: like a null element
+  return CidrMatch(net, std::string_view(reinterpret_cast<const char*>(&*ip), sizeof(IpAddress)));
+}
+
+void HostState::AlertEmit(int32_t ev, std::string_view text) {
+  constexpr size_t kMaxNotes = 8;
+  constexpr size_t kMaxNoteBytes = 1024;
+  if (ev != 0 || notes_.size() >= kMaxNotes) return;
+  notes_.emplace_back(text.substr(0, kMaxNoteBytes));
+}
+
+// The C table: each entry forwards to the HostState method. Its signature comes from the .def
+// (HostApiV1's member types), so an entry that disagrees with the .def does not compile.
+namespace {
+
+std::string_view Bytes(const char* p, int32_t n) { return {p, static_cast<size_t>(std::max(n, 0))}; }
+
+const HostApiV1 kTable = {
+    .field_id = [](HostState* h, const char* name, int32_t len) { return h->FieldIdOf(Bytes(name, len)); },
+    .const_new = [](HostState* h, int32_t kind, int64_t bits, const char* text, int32_t len) {
+      return h->ConstNew(kind, bits, Bytes(text, len));
+    },
+    .set_new = [](HostState* h, int32_t insensitive) { return h->SetNew(insensitive != 0); },
+    .set_add = [](HostState* h, int32_t set, int32_t konst) { return h->SetAdd(set, konst); },
+    .matcher_new = [](HostState* h, int32_t) { return h->MatcherNew(); },
+    .matcher_add = [](HostState* h, int32_t m, int32_t regex, const char* p, int32_t len, int32_t ins) {
+      return h->MatcherAdd(m, regex != 0, Bytes(p, len), ins != 0);
+    },
+    .net_new = [](HostState* h, int32_t) { return h->NetNew(); },
+    .net_add = [](HostState* h, int32_t net, const char* p, int32_t len) { return h->NetAdd(net, Bytes(p, len)); },
+    .event_has = [](HostState* h, int32_t ev, int32_t f) { return h->Has(ev, f); },
+    .event_array_len = [](HostState* h, int32_t ev, int32_t f) { return h->ArrayLen(ev, f); },
+    .event_kind = [](HostState* h, int32_t ev, int32_t f, int32_t i) { return h->Kind(ev, f, i); },
+    .event_get_i64 = [](HostState* h, int32_t ev, int32_t f, int32_t i) { return h->GetI64(ev, f, i); },
+    .event_get_u64 = [](HostState* h, int32_t ev, int32_t f, int32_t i) { return h->GetU64(ev, f, i); },
+    .event_get_f64 = [](HostState* h, int32_t ev, int32_t f, int32_t i) { return h->GetF64(ev, f, i); },
+    .event_get_str = [](HostState* h, int32_t ev, int32_t f, int32_t i, char* buf, int32_t cap) {
+      return h->GetStr(ev, f, i, buf, cap);
+    },
+    .event_get_ip = [](HostState* h, int32_t ev, int32_t f, int32_t i, char* buf, int32_t cap) {
+      return h->GetIp(ev, f, i, buf, cap);
+    },
+    .elem_compare = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t k, int32_t ins) {
+      return h->ElemCompare(ev, f, i, k, ins != 0);
+    },
+    .elem_in_set = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t s) { return h->ElemInSet(ev, f, i, s); },
+    .elem_match = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t m) { return h->ElemMatch(ev, f, i, m); },
+    .elem_cidr = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t n) { return h->ElemCidr(ev, f, i, n); },
+    .str_match = [](HostState* h, int32_t m, const char* p, int32_t len) { return h->StrMatch(m, Bytes(p, len)); },
+    .cidr_match = [](HostState* h, int32_t n, const char* p, int32_t len) { return h->CidrMatch(n, Bytes(p, len)); },
+    .alert_emit = [](HostState* h, int32_t ev, const char* p, int32_t len) { h->AlertEmit(ev, Bytes(p, len)); },
+};
+
+}  // namespace
+
+const HostApiV1& HostApi() { return kTable; }
+
+}  // namespace kestrel::runtime

@@ -1,0 +1,103 @@
+// HostState: what one predicate instance (one rule on one worker) sees through Host API v1:
+// the event under test, and the constants, sets, matchers and networks its pred_init set up.
+// Each element primitive is the native evaluator's own per-element decision (eql/evaluator.h),
+// so a backend that calls them decides every element exactly as the native backend does.
+//
+// Handles and indices come from predicate code, possibly user-written: a bad one never reads
+// out of bounds; it makes the call return null (2) / -1 and records a fault, which the backend
+// reports after the call (the evaluation then counts as an error, not a match).
+#pragma once
+
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/arena.h"
+#include "eql/ir.h"
+#include "eql/matcher.h"
+#include "event/event.h"
+#include "schema/schema_registry.h"
+
+namespace kestrel::runtime {
+
+// Element kinds of the Host API (eql::SKind's order).
+enum class ElementKind : int32_t { kNull = 0, kBool, kInt, kFloat, kString, kIp, kTimestamp };
+
+class HostState {
+ public:
+  explicit HostState(const SchemaRegistry& registry) : registry_(registry) {}
+
+  // The event pred_eval runs on (handle 0); clears the per-event caches and notes.
+  void set_event(const Event* event) {
+    event_ = event;
+    cached_field_ = -1;
+    cached_value_ = nullptr;
+    notes_.clear();
+    scratch_.Reset();
+  }
+
+  // The first fault since the last call, if any ("" when none).
+  const std::string& fault() const { return fault_; }
+  void clear_fault() { fault_.clear(); }
+  const std::vector<std::string>& notes() const { return notes_; }
+
+  // Set-up.
+  int32_t FieldIdOf(std::string_view name);
+  int32_t ConstNew(int32_t kind, int64_t bits, std::string_view text);
+  int32_t SetNew(bool insensitive);
+  int32_t SetAdd(int32_t set, int32_t konst);
+  int32_t MatcherNew();
+  int32_t MatcherAdd(int32_t matcher, bool regex, std::string_view pattern, bool insensitive);
+  int32_t NetNew();
+  int32_t NetAdd(int32_t net, std::string_view cidr);
+
+  // Event access.
+  int32_t Has(int32_t ev, int32_t field);
+  int32_t ArrayLen(int32_t ev, int32_t field);
+  int32_t Kind(int32_t ev, int32_t field, int32_t idx);
+  int64_t GetI64(int32_t ev, int32_t field, int32_t idx);
+  int64_t GetU64(int32_t ev, int32_t field, int32_t idx);
+  double GetF64(int32_t ev, int32_t field, int32_t idx);
+  int32_t GetStr(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap);
+  int32_t GetIp(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap);
+
+  // Element primitives: -1/0/1 or 2 (not comparable); tri (0, 1, 2 for a null element).
+  int32_t ElemCompare(int32_t ev, int32_t field, int32_t idx, int32_t konst, bool insensitive);
+  int32_t ElemInSet(int32_t ev, int32_t field, int32_t idx, int32_t set);
+  int32_t ElemMatch(int32_t ev, int32_t field, int32_t idx, int32_t matcher);
+  int32_t ElemCidr(int32_t ev, int32_t field, int32_t idx, int32_t net);
+  int32_t StrMatch(int32_t matcher, std::string_view text);
+  int32_t CidrMatch(int32_t net, std::string_view ip16);
+
+  void AlertEmit(int32_t ev, std::string_view text);
+
+  // For a fault found by a binding (e.g. a Wasm pointer out of bounds).
+  void Fault(std::string message) {
+    if (fault_.empty()) fault_ = std::move(message);
+  }
+
+ private:
+  // The field's value in the event under test (cached per field), or null.
+  const Value* FieldValue(int32_t ev, int32_t field);
+  // Element `idx` of the field, or null (a fault when idx is out of range).
+  const Value* Element(int32_t ev, int32_t field, int32_t idx);
+  eql::Scalar ElementScalar(int32_t ev, int32_t field, int32_t idx);
+  bool BadHandle(int32_t handle, size_t size, std::string_view what);
+
+  const SchemaRegistry& registry_;
+  const Event* event_ = nullptr;
+  int32_t cached_field_ = -1;
+  const Value* cached_value_ = nullptr;
+  std::vector<const Value*> flat_;  // the cached field's elements, when it nests arrays
+  std::vector<eql::Scalar> constants_;
+  std::deque<std::string> texts_;  // constants' bytes
+  std::vector<eql::LiteralSet> sets_;
+  std::vector<std::vector<eql::Matcher>> matchers_;
+  std::vector<std::vector<eql::IpNetwork>> nets_;
+  std::vector<std::string> notes_;
+  std::string fault_;
+  Arena scratch_{4096};
+};
+
+}  // namespace kestrel::runtime

@@ -1,0 +1,20 @@
+// EQL → WebAssembly: emits a self-contained module for a PredicatePlan. The module imports
+// Host API v1 (module "kestrel"), keeps the plan's field names, constants, sets, patterns and
+// networks in its data segment and registers them from pred_init, and exports:
+//   pred_init() -> i32            0, or 1 when the host refused a pattern or network
+//   pred_eval(ev, ctx) -> i32     0 false, 1 true, 2 null
+//   memory, kestrel_abi (i32 global = kHostAbiVersion), kestrel_fuel (mutable i64 global)
+// Every loop iteration and every pred_eval call spends one unit of kestrel_fuel; when it runs
+// out the module traps, which the runtime reports as a budget overrun.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/plan.h"
+
+namespace kestrel::runtime {
+
+std::vector<uint8_t> EmitWasm(const PredicatePlan& plan);
+
+}  // namespace kestrel::runtime

@@ -1,0 +1,216 @@
+// The predicate runtimes: Host API v1's table, the Wasm emitter's output under wabt's validator,
+// the Wasm backend against the native evaluator on the predicate grid, ABI and import checks,
+// and fuel budgets on user-written modules.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "eql/compiler.h"
+#include "eql/evaluator.h"
+#include "eql/predicate_grid.h"
+#include "runtime/host_api.h"
+#include "runtime/plan.h"
+#include "runtime/wasm_codegen.h"
+#include "runtime/wasm_runtime.h"
+#include "wabt/binary-writer.h"
+#include "wabt/resolve-names.h"
+#include "wabt/stream.h"
+#include "wabt/wast-lexer.h"
+#include "wabt/wast-parser.h"
+
+namespace kestrel::runtime {
+namespace {
+
+// A module from WebAssembly text, for hand-written (user) predicates.
+std::vector<uint8_t> Wat(std::string_view text) {
+  wabt::Errors errors;
+  auto lexer = wabt::WastLexer::CreateBufferLexer("test.wat", text.data(), text.size(), &errors);
+  std::unique_ptr<wabt::Module> module;
+  wabt::Features features;
+  wabt::WastParseOptions options(features);
+  bool ok = wabt::Succeeded(wabt::ParseWatModule(lexer.get(), &module, &errors, &options)) &&
+            wabt::Succeeded(wabt::ResolveNamesModule(module.get(), &errors));
+  EXPECT_TRUE(ok) << (errors.empty() ? "" : errors[0].message);
+  if (!ok) return {};
+  wabt::MemoryStream stream;
+  EXPECT_TRUE(wabt::Succeeded(wabt::WriteBinaryModule(&stream, module.get(), wabt::WriteBinaryOptions())));
+  return stream.output_buffer().data;
+}
+
+TEST(HostApiTest, TheTableIsCompleteAndTheCdefDeclaresEveryFunction) {
+  const HostApiV1& api = HostApi();
+  const auto* slots = reinterpret_cast<void* const*>(&api);
+  constexpr size_t n = sizeof(HostApiV1) / sizeof(void*);
+  ASSERT_EQ(n, std::size(kHostFunctionNames));
+  for (size_t k = 0; k < n; ++k) EXPECT_NE(slots[k], nullptr) << kHostFunctionNames[k];
+  for (std::string_view name : kHostFunctionNames) {
+    EXPECT_NE(kLuaCdef.find(fmt::format("(*{})(kestrel_host* host", name)), std::string_view::npos) << name;
+  }
+}
+
+eql::CompiledQuery CompileOrDie(std::string_view text, SchemaRegistry& registry, bool insensitive = false) {
+  eql::Source source("<q>", std::string(text));
+  eql::CompileOptions options;
+  options.case_insensitive = insensitive;
+  auto compiled = eql::Compile(source, registry, options);
+  EXPECT_TRUE(compiled.query) << source.RenderAll(compiled.diagnostics);
+  return std::move(*compiled.query);
+}
+
+TEST(WasmTest, GeneratedModulesValidateAndImportOnlyHostApiV1) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  for (const char* q : {R"(process where process.name == "bash")",
+                        R"(process where process.pid > 4 and not process.args : ("-c", "*x*") or process.exit_code == null)",
+                        R"(network where cidrMatch(destination.ip, "10.0.0.0/8", "::1") and destination.port in (22, 443))",
+                        R"(any where true)"}) {
+    eql::CompiledQuery query = CompileOrDie(q, registry);
+    auto plan = MakePlan(query.terms[0].filter, registry, q);
+    ASSERT_TRUE(plan) << plan.error().ToString();
+    std::vector<uint8_t> module = EmitWasm(*plan);
+    auto valid = ValidateWasm(module, q);
+    EXPECT_TRUE(valid) << valid.error().ToString();
+    auto pred = WasmPredicate::Load(module, q, registry);
+    EXPECT_TRUE(pred) << pred.error().ToString();
+  }
+}
+
+TEST(WasmTest, NodesWithoutAPlanAreNamed) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  std::string q = R"(process where length(process.name) > 3)";
+  eql::CompiledQuery query = CompileOrDie(q, registry);
+  auto plan = MakePlan(query.terms[0].filter, registry, q);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code(), ErrorCode::kUnsupported);
+  EXPECT_NE(plan.error().message().find("length(process.name)"), std::string::npos) << plan.error().ToString();
+}
+
+// Every grid predicate the Wasm backend can run gives the native evaluator's answer on every
+// grid event.
+TEST(WasmTest, AgreesWithTheNativeEvaluatorOnThePredicateGrid) {
+  testing::PredicateGrid grid;
+  SchemaRegistry& registry = grid.registry();
+  eql::Evaluator native;
+  native.set_boolean_fast_path(false);
+  size_t programs = 0, planned = 0, checks = 0;
+  for (bool insensitive : {false, true}) {
+    for (const auto& [text, events] : grid.predicates()) {
+      std::string q = "process where " + text;
+      eql::CompiledQuery query = CompileOrDie(q, registry, insensitive);
+      const eql::Program& p = query.terms[0].filter;
+      ++programs;
+      auto plan = MakePlan(p, registry, q);
+      if (!plan) {
+        ASSERT_EQ(plan.error().code(), ErrorCode::kUnsupported) << plan.error().ToString();
+        continue;
+      }
+      ++planned;
+      auto pred = WasmPredicate::Load(EmitWasm(*plan), q, registry);
+      ASSERT_TRUE(pred) << pred.error().ToString();
+      for (const Event& e : *events) {
+        auto expected = native.Test(p, e);
+        Verdict want = !expected ? Verdict::kNull : (*expected ? Verdict::kTrue : Verdict::kFalse);
+        Verdict got = (*pred)->Eval(e, 1'000'000);
+        ASSERT_EQ(static_cast<int>(got), static_cast<int>(want))
+            << q << (insensitive ? " (case-insensitive)" : "") << " on " << grid.Json(e) << ": "
+            << (*pred)->last_error();
+        ++checks;
+      }
+    }
+  }
+  std::printf("%zu programs, %zu with a plan, %zu evaluations agree\n", programs, planned, checks);
+  EXPECT_GT(planned, programs * 3 / 4);
+}
+
+constexpr std::string_view kHeader = R"(
+  (import "kestrel" "event_array_len" (func $len (param i32 i32) (result i32)))
+  (import "kestrel" "field_id" (func $field_id (param i32 i32) (result i32)))
+  (import "kestrel" "event_get_str" (func $get_str (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "process.name")
+  (global $f (mut i32) (i32.const -1))
+  (global (export "kestrel_abi") i32 (i32.const 1))
+  (func (export "pred_init") (result i32)
+    (global.set $f (call $field_id (i32.const 0) (i32.const 12)))
+    (i32.const 0))
+)";
+
+Event NamedProcess(EventBatch& batch, SchemaRegistry& registry, std::string_view name) {
+  EventBuilder b(&batch.arena());
+  b.Start();
+  b.header().type = *registry.InternEventType("process");
+  b.Set(*registry.Find("process.name"), b.StringValue(name));
+  return b.Finish();
+}
+
+TEST(WasmTest, UserPredicatesReadTheEventThroughTheHostApi) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  // true when process.name is 4 bytes long
+  auto module = Wat(fmt::format(R"((module {}
+    (func (export "pred_eval") (param $ev i32) (param $ctx i32) (result i32)
+      (i32.eq (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 64) (i32.const 16))
+              (i32.const 4)))))",
+                                kHeader));
+  auto pred = WasmPredicate::Load(module, "user.wasm", registry);
+  ASSERT_TRUE(pred) << pred.error().ToString();
+  EventBatch batch;
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kTrue);
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "sh"), 1000), Verdict::kFalse);
+}
+
+TEST(WasmTest, AnInfiniteLoopRunsOutOfFuelAndTheInstanceStaysUsable) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  // loops forever when process.name is "spin", else true
+  auto module = Wat(fmt::format(R"((module {}
+    (func (export "pred_eval") (param $ev i32) (param $ctx i32) (result i32)
+      (if (i32.eq (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 64) (i32.const 16))
+                  (i32.const 4))
+        (then (loop $forever (br $forever))))
+      (i32.const 1))))",
+                                kHeader));
+  auto pred = WasmPredicate::Load(module, "spin.wasm", registry);
+  ASSERT_TRUE(pred) << pred.error().ToString();
+  EventBatch batch;
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "spin"), 10'000), Verdict::kOverBudget);
+  EXPECT_NE((*pred)->last_error().find("budget"), std::string::npos);
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "sh"), 10'000), Verdict::kTrue);
+}
+
+TEST(WasmTest, BadModulesAreRefusedWithAReason) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  auto expect_error = [&](std::vector<uint8_t> module, std::string_view needle) {
+    auto pred = WasmPredicate::Load(module, "m.wasm", registry);
+    ASSERT_FALSE(pred);
+    EXPECT_NE(pred.error().ToString().find(needle), std::string::npos) << pred.error().ToString();
+    EXPECT_NE(pred.error().ToString().find("m.wasm"), std::string::npos) << pred.error().ToString();
+  };
+  expect_error({0x00, 0x61, 0x73, 0x6D, 0x02}, "not a valid Wasm module");
+  expect_error(Wat(R"((module (global (export "kestrel_abi") i32 (i32.const 2))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "built for Host API v2; this Kestrel provides v1");
+  expect_error(Wat(R"((module (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "exports no i32 global `kestrel_abi`");
+  expect_error(Wat(R"((module (import "env" "system" (func (param i32)))
+                        (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "imports env.system, which Host API v1 does not provide");
+  expect_error(Wat(R"((module (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i64) (result i32) (i32.const 1))))"),
+               "must take (i32 event, i32 ctx) and return i32");
+}
+
+TEST(WasmTest, APointerOutsideMemoryIsAFaultNotARead) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  auto module = Wat(fmt::format(R"((module {}
+    (func (export "pred_eval") (param $ev i32) (param $ctx i32) (result i32)
+      (drop (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 65530) (i32.const 100)))
+      (i32.const 1))))",
+                                kHeader));
+  auto pred = WasmPredicate::Load(module, "oob.wasm", registry);
+  ASSERT_TRUE(pred) << pred.error().ToString();
+  EventBatch batch;
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kFault);
+  EXPECT_NE((*pred)->last_error().find("outside the module's memory"), std::string::npos) << (*pred)->last_error();
+}
+
+}  // namespace
+}  // namespace kestrel::runtime
