@@ -9,6 +9,8 @@
 #include "eql/evaluator.h"
 #include "eql/predicate_grid.h"
 #include "runtime/host_api.h"
+#include "runtime/lua_codegen.h"
+#include "runtime/lua_runtime.h"
 #include "runtime/plan.h"
 #include "runtime/wasm_codegen.h"
 #include "runtime/wasm_runtime.h"
@@ -84,10 +86,12 @@ TEST(WasmTest, NodesWithoutAPlanAreNamed) {
   EXPECT_NE(plan.error().message().find("length(process.name)"), std::string::npos) << plan.error().ToString();
 }
 
-// Every grid predicate the Wasm backend can run gives the native evaluator's answer on every
-// grid event.
-TEST(WasmTest, AgreesWithTheNativeEvaluatorOnThePredicateGrid) {
+// Every grid predicate with a plan gives the native evaluator's answer on every grid event, on
+// the Wasm and the Lua backend.
+TEST(BackendsTest, AgreeWithTheNativeEvaluatorOnThePredicateGrid) {
   testing::PredicateGrid grid;
+  auto lua_runtime = LuaRuntime::Create();
+  ASSERT_TRUE(lua_runtime) << lua_runtime.error().ToString();
   SchemaRegistry& registry = grid.registry();
   eql::Evaluator native;
   native.set_boolean_fast_path(false);
@@ -104,20 +108,27 @@ TEST(WasmTest, AgreesWithTheNativeEvaluatorOnThePredicateGrid) {
         continue;
       }
       ++planned;
-      auto pred = WasmPredicate::Load(EmitWasm(*plan), q, registry);
-      ASSERT_TRUE(pred) << pred.error().ToString();
+      auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry);
+      ASSERT_TRUE(wasm) << wasm.error().ToString();
+      std::string lua_source = EmitLua(*plan);
+      auto lua = LuaPredicate::Load(**lua_runtime, lua_source, q, registry, LuaPredicate::Trust::kGenerated);
+      ASSERT_TRUE(lua) << lua.error().ToString() << "\n" << lua_source;
       for (const Event& e : *events) {
         auto expected = native.Test(p, e);
         Verdict want = !expected ? Verdict::kNull : (*expected ? Verdict::kTrue : Verdict::kFalse);
-        Verdict got = (*pred)->Eval(e, 1'000'000);
+        Verdict got = (*wasm)->Eval(e, 1'000'000);
         ASSERT_EQ(static_cast<int>(got), static_cast<int>(want))
-            << q << (insensitive ? " (case-insensitive)" : "") << " on " << grid.Json(e) << ": "
-            << (*pred)->last_error();
+            << "wasm: " << q << (insensitive ? " (case-insensitive)" : "") << " on " << grid.Json(e) << ": "
+            << (*wasm)->last_error();
+        got = (*lua)->Eval(e, 1'000'000);
+        ASSERT_EQ(static_cast<int>(got), static_cast<int>(want))
+            << "lua: " << q << (insensitive ? " (case-insensitive)" : "") << " on " << grid.Json(e) << ": "
+            << (*lua)->last_error() << "\n" << lua_source;
         ++checks;
       }
     }
   }
-  std::printf("%zu programs, %zu with a plan, %zu evaluations agree\n", programs, planned, checks);
+  std::printf("%zu programs, %zu with a plan, %zu evaluations agree on native, wasm and lua\n", programs, planned, checks);
   EXPECT_GT(planned, programs * 3 / 4);
 }
 
@@ -210,6 +221,85 @@ TEST(WasmTest, APointerOutsideMemoryIsAFaultNotARead) {
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kFault);
   EXPECT_NE((*pred)->last_error().find("outside the module's memory"), std::string::npos) << (*pred)->last_error();
+}
+
+TEST(LuaTest, TheUserApiHasEveryHostFunction) {
+  auto rt = LuaRuntime::Create();
+  ASSERT_TRUE(rt) << rt.error().ToString();
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  std::string source = "local missing = {}\n";
+  for (std::string_view name : kHostFunctionNames) {
+    source += fmt::format("if type(kestrel.{0}) ~= 'function' then missing[#missing + 1] = '{0}' end\n", name);
+  }
+  source += "assert(#missing == 0, 'missing: ' .. table.concat(missing, ', '))\n"
+            "return { abi = 1, eval = function(ev, ctx) return 1 end }\n";
+  auto pred = LuaPredicate::Load(**rt, source, "api.lua", registry, LuaPredicate::Trust::kUser);
+  EXPECT_TRUE(pred) << pred.error().ToString();
+}
+
+constexpr std::string_view kLuaUser = R"(
+local name = kestrel.field_id("process.name")
+local m = kestrel.matcher_new()
+kestrel.matcher_add(m, 0, "ba*", 1)
+return { abi = 1, eval = function(ev, ctx)
+  local s = kestrel.event_get_str(ev, name, 0)
+  if s == "spin" then while true do end end
+  if s == nil then return 2 end
+  if kestrel.str_match(m, s) == 1 then kestrel.alert_emit(ev, "matched " .. s) return 1 end
+  return 0
+end }
+)";
+
+TEST(LuaTest, UserPredicatesRunSandboxedWithinTheirBudget) {
+  auto rt = LuaRuntime::Create();
+  ASSERT_TRUE(rt) << rt.error().ToString();
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  auto pred = LuaPredicate::Load(**rt, kLuaUser, "user.lua", registry, LuaPredicate::Trust::kUser);
+  ASSERT_TRUE(pred) << pred.error().ToString();
+  EventBatch batch;
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "BASH"), 100'000), Verdict::kTrue);
+  ASSERT_EQ((*pred)->host().notes().size(), 1u);
+  EXPECT_EQ((*pred)->host().notes()[0], "matched BASH");
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "sh"), 100'000), Verdict::kFalse);
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "spin"), 100'000), Verdict::kOverBudget);
+  EXPECT_NE((*pred)->last_error().find("budget"), std::string::npos) << (*pred)->last_error();
+  EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 100'000), Verdict::kTrue);  // still usable
+}
+
+TEST(LuaTest, TheSandboxHasNoWayOut) {
+  auto rt = LuaRuntime::Create();
+  ASSERT_TRUE(rt) << rt.error().ToString();
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  for (const char* escape : {"require('ffi')", "os.execute('true')", "io.open('/etc/passwd')", "load('return 1')",
+                             "loadstring('return 1')", "debug.getinfo(1)", "dofile('/dev/null')",
+                             "setfenv(1, {})", "getmetatable('').__index.rep('x', 1)"}) {
+    std::string source = fmt::format("{}\nreturn {{ abi = 1, eval = function() return 1 end }}", escape);
+    auto pred = LuaPredicate::Load(**rt, source, "escape.lua", registry, LuaPredicate::Trust::kUser);
+    EXPECT_FALSE(pred) << escape;
+  }
+  // Bytecode is refused: only text loads.
+  auto pred = LuaPredicate::Load(**rt, std::string("\x1bLJ\x02", 4), "bytecode.lua", registry,
+                                 LuaPredicate::Trust::kUser);
+  ASSERT_FALSE(pred);
+  EXPECT_NE(pred.error().ToString().find("bytecode.lua"), std::string::npos) << pred.error().ToString();
+}
+
+TEST(LuaTest, BadChunksAreRefusedWithAReason) {
+  auto rt = LuaRuntime::Create();
+  ASSERT_TRUE(rt) << rt.error().ToString();
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  auto expect_error = [&](std::string_view source, std::string_view needle) {
+    auto pred = LuaPredicate::Load(**rt, source, "p.lua", registry, LuaPredicate::Trust::kUser);
+    ASSERT_FALSE(pred) << source;
+    EXPECT_NE(pred.error().ToString().find(needle), std::string::npos) << pred.error().ToString();
+    EXPECT_NE(pred.error().ToString().find("p.lua"), std::string::npos) << pred.error().ToString();
+  };
+  expect_error("return { abi = 2, eval = function() return 1 end }", "built for Host API v2; this Kestrel provides v1");
+  expect_error("return { eval = function() return 1 end }", "returns no `abi`");
+  expect_error("return 1", "returns no table");
+  expect_error("return { abi = 1 }", "`eval` is not a function");
+  expect_error("return {", "expected");
+  expect_error("while true do end", "budget");
 }
 
 }  // namespace
