@@ -1,5 +1,6 @@
 // `kestrel replay`: runs a rule set over recorded events, sorted by (ts_mono_ns, event_id), and
-// writes the alerts; `--verify` runs twice with different thread counts and compares.
+// writes the alerts; `--verify` runs again with another thread count and on every other predicate
+// backend, and compares.
 #include <algorithm>
 #include <cstdio>
 
@@ -23,6 +24,7 @@ struct ReplayCommandOptions {
   std::string config;
   std::string dialect = "es";
   size_t threads = 1;
+  std::string backend;  // empty: the config's
   bool verify = false;
   bool skip_bad_rules = false;
 };
@@ -56,6 +58,39 @@ void PrintSummary(const replay::ReplaySummary& s, const engine::RuleSet& rules, 
   }
   fmt::print(stderr, "\n  bus: {} events dropped, {} backpressure waits\n", s.bus.dropped_events,
              s.bus.backpressure_waits);
+  for (runtime::Backend b : runtime::kAllBackends) {
+    const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
+    size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
+                                                 [&](const engine::Rule& r) { return r.effective_backend == b; }));
+    if (n == 0 && bs.evaluations == 0) continue;
+    fmt::print(stderr, "  backend {}: {} rule{}, {} evaluations", runtime::BackendName(b), n, n == 1 ? "" : "s",
+               bs.evaluations);
+    if (bs.latency_ns.count() > 0) {
+      fmt::print(stderr, ", latency p50 {} ns p99 {} ns p99.9 {} ns ({} sampled)", bs.latency_ns.Percentile(0.5),
+                 bs.latency_ns.Percentile(0.99), bs.latency_ns.Percentile(0.999), bs.latency_ns.count());
+    }
+    if (b != runtime::Backend::kNative) fmt::print(stderr, ", {} over budget, {} faults", bs.overruns, bs.faults);
+    fmt::print(stderr, "\n");
+  }
+  for (uint32_t r : e.disabled_rules) {
+    fmt::print(stderr, "  rule {} was disabled (budget overruns or faults; see its kestrel.rule_disabled alert)\n",
+               rules.rules[r].id);
+  }
+  if (e.backend_errors > 0) {
+    fmt::print(stderr, "  {} rule instances could not load their predicates and ran natively\n", e.backend_errors);
+  }
+}
+
+// The backend every rule without its own choice runs on, and the rules that fall back to native.
+Status ChooseBackends(engine::RuleSet& rules, runtime::Backend backend, const SchemaRegistry& registry, bool quiet) {
+  KESTREL_TRY(engine::CompileBackends(rules, backend, registry));
+  if (quiet) return Ok();
+  for (const engine::Rule& r : rules.rules) {
+    if (!r.backend_note.empty()) {
+      fmt::print(stderr, "note: rule {} runs on the native backend: {}\n", r.id, r.backend_note);
+    }
+  }
+  return Ok();
 }
 
 int RunReplay(const ReplayCommandOptions& o) {
@@ -101,8 +136,17 @@ int RunReplay(const ReplayCommandOptions& o) {
   }
   size_t sequences = static_cast<size_t>(
       std::count_if(rules->rules.begin(), rules->rules.end(), [](const engine::Rule& r) { return r.is_sequence(); }));
+  runtime::Backend backend = config.backend;
+  if (!o.backend.empty()) backend = *runtime::ParseBackend(o.backend);
+  if (auto chosen = ChooseBackends(*rules, backend, registry, false); !chosen) {
+    fmt::print(stderr, "error: {}\n", chosen.error().ToString());
+    return kExitFailure;
+  }
   replay::ReplayOptions options;
   options.threads = o.threads;
+  options.engine.predicate_budget = config.predicate_budget;
+  options.engine.max_overruns = static_cast<uint32_t>(config.max_overruns);
+  options.engine.overrun_window_ns = config.overrun_window_ns;
   options.chunk_events = config.chunk_events;
   options.queue_chunks = config.queue_chunks;
   options.engine.limits = config.LimitsPerRule(sequences);
@@ -112,7 +156,11 @@ int RunReplay(const ReplayCommandOptions& o) {
     fmt::print(stderr, "error: {}\n", output.error().ToString());
     return kExitFailure;
   }
-  auto sink = [&](std::string_view line) { return (*output)->Write(line); };
+  std::vector<std::string> lines;  // with --verify: the alerts, to show where a run differs
+  auto sink = [&](std::string_view line) {
+    if (o.verify) lines.emplace_back(line);
+    return (*output)->Write(line);
+  };
   auto summary = replay::Run(*rules, registry, events, options, sink);
   if (summary) {
     if (auto closed = (*output)->Close(); !closed) summary = tl::unexpected(closed.error());
@@ -124,21 +172,45 @@ int RunReplay(const ReplayCommandOptions& o) {
   PrintSummary(*summary, *rules, options.threads);
   if (!o.verify) return kExitOk;
 
-  replay::ReplayOptions other = options;
-  other.threads = o.threads == 1 ? 2 : 1;
-  auto again = replay::Run(*rules, registry, events, other, [](std::string_view) { return Ok(); });
-  if (!again) {
-    fmt::print(stderr, "error: {}\n", again.error().ToString());
-    return kExitFailure;
+  // The same rules again: with another thread count, then on each other backend.
+  struct Run {
+    std::string what;
+    runtime::Backend backend;
+    size_t threads;
+  };
+  std::vector<Run> runs = {{fmt::format("{} thread{}", o.threads == 1 ? 2 : 1, o.threads == 1 ? "s" : ""), backend,
+                            o.threads == 1 ? size_t{2} : size_t{1}}};
+  for (runtime::Backend b : runtime::kAllBackends) {
+    if (b != backend) runs.push_back({fmt::format("backend {}", runtime::BackendName(b)), b, o.threads});
   }
-  if (again->alert_hash != summary->alert_hash || again->alerts != summary->alerts) {
-    fmt::print(stderr, "verify: FAILED: {} thread(s) gave {} alerts (hash {:016x}), {} gave {} (hash {:016x})\n",
-               options.threads, summary->alerts, summary->alert_hash, other.threads, again->alerts,
+  for (const Run& run : runs) {
+    if (auto chosen = ChooseBackends(*rules, run.backend, registry, true); !chosen) {
+      fmt::print(stderr, "error: {}\n", chosen.error().ToString());
+      return kExitFailure;
+    }
+    replay::ReplayOptions other = options;
+    other.threads = run.threads;
+    std::vector<std::string> again_lines;
+    auto again = replay::Run(*rules, registry, events, other, [&](std::string_view line) {
+      again_lines.emplace_back(line);
+      return Ok();
+    });
+    if (!again) {
+      fmt::print(stderr, "error: {}\n", again.error().ToString());
+      return kExitFailure;
+    }
+    if (again->alert_hash != summary->alert_hash || again->alerts != summary->alerts) {
+      fmt::print(stderr, "verify: FAILED: {} gave {} alerts (hash {:016x}), {} gave {} (hash {:016x})\n",
+                 "the first run", summary->alerts, summary->alert_hash, run.what, again->alerts, again->alert_hash);
+      size_t k = 0;
+      while (k < lines.size() && k < again_lines.size() && lines[k] == again_lines[k]) ++k;
+      fmt::print(stderr, "verify: alert {} differs:\n  first run: {}  {}: {}", k + 1,
+                 k < lines.size() ? lines[k] : "(none)\n", run.what, k < again_lines.size() ? again_lines[k] : "(none)\n");
+      return kExitFailure;
+    }
+    fmt::print(stderr, "verify: {} wrote identical alerts ({} alerts, hash {:016x})\n", run.what, again->alerts,
                again->alert_hash);
-    return kExitFailure;
   }
-  fmt::print(stderr, "verify: {} and {} threads wrote identical alerts ({} alerts, hash {:016x})\n", options.threads,
-             other.threads, summary->alerts, summary->alert_hash);
   return kExitOk;
 }
 
@@ -160,8 +232,12 @@ CommandFn AddReplayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--skip-bad", options->input.skip_bad, "Skip records that fail to decode, and report how many");
   cmd->add_flag("--skip-bad-rules", options->skip_bad_rules, "Run the rules that compile; report the others");
+  cmd->add_option("--backend", options->backend,
+                 "Predicate backend for rules that do not choose one (default: the config's, else native)")
+      ->check(CLI::IsMember({"native", "wasm", "lua"}));
   cmd->add_flag("--verify", options->verify,
-                "Run a second time with another thread count and fail unless the alerts are identical");
+                "Run again with another thread count and on every other backend; fail unless the alerts are "
+                "byte-identical");
   return [options] { return RunReplay(*options); };
 }
 

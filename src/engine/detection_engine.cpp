@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "bus/bus_options.h"
 #include "common/hash.h"
 #include "event/ndjson.h"
@@ -19,11 +22,45 @@ void EngineStats::Add(const EngineStats& o) {
   state.Add(o.state);
   if (alerts_by_rule.size() < o.alerts_by_rule.size()) alerts_by_rule.resize(o.alerts_by_rule.size());
   for (size_t i = 0; i < o.alerts_by_rule.size(); ++i) alerts_by_rule[i] += o.alerts_by_rule[i];
+  for (size_t b = 0; b < std::size(backends); ++b) {
+    backends[b].evaluations += o.backends[b].evaluations;
+    backends[b].overruns += o.backends[b].overruns;
+    backends[b].faults += o.backends[b].faults;
+    backends[b].latency_ns.Merge(o.backends[b].latency_ns);
+  }
+  for (uint32_t r : o.disabled_rules) {
+    if (std::find(disabled_rules.begin(), disabled_rules.end(), r) == disabled_rules.end()) disabled_rules.push_back(r);
+  }
+  backend_errors += o.backend_errors;
 }
 
 DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& registry, const EngineOptions& options,
                                  size_t worker, size_t workers)
-    : rules_(rules), registry_(registry), worker_(worker), workers_(workers == 0 ? 1 : workers) {
+    : rules_(rules), registry_(registry), worker_(worker), workers_(workers == 0 ? 1 : workers), options_(options) {
+  // Rules on Wasm / Lua: this worker's instances of their predicates. (CompileBackends loaded
+  // each once already; should an instance still fail here, the rule runs natively and the
+  // failure is counted.)
+  rule_predicates_.resize(rules.rules.size());
+  size_t seq = 0;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    const Rule& rule = rules.rules[i];
+    bool mine = !rule.is_sequence() || seq++ % workers_ == worker_;
+    if (!mine || rule.predicates.empty()) continue;
+    auto rp = std::make_unique<RulePredicates>();
+    rp->engine = this;
+    rp->rule = static_cast<uint32_t>(i);
+    std::vector<const eql::Program*> programs = rule.Programs();
+    for (size_t k = 0; k < programs.size() && k < rule.predicates.size(); ++k) {
+      auto p = runtime::Predicate::Instantiate(rule.predicates[k], *programs[k], registry, rule.id, predicate_context_);
+      if (!p) break;
+      rp->programs.push_back(std::move(*p));
+    }
+    if (rp->programs.size() != programs.size()) {
+      ++stats_.backend_errors;
+      continue;
+    }
+    rule_predicates_[i] = std::move(rp);
+  }
   std::vector<RuleIndex::Entry> single;
   filters_.assign(rules.rules.size(), nullptr);
   size_t sequence_number = 0;
@@ -37,6 +74,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
         runner->set_shared_copy(&event_copy_);
         runner->set_shared_keys(&join_keys_);
+        if (rule_predicates_[i]) runner->set_term_predicate(&DetectionEngine::SequenceTerm, rule_predicates_[i].get());
         bool indexed = runner->TermCount() <= 64;
         sequences_.push_back({static_cast<uint32_t>(i), std::move(runner), indexed});
       }
@@ -62,8 +100,52 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   stats_.alerts_by_rule.assign(rules.rules.size(), 0);
 }
 
+bool DetectionEngine::SequenceTerm(void* context, uint32_t term_index, const Event& event) {
+  auto* rp = static_cast<RulePredicates*>(context);
+  return rp->engine->RunPredicate(*rp, term_index, event);
+}
+
+bool DetectionEngine::RunPredicate(RulePredicates& rp, size_t k, const Event& event) {
+  if (rp.disabled) return false;
+  runtime::Predicate& p = rp.programs[k];
+  BackendStats& bs = stats_.backends[static_cast<size_t>(p.backend())];
+  ++bs.evaluations;
+  runtime::Verdict v;
+  if (++latency_tick_ % kLatencySample == 0) {
+    auto t0 = std::chrono::steady_clock::now();
+    v = p.Eval(event, options_.predicate_budget);
+    bs.latency_ns.Add(static_cast<uint64_t>((std::chrono::steady_clock::now() - t0).count()));
+  } else {
+    v = p.Eval(event, options_.predicate_budget);
+  }
+  if (v == runtime::Verdict::kTrue) return true;
+  if (v != runtime::Verdict::kOverBudget && v != runtime::Verdict::kFault) return false;
+  ++(v == runtime::Verdict::kOverBudget ? bs.overruns : bs.faults);
+  if (rp.overruns == 0 || now_ - rp.window_start > options_.overrun_window_ns) {
+    rp.window_start = now_;
+    rp.overruns = 0;
+  }
+  if (++rp.overruns < options_.max_overruns) return false;
+  rp.disabled = true;
+  stats_.disabled_rules.push_back(rp.rule);
+  const Rule& rule = rules_.rules[rp.rule];
+  std::string reason = fmt::format("{} of its {} predicate evaluations within {} s failed, the last because it {}",
+                                   rp.overruns, runtime::BackendName(p.backend()),
+                                   options_.overrun_window_ns / 1'000'000'000, p.last_error());
+  Alert alert;
+  alert.ts = event.ts_mono_ns();
+  alert.event_id = event.event_id();
+  alert.rule = rp.rule;
+  alert.ordinal = stats_.alerts_by_rule[rp.rule]++;
+  alert.json = RenderRuleDisabled(rule, event, reason);
+  out_->push_back(std::move(alert));
+  return false;
+}
+
 void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
   ++stats_.events;
+  out_ = &out;
+  now_ = event.ts_mono_ns();
   if (single_rules_ > 0 && (workers_ == 1 || bus::PartitionOf(event.entity_key(), workers_) == worker_)) {
     ++stats_.single_events;
     stats_.naive_evaluations += single_rules_;
@@ -71,7 +153,21 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     index_.Candidates(event, candidates_);
     for (uint32_t rule : candidates_) {
       ++stats_.evaluations;
-      if (!evaluator_.Matches(*filters_[rule], event)) continue;
+      bool matched;
+      if (RulePredicates* rp = rule_predicates_[rule].get()) {
+        matched = RunPredicate(*rp, 0, event);
+      } else {
+        BackendStats& bs = stats_.backends[0];
+        ++bs.evaluations;
+        if (++latency_tick_ % kLatencySample == 0) {
+          auto t0 = std::chrono::steady_clock::now();
+          matched = evaluator_.Matches(*filters_[rule], event);
+          bs.latency_ns.Add(static_cast<uint64_t>((std::chrono::steady_clock::now() - t0).count()));
+        } else {
+          matched = evaluator_.Matches(*filters_[rule], event);
+        }
+      }
+      if (!matched) continue;
       Alert alert;
       alert.ts = event.ts_mono_ns();
       alert.event_id = event.event_id();
@@ -90,6 +186,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
   for (size_t i = 0; i < sequences_.size(); ++i) {
     SequenceRule& s = sequences_[i];
     if (s.indexed && masks_[i] == 0 && ts <= next_deadlines_[i]) continue;  // nothing to match or expire
+    if (const RulePredicates* rp = rule_predicates_[s.rule].get(); rp != nullptr && rp->disabled) continue;
     matches_.clear();
     s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
     next_deadlines_[i] = s.runner->next_deadline();
@@ -100,7 +197,9 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
 }
 
 void DetectionEngine::Finish(std::vector<Alert>& out) {
+  out_ = &out;
   for (SequenceRule& s : sequences_) {
+    if (const RulePredicates* rp = rule_predicates_[s.rule].get(); rp != nullptr && rp->disabled) continue;
     matches_.clear();
     s.runner->Finish(matches_);
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
@@ -125,16 +224,12 @@ EngineStats DetectionEngine::stats() const {
   return s;
 }
 
-std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
-                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry) {
-  const Event* last = nullptr;
-  for (const Event* e : events) {
-    if (e != nullptr) last = e;
-  }
-  uint64_t id = Hash64(rule.id);
-  for (const Event* e : events) id = Hash64(&(e != nullptr ? e->header().event_id : id), 8, id);
+namespace {
+
+// `{"@timestamp":...,"event":{"kind":"alert"},"rule":{...}`: what every alert line starts with.
+std::string AlertHead(const Rule& rule, const Event& at) {
   std::string out = "{\"@timestamp\":";
-  AppendJsonString(out, FormatTimestamp(static_cast<int64_t>(last->ts_wall_ns())));
+  AppendJsonString(out, FormatTimestamp(static_cast<int64_t>(at.ts_wall_ns())));
   out += ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":";
   AppendJsonString(out, rule.id);
   out += ",\"name\":";
@@ -147,6 +242,33 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
     AppendJsonString(out, rule.tags[i]);
   }
   out += "]}";
+  return out;
+}
+
+}  // namespace
+
+std::string RenderRuleDisabled(const Rule& rule, const Event& event, std::string_view reason) {
+  std::string out = AlertHead(rule, event);
+  uint64_t id = Hash64(rule.id + "/disabled");
+  out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"rule_disabled\","
+                     "\"type\":\"kestrel.rule_disabled\",\"backend\":\"{}\",\"reason\":",
+                     kAlertVersion, id, runtime::BackendName(rule.effective_backend));
+  AppendJsonString(out, reason);
+  out += ",\"event_id\":";
+  out += std::to_string(event.event_id());
+  out += "}}}";
+  return out;
+}
+
+std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
+                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry) {
+  const Event* last = nullptr;
+  for (const Event* e : events) {
+    if (e != nullptr) last = e;
+  }
+  uint64_t id = Hash64(rule.id);
+  for (const Event* e : events) id = Hash64(&(e != nullptr ? e->header().event_id : id), 8, id);
+  std::string out = AlertHead(rule, *last);
   // host.* of the last event, as the event has it.
   std::vector<Field> host;
   for (const Field& f : last->fields()) {

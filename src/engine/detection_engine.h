@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/rule.h"
+#include "common/histogram.h"
 #include "engine/rule_index.h"
 #include "nfa/sequence_runner.h"
 
@@ -23,6 +24,12 @@ namespace kestrel::engine {
 
 struct EngineOptions {
   nfa::StateLimits limits;  // per sequence rule
+  // Wasm / Lua predicates: the budget of one evaluation (fuel units / Lua VM instructions), and
+  // the rule is disabled once `max_overruns` evaluations overran it or faulted within
+  // `overrun_window_ns` of event time.
+  uint64_t predicate_budget = 1'000'000;
+  uint32_t max_overruns = 5;
+  uint64_t overrun_window_ns = 60'000'000'000;
 };
 
 struct Alert {
@@ -40,6 +47,14 @@ struct Alert {
   }
 };
 
+// Per predicate backend: evaluations sampled for latency (one in kLatencySample).
+struct BackendStats {
+  uint64_t evaluations = 0;
+  uint64_t overruns = 0;  // over budget
+  uint64_t faults = 0;
+  Histogram latency_ns;   // sampled
+};
+
 struct EngineStats {
   uint64_t events = 0;             // events this worker looked at
   uint64_t single_events = 0;      // events of its partition (single-event rules)
@@ -47,6 +62,9 @@ struct EngineStats {
   uint64_t naive_evaluations = 0;  // what evaluating every single-event rule would have made
   nfa::StateStats state;           // summed over its sequence rules (peaks are sums of peaks)
   std::vector<uint64_t> alerts_by_rule;  // indexed by rule number
+  BackendStats backends[3];              // by runtime::Backend
+  std::vector<uint32_t> disabled_rules;  // rule numbers, in the order they were disabled
+  uint64_t backend_errors = 0;           // predicates a worker could not instantiate (run natively)
 
   void Add(const EngineStats& other);
 };
@@ -69,6 +87,21 @@ class DetectionEngine {
     bool indexed;  // its terms are in stage_index_ (at most 64 of them)
   };
 
+  // A rule's predicates on its (Wasm or Lua) backend, in this worker, and its overrun record.
+  struct RulePredicates {
+    std::vector<runtime::Predicate> programs;  // as Rule::Programs()
+    uint32_t overruns = 0;                     // within the current window
+    uint64_t window_start = 0;
+    bool disabled = false;
+    DetectionEngine* engine = nullptr;  // for the sequence runner's term callback
+    uint32_t rule = 0;
+  };
+  static constexpr uint64_t kLatencySample = 64;
+
+  // Program `k` of `rule` on its backend for the current event: true when it matched; an
+  // overrun or fault counts toward disabling the rule.
+  bool RunPredicate(RulePredicates& rp, size_t k, const Event& event);
+  static bool SequenceTerm(void* context, uint32_t term_index, const Event& event);
   void EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std::vector<Alert>& out);
 
   const RuleSet& rules_;
@@ -86,11 +119,20 @@ class DetectionEngine {
   std::vector<const eql::Program*> filters_;  // by rule number (single-event rules)
   std::vector<SequenceRule> sequences_;
   eql::Evaluator evaluator_;
+  EngineOptions options_;
+  runtime::PredicateContext predicate_context_;
+  std::vector<std::unique_ptr<RulePredicates>> rule_predicates_;  // by rule; null when native
+  std::vector<Alert>* out_ = nullptr;  // where the current event's alerts go
+  uint64_t now_ = 0;                   // the current event's ts_mono_ns
+  uint64_t latency_tick_ = 0;
   std::vector<uint32_t> candidates_;
   std::vector<nfa::SequenceMatch> matches_;
   EngineStats stats_;
   size_t single_rules_ = 0;
 };
+
+// The alert line that says `rule` was disabled: `reason`, at the time of `event`.
+std::string RenderRuleDisabled(const Rule& rule, const Event& event, std::string_view reason);
 
 // The alert line for `events` (a sequence's missing stages are null) matched by `rule`.
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,

@@ -84,7 +84,9 @@ Result<EngineConfig> LoadEngineConfig(const std::string& path) {
     return fail(*node, fmt::format("{}.{} must be {}", section_name, key, parse ? "an integer or a string with a unit" : "an integer"));
   };
   for (auto&& [name, node] : table) {
-    if (name != "state" && name != "replay") return fail(node, fmt::format("unknown section [{}]", name.str()));
+    if (name != "state" && name != "replay" && name != "predicates") {
+      return fail(node, fmt::format("unknown section [{}]", name.str()));
+    }
     if (!node.is_table()) return fail(node, fmt::format("'{}' must be a table", name.str()));
   }
   if (const toml::table* state = table["state"].as_table()) {
@@ -108,6 +110,26 @@ Result<EngineConfig> LoadEngineConfig(const std::string& path) {
     KESTREL_TRY(read(*replay, "replay", "queue_chunks", config.queue_chunks, nullptr));
     if (config.chunk_events == 0 || config.queue_chunks == 0 || config.queue_chunks > 4096) {
       return fail(*replay, "replay.chunk_events must be at least 1 and replay.queue_chunks between 1 and 4096");
+    }
+  }
+  if (const toml::table* preds = table["predicates"].as_table()) {
+    for (auto&& [key, node] : *preds) {
+      std::string_view k = key.str();
+      if (k != "backend" && k != "budget" && k != "max_overruns" && k != "overrun_window") {
+        return fail(node, fmt::format("unknown setting predicates.{}", k));
+      }
+    }
+    if (const toml::node* node = preds->get("backend")) {
+      auto name = node->value<std::string>();
+      auto backend = name ? runtime::ParseBackend(*name) : std::nullopt;
+      if (!backend) return fail(*node, "predicates.backend must be \"native\", \"wasm\" or \"lua\"");
+      config.backend = *backend;
+    }
+    KESTREL_TRY(read(*preds, "predicates", "budget", config.predicate_budget, nullptr));
+    KESTREL_TRY(read(*preds, "predicates", "max_overruns", config.max_overruns, nullptr));
+    KESTREL_TRY(read(*preds, "predicates", "overrun_window", config.overrun_window_ns, &ParseDuration));
+    if (config.predicate_budget == 0 || config.max_overruns == 0 || config.max_overruns > UINT32_MAX) {
+      return fail(*preds, "predicates.budget and predicates.max_overruns must be at least 1");
     }
   }
   return config;

@@ -8,6 +8,11 @@
 //   [replay]
 //   chunk_events = 4096
 //   queue_chunks = 8
+//   [predicates]
+//   backend = "native"               # native | wasm | lua, for rules that do not choose
+//   budget = 1000000                 # Wasm fuel / Lua VM instructions per evaluation
+//   max_overruns = 5                 # a rule is disabled after this many overruns or faults
+//   overrun_window = "60s"           # ... within this much event time
 #pragma once
 
 #include <cstdint>
@@ -15,6 +20,7 @@
 
 #include "common/result.h"
 #include "nfa/state_store.h"
+#include "runtime/predicate.h"
 
 namespace kestrel::engine {
 
@@ -25,6 +31,10 @@ struct EngineConfig {
   uint64_t ttl_ns = 24ull * 3600 * 1'000'000'000;
   uint64_t chunk_events = 4096;
   uint64_t queue_chunks = 8;
+  runtime::Backend backend = runtime::Backend::kNative;
+  uint64_t predicate_budget = 1'000'000;
+  uint64_t max_overruns = 5;
+  uint64_t overrun_window_ns = 60'000'000'000;
 
   // The limits of each of `sequence_rules` rules.
   nfa::StateLimits LimitsPerRule(size_t sequence_rules) const;

@@ -41,10 +41,84 @@ Status CheckSupported(const std::string& path, const eql::CompiledQuery& q) {
   return Ok();
 }
 
+// The leading `// key: value` lines of a rule file.
+Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
+  size_t line_no = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;  // blank
+    if (line.substr(first, 2) != "//") break;       // the query starts
+    std::string_view body = line.substr(first + 2);
+    size_t colon = body.find(':');
+    if (colon == std::string_view::npos) continue;  // a plain comment
+    auto trim = [](std::string_view s) {
+      size_t b = s.find_first_not_of(" \t\r");
+      size_t e = s.find_last_not_of(" \t\r");
+      return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
+    };
+    std::string_view key = trim(body.substr(0, colon));
+    std::string_view value = trim(body.substr(colon + 1));
+    if (key != "backend") continue;  // other comments may hold colons
+    auto backend = runtime::ParseBackend(value);
+    if (!backend) {
+      size_t col = static_cast<size_t>(value.data() - line.data()) + 1;
+      return MakeErrorAt(fmt::format("{}:{}:{}", path, line_no, col), ErrorCode::kInvalidArgument,
+                         fmt::format("unknown backend '{}' (native, wasm or lua)", value));
+    }
+    rule.backend = *backend;
+  }
+  return Ok();
+}
+
 }  // namespace
+
+std::vector<const eql::Program*> Rule::Programs() const {
+  std::vector<const eql::Program*> out;
+  for (const eql::CompiledTerm& t : compiled->terms) out.push_back(&t.filter);
+  if (compiled->until) out.push_back(&compiled->until->filter);
+  return out;
+}
+
+Status CompileBackends(RuleSet& rules, runtime::Backend fallback, const SchemaRegistry& registry) {
+  for (Rule& rule : rules.rules) {
+    runtime::Backend want = rule.backend.value_or(fallback);
+    rule.effective_backend = runtime::Backend::kNative;
+    rule.backend_note.clear();
+    rule.predicates.clear();
+    if (want == runtime::Backend::kNative) continue;
+    std::vector<runtime::CompiledPredicate> compiled;
+    Status status = Ok();
+    for (const eql::Program* p : rule.Programs()) {
+      auto c = runtime::CompilePredicate(want, *p, registry, rule.query);
+      if (!c) {
+        status = tl::unexpected(c.error());
+        break;
+      }
+      compiled.push_back(std::move(*c));
+    }
+    if (!status) {
+      if (rule.backend) {
+        return MakeErrorAt(rule.path, status.error().code(),
+                           fmt::format("backend {}: {}", runtime::BackendName(want), status.error().message()));
+      }
+      rule.backend_note = status.error().message();
+      continue;
+    }
+    rule.effective_backend = want;
+    rule.predicates = std::move(compiled);
+  }
+  return Ok();
+}
 
 Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,
                          const eql::CompileOptions& options) {
+  Rule rule;
+  KESTREL_TRY(ReadOptions(path, text, rule));
   eql::Source source(path, text);
   auto compiled = eql::Compile(source, registry, options);
   if (!compiled.query) {
@@ -53,7 +127,6 @@ Result<Rule> CompileRule(const std::string& path, std::string text, const Schema
     return MakeError(ErrorCode::kParse, rendered);
   }
   KESTREL_TRY(CheckSupported(path, *compiled.query));
-  Rule rule;
   rule.path = path;
   rule.id = std::filesystem::path(path).stem().string();
   rule.name = rule.id;

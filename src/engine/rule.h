@@ -1,13 +1,17 @@
 // Rules: a named, compiled EQL query and what to do when it matches. The simplest rule file is
 // a plain `.eql` file holding one query; its id and name are the file name without `.eql`.
+// Leading `// key: value` comment lines set options; today one:
+//   // backend: native | wasm | lua      the predicate backend this rule runs on
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "eql/compiler.h"
+#include "runtime/predicate.h"
 #include "schema/schema_registry.h"
 
 namespace kestrel::engine {
@@ -23,6 +27,17 @@ struct Rule {
   std::string path;   // the file it came from
   std::string query;  // EQL text
   std::unique_ptr<eql::CompiledQuery> compiled;
+  std::optional<runtime::Backend> backend;  // the rule's own choice of predicate backend
+
+  // Set by CompileBackends: the backend the rule runs on, why it runs natively when another
+  // was asked for globally, and its predicates (its filter, or its terms then `until`) compiled
+  // for that backend (empty when native).
+  runtime::Backend effective_backend = runtime::Backend::kNative;
+  std::string backend_note;
+  std::vector<runtime::CompiledPredicate> predicates;
+
+  // The programs a backend runs: an event query's filter, or a sequence's terms then `until`.
+  std::vector<const eql::Program*> Programs() const;
 
   bool is_sequence() const { return compiled->kind == eql::QueryKind::kSequence; }
 };
@@ -42,6 +57,11 @@ struct RuleSet {
 // name. Rules are compiled against `registry`, which must already know the data's fields. A rule
 // that does not compile fails the load with `file:line:col` diagnostics, unless skip_bad.
 Result<RuleSet> LoadRules(const std::string& path, const SchemaRegistry& registry, const RuleLoadOptions& options);
+
+// Compiles every rule's predicates for its backend: its own choice, else `fallback`. A rule that
+// chose a backend which cannot run it fails (naming the rule file and the node); a rule that did
+// not choose runs natively then, with the reason in backend_note.
+Status CompileBackends(RuleSet& rules, runtime::Backend fallback, const SchemaRegistry& registry);
 
 // Compiles one rule from its text (`path` names it in diagnostics and gives its id).
 Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,

@@ -53,7 +53,11 @@ bool SequenceRunner::TermMatches(uint64_t may_match, uint32_t term_index, const 
                                  const Event& event) {
   if (!MayMatch(may_match, term_index)) return false;
   uint8_t& known = term_matches_[term_index];
-  if (known == kUnknown) known = evaluator_.Matches(term.filter, event) ? kYes : kNo;
+  if (known == kUnknown) {
+    bool yes = term_predicate_ != nullptr ? term_predicate_(term_predicate_context_, term_index, event)
+                                          : evaluator_.Matches(term.filter, event);
+    known = yes ? kYes : kNo;
+  }
   return known == kYes;
 }
 

@@ -65,6 +65,15 @@ class SequenceRunner {
   // its own.
   void set_shared_keys(SharedJoinKeys* keys);
 
+  // Term predicates on another backend: `fn(context, term_index, event)` decides whether the
+  // event matches query term `term_index` (terms.size(): `until`) instead of the native
+  // evaluator. A plain function pointer: no virtual call per event.
+  using TermPredicate = bool (*)(void* context, uint32_t term_index, const Event& event);
+  void set_term_predicate(TermPredicate fn, void* context) {
+    term_predicate_ = fn;
+    term_predicate_context_ = context;
+  }
+
   const StateStats& stats() const { return store_.stats(); }
   uint64_t matches() const { return matches_; }
   void set_lineage(eql::LineageOracle* oracle) { evaluator_.set_lineage(oracle); }
@@ -117,6 +126,8 @@ class SequenceRunner {
   bool has_trailing_ = false;
   StateStore store_;
   eql::Evaluator evaluator_;
+  TermPredicate term_predicate_ = nullptr;
+  void* term_predicate_context_ = nullptr;
   JoinKeyExtractor keys_extractor_;
   SharedJoinKeys* shared_keys_ = nullptr;
   std::vector<uint32_t> key_class_;  // per term index, with shared_keys_

@@ -1,13 +1,26 @@
-// What a predicate backend answers for one event, and the backends Kestrel has.
+// Predicate: one compiled condition (an event query's, or a sequence stage's) run on the backend
+// chosen for it: the native IR evaluator, a generated Wasm module or a generated Lua chunk. All
+// three give the same answer on every event (tests/runtime). One PredicateContext per worker
+// holds what a worker's predicates share: the native evaluator and the LuaJIT state.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "eql/evaluator.h"
+#include "eql/ir.h"
+#include "event/event.h"
+#include "schema/schema_registry.h"
 
 namespace kestrel::runtime {
 
 enum class Backend : uint8_t { kNative, kWasm, kLua };
+inline constexpr Backend kAllBackends[] = {Backend::kNative, Backend::kWasm, Backend::kLua};
 
 std::string_view BackendName(Backend b);
 std::optional<Backend> ParseBackend(std::string_view name);  // "native", "wasm", "lua"
@@ -15,5 +28,67 @@ std::optional<Backend> ParseBackend(std::string_view name);  // "native", "wasm"
 // pred_eval's answer, or why there is none. An over-budget or faulted evaluation counts as no
 // match.
 enum class Verdict : uint8_t { kFalse = 0, kTrue = 1, kNull = 2, kOverBudget, kFault };
+
+class WasmPredicate;
+class LuaPredicate;
+class LuaRuntime;
+
+class PredicateContext {
+ public:
+  PredicateContext();
+  ~PredicateContext();
+  eql::Evaluator& native() { return native_; }
+  Result<LuaRuntime*> lua();  // created on first use
+
+ private:
+  eql::Evaluator native_;
+  std::unique_ptr<LuaRuntime> lua_;
+};
+
+// A condition compiled for a backend once per rule-set load; each worker instantiates it.
+struct CompiledPredicate {
+  Backend backend = Backend::kNative;
+  std::vector<uint8_t> wasm;  // kWasm: the module
+  std::string lua;            // kLua: the chunk
+};
+
+// `program`'s condition compiled for `backend`. An error of code kUnsupported when the program
+// has no Wasm / Lua plan (it names the node); `query` is the rule text quoted in errors.
+Result<CompiledPredicate> CompilePredicate(Backend backend, const eql::Program& program,
+                                           const SchemaRegistry& registry, std::string_view query);
+
+class Predicate {
+ public:
+  // An instance of `compiled` (for `program`) in this worker's `context`; `name` prefixes errors.
+  static Result<Predicate> Instantiate(const CompiledPredicate& compiled, const eql::Program& program,
+                                       const SchemaRegistry& registry, std::string_view name,
+                                       PredicateContext& context);
+  // CompilePredicate, then Instantiate.
+  static Result<Predicate> Create(Backend backend, const eql::Program& program, const SchemaRegistry& registry,
+                                  std::string_view query, PredicateContext& context);
+  Predicate(Predicate&&) noexcept;
+  Predicate& operator=(Predicate&&) noexcept;
+  ~Predicate();
+
+  Backend backend() const { return backend_; }
+
+  // The program's category check, then its condition. `budget` bounds a Wasm / Lua
+  // evaluation (fuel units / VM instructions).
+  Verdict Eval(const Event& event, uint64_t budget);
+  bool Matches(const Event& event, uint64_t budget) {
+    if (backend_ == Backend::kNative) return context_->native().Matches(*program_, event);
+    return Eval(event, budget) == Verdict::kTrue;
+  }
+  // Why the last Eval faulted or overran.
+  std::string_view last_error() const;
+
+ private:
+  Predicate() = default;
+  Backend backend_ = Backend::kNative;
+  const eql::Program* program_ = nullptr;
+  PredicateContext* context_ = nullptr;
+  std::unique_ptr<WasmPredicate> wasm_;
+  std::unique_ptr<LuaPredicate> lua_;
+};
 
 }  // namespace kestrel::runtime
