@@ -200,6 +200,43 @@ std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensit
   return CompareScalars(FromValue(e), k, insensitive);
 }
 
+Tri CompareField(const Value* v, Op op, const Scalar& k, bool insensitive) {
+  Verdict verdict(op);
+  VisitElements(v, [&](const Value& e) { return verdict.Add(CompareElement(e, k, insensitive)); });
+  return verdict.result();
+}
+
+Tri FieldInSet(const Value* v, const LiteralSet& set) {
+  return AnyElement(v, [&](const Value& e) {
+    Scalar x = FromValue(e);
+    return x.is_null() ? Tri::kNull : ToTri(LiteralSetContains(set, x));
+  });
+}
+
+Tri FieldMatches(const Value* v, std::span<const Matcher> matchers, const LiteralSet* exact, Arena& scratch) {
+  return AnyElement(v, [&](const Value& e) {
+    if (e.kind() == ValueKind::kString) return ToTri(MatchesAny(matchers, exact, e.as_string()));
+    Scalar x = FromValue(e);
+    return x.is_null() ? Tri::kNull : ToTri(MatchesAny(matchers, exact, ScalarText(x, scratch)));
+  });
+}
+
+Tri FieldInNetworks(const Value* v, std::span<const IpNetwork> networks) {
+  return AnyElement(v, [&](const Value& e) {
+    std::optional<IpAddress> ip = ElementIp(e);
+    if (!ip) return Tri::kNull;  // not an address: like a null element
+    for (const IpNetwork& net : networks) {
+      if (NetworkContains(net, *ip)) return Tri::kTrue;
+    }
+    return Tri::kFalse;
+  });
+}
+
+bool FieldIsNull(const Value* v) {
+  auto non_null = [](const Value& e) { return FromValue(e).is_null() ? Tri::kNull : Tri::kFalse; };
+  return AnyElement(v, non_null) == Tri::kNull;
+}
+
 std::optional<IpAddress> ElementIp(const Value& e) {
   if (e.kind() == ValueKind::kIp) return e.as_ip();
   if (e.kind() == ValueKind::kString) return ParseIp(e.as_string());
@@ -270,43 +307,27 @@ Tri Evaluator::EvalBool(const Program& p, uint32_t id, const Event* event) {
       const IrNode& b = p.nodes[n.children[1]];
       bool field_left = a.op == IrOp::kField && b.op == IrOp::kConst;
       if (!field_left && !(a.op == IrOp::kConst && b.op == IrOp::kField)) break;
-      const Scalar& k = field_left ? b.constant : a.constant;
-      Verdict verdict(field_left ? n.cmp : Mirror(n.cmp));  // as `field op constant`
-      VisitElements(field(field_left ? a : b),
-                    [&](const Value& e) { return verdict.Add(CompareElement(e, k, n.insensitive)); });
-      return verdict.result();
+      return CompareField(field(field_left ? a : b), field_left ? n.cmp : Mirror(n.cmp),
+                          field_left ? b.constant : a.constant, n.insensitive);
     }
     case IrOp::kInSet: {
       if (p.nodes[n.children[0]].op != IrOp::kField) break;
-      Tri t = AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
-        Scalar x = FromValue(e);
-        return x.is_null() ? Tri::kNull : ToTri(LiteralSetContains(p.sets[n.index], x));
-      });
+      Tri t = FieldInSet(field(p.nodes[n.children[0]]), p.sets[n.index]);
       return n.negated ? Not(t) : t;
     }
     case IrOp::kMatch:
       if (p.nodes[n.children[0]].op != IrOp::kField) break;
-      return AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
-        if (e.kind() == ValueKind::kString) return ToTri(MatchesAny(p, n, e.as_string()));
-        Scalar x = FromValue(e);
-        return x.is_null() ? Tri::kNull : ToTri(MatchesAny(p, n, Text(x)));
-      });
+      return FieldMatches(field(p.nodes[n.children[0]]), std::span<const Matcher>(p.matchers).subspan(n.index, n.count),
+                          n.exact_set != UINT32_MAX ? &p.sets[n.exact_set] : nullptr, scratch_);
     case IrOp::kCall:
       // cidrMatch(field, networks...) with constant networks, parsed once by the optimizer.
       if (n.builtin != Builtin::kCidrMatch || n.count == 0 || p.nodes[n.children[0]].op != IrOp::kField) break;
-      return AnyElement(field(p.nodes[n.children[0]]), [&](const Value& e) {
-        std::optional<IpAddress> ip = ElementIp(e);
-        if (!ip) return Tri::kNull;  // not an address: like a null element
-        for (uint32_t k = 0; k < n.count; ++k) {
-          if (NetworkContains(p.networks[n.index + k], *ip)) return Tri::kTrue;
-        }
-        return Tri::kFalse;
-      });
+      return FieldInNetworks(field(p.nodes[n.children[0]]),
+                             std::span<const IpNetwork>(p.networks).subspan(n.index, n.count));
     case IrOp::kIsNull:
     case IrOp::kIsNotNull: {
       if (p.nodes[n.children[0]].op != IrOp::kField) break;
-      auto non_null = [](const Value& e) { return FromValue(e).is_null() ? Tri::kNull : Tri::kFalse; };
-      bool null = AnyElement(field(p.nodes[n.children[0]]), non_null) == Tri::kNull;
+      bool null = FieldIsNull(field(p.nodes[n.children[0]]));
       return (n.op == IrOp::kIsNull) == null ? Tri::kTrue : Tri::kFalse;
     }
     default: break;

@@ -43,6 +43,16 @@ std::string_view ScalarText(const Scalar& s, Arena& arena);
 // A three-valued truth: EQL's null is neither true nor false.
 enum class Tri : uint8_t { kFalse, kTrue, kNull };
 
+// Field-level tests of the boolean fast path, on a field's value `v` (null when the event does
+// not have the field): the native evaluator's EvalBool and the Host API's field_* functions
+// (runtime) both decide with these, so every backend gives the same answer.
+Tri CompareField(const Value* v, Op op, const Scalar& k, bool insensitive);  // `field op k`
+Tri FieldInSet(const Value* v, const LiteralSet& set);                       // `field in (...)`
+// `field : (...)` / like / regex; a non-string element is matched as its text.
+Tri FieldMatches(const Value* v, std::span<const Matcher> matchers, const LiteralSet* exact, Arena& scratch);
+Tri FieldInNetworks(const Value* v, std::span<const IpNetwork> networks);  // cidrMatch(field, ...)
+bool FieldIsNull(const Value* v);                                          // `field == null`
+
 class Evaluator {
  public:
   // Lineage predicates evaluate to null without an oracle.

@@ -18,6 +18,22 @@ bool LiteralSetHas(const LiteralSet& set, std::string_view text) {
   return set.strings.Contains(folded);
 }
 
+std::optional<LiteralSet> ExactSetOf(std::span<const Matcher> matchers) {
+  constexpr uint32_t kMinExact = 4;
+  if (matchers.size() < kMinExact) return std::nullopt;
+  LiteralSet set;
+  set.insensitive = matchers[0].insensitive();
+  uint32_t exact = 0;
+  for (const Matcher& matcher : matchers) {
+    if (matcher.insensitive() != set.insensitive) return std::nullopt;
+    if (matcher.kind() != Matcher::Kind::kExact) continue;
+    set.strings.Insert(matcher.literal());
+    ++exact;
+  }
+  if (exact < kMinExact) return std::nullopt;
+  return set;
+}
+
 std::optional<IpNetwork> ParseNetwork(std::string_view cidr) {
   size_t slash = cidr.find('/');
   auto address = ParseIp(cidr.substr(0, slash));

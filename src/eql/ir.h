@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,16 +98,25 @@ struct Program {
 // case-insensitive)?
 bool LiteralSetHas(const LiteralSet& set, std::string_view text);
 
-// Does `text` match one of the node's matchers (kMatch, and the match / wildcard calls)?
-inline bool MatchesAny(const Program& p, const IrNode& n, std::string_view text) {
-  const bool exact_in_set = n.exact_set != UINT32_MAX;
-  if (exact_in_set && LiteralSetHas(p.sets[n.exact_set], text)) return true;
-  for (uint32_t m = 0; m < n.count; ++m) {
-    const Matcher& matcher = p.matchers[n.index + m];
-    if (exact_in_set && matcher.kind() == Matcher::Kind::kExact) continue;  // looked up above
+// Does `text` match one of `matchers`? `exact` (may be null) holds the literals of the exact
+// ones (ExactSetOf), looked up once instead of compared one by one.
+inline bool MatchesAny(std::span<const Matcher> matchers, const LiteralSet* exact, std::string_view text) {
+  if (exact != nullptr && LiteralSetHas(*exact, text)) return true;
+  for (const Matcher& matcher : matchers) {
+    if (exact != nullptr && matcher.kind() == Matcher::Kind::kExact) continue;  // looked up above
     if (matcher.Matches(text)) return true;
   }
   return false;
+}
+
+// The set of a long matcher list's exact literals, when it pays and all the matchers fold case
+// the same way; nullopt otherwise.
+std::optional<LiteralSet> ExactSetOf(std::span<const Matcher> matchers);
+
+// Does `text` match one of the node's matchers (kMatch, and the match / wildcard calls)?
+inline bool MatchesAny(const Program& p, const IrNode& n, std::string_view text) {
+  return MatchesAny(std::span<const Matcher>(p.matchers).subspan(n.index, n.count),
+                    n.exact_set != UINT32_MAX ? &p.sets[n.exact_set] : nullptr, text);
 }
 
 // Prints the IR as an S-expression.

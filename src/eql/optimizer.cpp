@@ -171,23 +171,12 @@ void PrepareNetworks(Program& p) {
 
 // `f : ("bash", "sh", "zsh", "python*", ...)`: the exact literals of a long list go into a set.
 void PrepareExactSets(Program& p) {
-  constexpr uint32_t kMinExact = 4;
   for (IrNode& n : p.nodes) {
-    if (n.op != IrOp::kMatch || n.count < kMinExact) continue;
-    LiteralSet set;
-    set.insensitive = p.matchers[n.index].insensitive();
-    uint32_t exact = 0;
-    bool same_case_rule = true;
-    for (uint32_t m = 0; m < n.count; ++m) {
-      const Matcher& matcher = p.matchers[n.index + m];
-      same_case_rule = same_case_rule && matcher.insensitive() == set.insensitive;
-      if (matcher.kind() != Matcher::Kind::kExact) continue;
-      set.strings.Insert(matcher.literal());
-      ++exact;
-    }
-    if (exact < kMinExact || !same_case_rule) continue;
+    if (n.op != IrOp::kMatch) continue;
+    auto set = ExactSetOf(std::span<const Matcher>(p.matchers).subspan(n.index, n.count));
+    if (!set) continue;
     n.exact_set = static_cast<uint32_t>(p.sets.size());
-    p.sets.push_back(std::move(set));
+    p.sets.push_back(std::move(*set));
   }
 }
 

@@ -19,8 +19,8 @@ bool HostState::BadHandle(int32_t handle, size_t size, std::string_view what) {
 }
 
 int32_t HostState::FieldIdOf(std::string_view name) {
-  auto id = registry_.Find(name);
-  return id ? static_cast<int32_t>(id->value) : -1;
+  fields_.push_back(registry_.Find(name));  // an unknown field is never in an event
+  return static_cast<int32_t>(fields_.size() - 1);
 }
 
 int32_t HostState::ConstNew(int32_t kind, int64_t bits, std::string_view text) {
@@ -77,8 +77,10 @@ int32_t HostState::MatcherNew() {
 
 int32_t HostState::MatcherAdd(int32_t matcher, bool regex, std::string_view pattern, bool insensitive) {
   if (BadHandle(matcher, matchers_.size(), "matcher")) return -1;
+  MatcherGroup& g = matchers_[matcher];
+  g.exact_ready = false;
   if (!regex) {
-    matchers_[matcher].push_back(eql::Matcher::Wildcard(pattern, insensitive));
+    g.matchers.push_back(eql::Matcher::Wildcard(pattern, insensitive));
     return 0;
   }
   auto m = eql::Matcher::Regex(pattern, insensitive);
@@ -86,8 +88,18 @@ int32_t HostState::MatcherAdd(int32_t matcher, bool regex, std::string_view patt
     Fault(m.error().message());
     return -1;
   }
-  matchers_[matcher].push_back(std::move(*m));
+  g.matchers.push_back(std::move(*m));
   return 0;
+}
+
+HostState::MatcherGroup* HostState::Group(int32_t matcher) {
+  if (BadHandle(matcher, matchers_.size(), "matcher")) return nullptr;
+  MatcherGroup& g = matchers_[matcher];
+  if (!g.exact_ready) {
+    g.exact = eql::ExactSetOf(g.matchers);
+    g.exact_ready = true;
+  }
+  return &g;
 }
 
 int32_t HostState::NetNew() {
@@ -107,10 +119,11 @@ int32_t HostState::NetAdd(int32_t net, std::string_view cidr) {
 }
 
 const Value* HostState::FieldValue(int32_t ev, int32_t field) {
-  if (ev != 0 || event_ == nullptr || field < 0) return nullptr;
+  if (ev != 0 || event_ == nullptr) return nullptr;
   if (field == cached_field_) return cached_value_;
+  if (BadHandle(field, fields_.size(), "field") || !fields_[field]) return nullptr;
   cached_field_ = field;
-  cached_value_ = event_->Find(FieldId{static_cast<uint32_t>(field)});
+  cached_value_ = event_->Find(*fields_[field]);
   flat_.clear();
   if (cached_value_ != nullptr && cached_value_->kind() == ValueKind::kArray) {
     bool nested = false;
@@ -201,37 +214,35 @@ int32_t HostState::GetIp(int32_t ev, int32_t field, int32_t idx, char* buf, int3
   return 1;
 }
 
-int32_t HostState::ElemCompare(int32_t ev, int32_t field, int32_t idx, int32_t konst, bool insensitive) {
-  if (BadHandle(konst, constants_.size(), "constant")) return 2;
-  const Value* e = Element(ev, field, idx);
-  if (e == nullptr) return 2;
-  auto c = eql::CompareElement(*e, constants_[konst], insensitive);
-  return c ? *c : 2;
+int32_t HostState::FieldCompare(int32_t ev, int32_t field, int32_t op, int32_t konst, bool insensitive) {
+  static constexpr eql::Op kOps[] = {eql::Op::kEq, eql::Op::kNe, eql::Op::kLt, eql::Op::kLe, eql::Op::kGt, eql::Op::kGe};
+  if (BadHandle(konst, constants_.size(), "constant") || BadHandle(op, std::size(kOps), "operator")) return 2;
+  return static_cast<int32_t>(eql::CompareField(FieldValue(ev, field), kOps[op], constants_[konst], insensitive));
 }
 
-int32_t HostState::ElemInSet(int32_t ev, int32_t field, int32_t idx, int32_t set) {
+int32_t HostState::FieldInSet(int32_t ev, int32_t field, int32_t set) {
   if (BadHandle(set, sets_.size(), "set")) return 2;
-  eql::Scalar x = ElementScalar(ev, field, idx);
-  if (x.is_null()) return 2;
-  return eql::LiteralSetContains(sets_[set], x) ? 1 : 0;
+  return static_cast<int32_t>(eql::FieldInSet(FieldValue(ev, field), sets_[set]));
 }
+
+int32_t HostState::FieldMatch(int32_t ev, int32_t field, int32_t matcher) {
+  MatcherGroup* g = Group(matcher);
+  if (g == nullptr) return 2;
+  return static_cast<int32_t>(
+      eql::FieldMatches(FieldValue(ev, field), g->matchers, g->exact ? &*g->exact : nullptr, scratch_));
+}
+
+int32_t HostState::FieldCidr(int32_t ev, int32_t field, int32_t net) {
+  if (BadHandle(net, nets_.size(), "network")) return 2;
+  return static_cast<int32_t>(eql::FieldInNetworks(FieldValue(ev, field), nets_[net]));
+}
+
+int32_t HostState::FieldIsNull(int32_t ev, int32_t field) { return eql::FieldIsNull(FieldValue(ev, field)) ? 1 : 0; }
 
 int32_t HostState::StrMatch(int32_t matcher, std::string_view text) {
-  if (BadHandle(matcher, matchers_.size(), "matcher")) return 0;
-  for (const eql::Matcher& m : matchers_[matcher]) {
-    if (m.Matches(text)) return 1;
-  }
-  return 0;
-}
-
-int32_t HostState::ElemMatch(int32_t ev, int32_t field, int32_t idx, int32_t matcher) {
-  if (BadHandle(matcher, matchers_.size(), "matcher")) return 2;
-  const Value* e = Element(ev, field, idx);
-  if (e == nullptr) return 2;
-  if (e->kind() == ValueKind::kString) return StrMatch(matcher, e->as_string());
-  eql::Scalar x = eql::FromValue(*e);
-  if (x.is_null()) return 2;
-  return StrMatch(matcher, eql::ScalarText(x, scratch_));
+  MatcherGroup* g = Group(matcher);
+  if (g == nullptr) return 0;
+  return eql::MatchesAny(g->matchers, g->exact ? &*g->exact : nullptr, text) ? 1 : 0;
 }
 
 int32_t HostState::CidrMatch(int32_t net, std::string_view ip16) {
@@ -246,14 +257,6 @@ int32_t HostState::CidrMatch(int32_t net, std::string_view ip16) {
     if (eql::NetworkContains(n, ip)) return 1;
   }
   return 0;
-}
-
-int32_t HostState::ElemCidr(int32_t ev, int32_t field, int32_t idx, int32_t net) {
-  if (BadHandle(net, nets_.size(), "network")) return 2;
-  const Value* e = Element(ev, field, idx);
-  auto ip = e == nullptr ? std::nullopt : eql::ElementIp(*e);
-  if (!ip) return 2;  // not an address: like a null element
-  return CidrMatch(net, std::string_view(reinterpret_cast<const char*>(&*ip), sizeof(IpAddress)));
 }
 
 void HostState::AlertEmit(int32_t ev, std::string_view text) {
@@ -294,12 +297,13 @@ const HostApiV1 kTable = {
     .event_get_ip = [](HostState* h, int32_t ev, int32_t f, int32_t i, char* buf, int32_t cap) {
       return h->GetIp(ev, f, i, buf, cap);
     },
-    .elem_compare = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t k, int32_t ins) {
-      return h->ElemCompare(ev, f, i, k, ins != 0);
+    .field_compare = [](HostState* h, int32_t ev, int32_t f, int32_t op, int32_t k, int32_t ins) {
+      return h->FieldCompare(ev, f, op, k, ins != 0);
     },
-    .elem_in_set = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t s) { return h->ElemInSet(ev, f, i, s); },
-    .elem_match = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t m) { return h->ElemMatch(ev, f, i, m); },
-    .elem_cidr = [](HostState* h, int32_t ev, int32_t f, int32_t i, int32_t n) { return h->ElemCidr(ev, f, i, n); },
+    .field_in_set = [](HostState* h, int32_t ev, int32_t f, int32_t s) { return h->FieldInSet(ev, f, s); },
+    .field_match = [](HostState* h, int32_t ev, int32_t f, int32_t m) { return h->FieldMatch(ev, f, m); },
+    .field_cidr = [](HostState* h, int32_t ev, int32_t f, int32_t n) { return h->FieldCidr(ev, f, n); },
+    .field_is_null = [](HostState* h, int32_t ev, int32_t f) { return h->FieldIsNull(ev, f); },
     .str_match = [](HostState* h, int32_t m, const char* p, int32_t len) { return h->StrMatch(m, Bytes(p, len)); },
     .cidr_match = [](HostState* h, int32_t n, const char* p, int32_t len) { return h->CidrMatch(n, Bytes(p, len)); },
     .alert_emit = [](HostState* h, int32_t ev, const char* p, int32_t len) { h->AlertEmit(ev, Bytes(p, len)); },

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,11 +63,12 @@ class HostState {
   int32_t GetStr(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap);
   int32_t GetIp(int32_t ev, int32_t field, int32_t idx, char* buf, int32_t cap);
 
-  // Element primitives: -1/0/1 or 2 (not comparable); tri (0, 1, 2 for a null element).
-  int32_t ElemCompare(int32_t ev, int32_t field, int32_t idx, int32_t konst, bool insensitive);
-  int32_t ElemInSet(int32_t ev, int32_t field, int32_t idx, int32_t set);
-  int32_t ElemMatch(int32_t ev, int32_t field, int32_t idx, int32_t matcher);
-  int32_t ElemCidr(int32_t ev, int32_t field, int32_t idx, int32_t net);
+  // Field tests (eql's CompareField & co.): tri.
+  int32_t FieldCompare(int32_t ev, int32_t field, int32_t op, int32_t konst, bool insensitive);
+  int32_t FieldInSet(int32_t ev, int32_t field, int32_t set);
+  int32_t FieldMatch(int32_t ev, int32_t field, int32_t matcher);
+  int32_t FieldCidr(int32_t ev, int32_t field, int32_t net);
+  int32_t FieldIsNull(int32_t ev, int32_t field);
   int32_t StrMatch(int32_t matcher, std::string_view text);
   int32_t CidrMatch(int32_t net, std::string_view ip16);
 
@@ -85,7 +87,15 @@ class HostState {
   eql::Scalar ElementScalar(int32_t ev, int32_t field, int32_t idx);
   bool BadHandle(int32_t handle, size_t size, std::string_view what);
 
+  struct MatcherGroup {
+    std::vector<eql::Matcher> matchers;
+    std::optional<eql::LiteralSet> exact;  // ExactSetOf(matchers), once they are all added
+    bool exact_ready = false;
+  };
+  MatcherGroup* Group(int32_t matcher);
+
   const SchemaRegistry& registry_;
+  std::vector<std::optional<FieldId>> fields_;  // by field handle
   const Event* event_ = nullptr;
   int32_t cached_field_ = -1;
   const Value* cached_value_ = nullptr;
@@ -93,7 +103,7 @@ class HostState {
   std::vector<eql::Scalar> constants_;
   std::deque<std::string> texts_;  // constants' bytes
   std::vector<eql::LiteralSet> sets_;
-  std::vector<std::vector<eql::Matcher>> matchers_;
+  std::vector<MatcherGroup> matchers_;
   std::vector<std::vector<eql::IpNetwork>> nets_;
   std::vector<std::string> notes_;
   std::string fault_;

@@ -47,10 +47,11 @@ return function(api, state)
     if H.event_get_ip(host, ev, f, i, buf, 16) == 0 then return nil end
     return ffi.string(buf, 16)
   end
-  k.elem_compare = function(ev, f, i, konst, insensitive) return H.elem_compare(host, ev, f, i, konst, insensitive) end
-  k.elem_in_set = function(ev, f, i, set) return H.elem_in_set(host, ev, f, i, set) end
-  k.elem_match = function(ev, f, i, m) return H.elem_match(host, ev, f, i, m) end
-  k.elem_cidr = function(ev, f, i, net) return H.elem_cidr(host, ev, f, i, net) end
+  k.field_compare = function(ev, f, op, konst, insensitive) return H.field_compare(host, ev, f, op, konst, insensitive) end
+  k.field_in_set = function(ev, f, set) return H.field_in_set(host, ev, f, set) end
+  k.field_match = function(ev, f, m) return H.field_match(host, ev, f, m) end
+  k.field_cidr = function(ev, f, net) return H.field_cidr(host, ev, f, net) end
+  k.field_is_null = function(ev, f) return H.field_is_null(host, ev, f) end
   k.str_match = function(m, text) return H.str_match(host, m, text, #text) end
   k.cidr_match = function(net, ip) return H.cidr_match(host, net, ip, #ip) end
   k.alert_emit = function(ev, text) H.alert_emit(host, ev, text, #text) end

@@ -182,6 +182,17 @@ Result<uint32_t> Planner::Node(uint32_t id) {
 
 }  // namespace
 
+int32_t HostOpCode(eql::Op op) {
+  switch (op) {
+    case eql::Op::kNe: return 1;
+    case eql::Op::kLt: return 2;
+    case eql::Op::kLe: return 3;
+    case eql::Op::kGt: return 4;
+    case eql::Op::kGe: return 5;
+    default: return 0;
+  }
+}
+
 Result<PredicatePlan> MakePlan(const eql::Program& program, const SchemaRegistry& registry, std::string_view query) {
   Planner planner(program, registry, query);
   KESTREL_ASSIGN_OR_RETURN(uint32_t root, planner.Node(program.root));

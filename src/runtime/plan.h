@@ -69,6 +69,9 @@ struct PredicatePlan {
   }
 };
 
+// Host API field_compare's operator code of `op` (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=).
+int32_t HostOpCode(eql::Op op);
+
 // The plan of `program`'s condition. `query` (the rule's text, may be empty) is quoted in the
 // error that names the node no plan can express.
 Result<PredicatePlan> MakePlan(const eql::Program& program, const SchemaRegistry& registry,

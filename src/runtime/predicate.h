@@ -71,6 +71,7 @@ class Predicate {
   ~Predicate();
 
   Backend backend() const { return backend_; }
+  const eql::Program* program() const { return program_; }
 
   // The program's category check, then its condition. `budget` bounds a Wasm / Lua
   // evaluation (fuel units / VM instructions).

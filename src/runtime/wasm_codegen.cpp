@@ -60,9 +60,9 @@ class Emitter {
     return {offset, static_cast<int32_t>(bytes.size())};
   }
   void EmitInit();
-  uint32_t EmitLeaf(const PlanNode& n);
+  void EmitLeaf(Code& c, const PlanNode& n);
   void EmitTree(Code& c, uint32_t node);
-  void SpendFuel(Code& c);
+  void SpendFuel(Code& c, int64_t units);
   static void Not(Code& c, uint32_t tmp);
 
   const PredicatePlan& plan_;
@@ -70,14 +70,10 @@ class Emitter {
   Imports im_;
   std::vector<uint8_t> data_;
   uint32_t fuel_ = 0;
-  std::vector<uint32_t> field_globals_, const_globals_, set_globals_, matcher_globals_, net_globals_;
-  std::vector<uint32_t> leaf_funcs_;  // per plan node (leaves only)
 };
 
-const FuncType kLeafType{{ValType::kI32}, {ValType::kI32}};
-
-void Emitter::SpendFuel(Code& c) {
-  c.GlobalGet(fuel_).I64(1).Op(Opcode::kI64Sub).GlobalSet(fuel_);
+void Emitter::SpendFuel(Code& c, int64_t units) {
+  c.GlobalGet(fuel_).I64(units).Op(Opcode::kI64Sub).GlobalSet(fuel_);
   c.GlobalGet(fuel_).I64(0).Op(Opcode::kI64LtS).Begin(Opcode::kIf).Op(Opcode::kUnreachable).Op(Opcode::kEnd);
 }
 
@@ -90,47 +86,45 @@ void Emitter::Not(Code& c, uint32_t tmp) {
 void Emitter::EmitInit() {
   Code c;
   uint32_t failed = c.AddLocal(ValType::kI32, 0);
-  uint32_t handle = c.AddLocal(ValType::kI32, 0);
-  auto check = [&] {  // a set-up call's result: -1 marks the module as failed
-    c.I32(-1).Op(Opcode::kI32Eq).Get(failed).Op(Opcode::kI32Or).Set(failed);
-  };
-  for (const std::string& name : plan_.fields) {
-    auto [off, len] = Data(name);
-    field_globals_.push_back(w_.AddGlobal(ValType::kI32, true, -1));
-    c.I32(off).I32(len).Call(im_.field_id).GlobalSet(field_globals_.back());
+  // Each set-up call must return the handle the code below uses (handles count from 0 per
+  // kind), or 0 for an add; anything else fails pred_init.
+  auto expect = [&](int32_t value) { c.I32(value).Op(Opcode::kI32Ne).Get(failed).Op(Opcode::kI32Or).Set(failed); };
+  for (size_t i = 0; i < plan_.fields.size(); ++i) {
+    auto [off, len] = Data(plan_.fields[i]);
+    c.I32(off).I32(len).Call(im_.field_id);
+    expect(static_cast<int32_t>(i));
   }
-  for (const PlanConstant& k : plan_.constants) {
+  for (size_t i = 0; i < plan_.constants.size(); ++i) {
+    const PlanConstant& k = plan_.constants[i];
     auto [off, len] = Data(k.text);
-    const_globals_.push_back(w_.AddGlobal(ValType::kI32, true, -1));
     c.I32(static_cast<int32_t>(k.kind)).I64(k.bits).I32(off).I32(len).Call(im_.const_new);
-    c.Tee(handle).GlobalSet(const_globals_.back()).Get(handle);
-    check();
+    expect(static_cast<int32_t>(i));
   }
-  for (const PlanSet& s : plan_.sets) {
-    set_globals_.push_back(w_.AddGlobal(ValType::kI32, true, -1));
-    c.I32(s.insensitive ? 1 : 0).Call(im_.set_new).GlobalSet(set_globals_.back());
-    for (uint32_t item : s.items) {
-      c.GlobalGet(set_globals_.back()).GlobalGet(const_globals_[item]).Call(im_.set_add);
-      check();
+  for (size_t i = 0; i < plan_.sets.size(); ++i) {
+    c.I32(plan_.sets[i].insensitive ? 1 : 0).Call(im_.set_new);
+    expect(static_cast<int32_t>(i));
+    for (uint32_t item : plan_.sets[i].items) {
+      c.I32(static_cast<int32_t>(i)).I32(static_cast<int32_t>(item)).Call(im_.set_add);
+      expect(0);
     }
   }
-  for (const auto& group : plan_.matchers) {
-    matcher_globals_.push_back(w_.AddGlobal(ValType::kI32, true, -1));
-    c.I32(0).Call(im_.matcher_new).GlobalSet(matcher_globals_.back());
-    for (const PlanPattern& p : group) {
+  for (size_t i = 0; i < plan_.matchers.size(); ++i) {
+    c.I32(0).Call(im_.matcher_new);
+    expect(static_cast<int32_t>(i));
+    for (const PlanPattern& p : plan_.matchers[i]) {
       auto [off, len] = Data(p.pattern);
-      c.GlobalGet(matcher_globals_.back()).I32(p.regex ? 1 : 0).I32(off).I32(len).I32(p.insensitive ? 1 : 0);
+      c.I32(static_cast<int32_t>(i)).I32(p.regex ? 1 : 0).I32(off).I32(len).I32(p.insensitive ? 1 : 0);
       c.Call(im_.matcher_add);
-      check();
+      expect(0);
     }
   }
-  for (const auto& group : plan_.nets) {
-    net_globals_.push_back(w_.AddGlobal(ValType::kI32, true, -1));
-    c.I32(0).Call(im_.net_new).GlobalSet(net_globals_.back());
-    for (const std::string& cidr : group) {
+  for (size_t i = 0; i < plan_.nets.size(); ++i) {
+    c.I32(0).Call(im_.net_new);
+    expect(static_cast<int32_t>(i));
+    for (const std::string& cidr : plan_.nets[i]) {
       auto [off, len] = Data(cidr);
-      c.GlobalGet(net_globals_.back()).I32(off).I32(len).Call(im_.net_add);
-      check();
+      c.I32(static_cast<int32_t>(i)).I32(off).I32(len).Call(im_.net_add);
+      expect(0);
     }
   }
   c.Get(failed);
@@ -138,99 +132,20 @@ void Emitter::EmitInit() {
   w_.ExportFunction("pred_init", init);
 }
 
-// One leaf: (ev) -> tri, a loop over the field's elements.
-uint32_t Emitter::EmitLeaf(const PlanNode& n) {
+// Pushes the tri of leaf `n`: one Host API field test (pred_eval's local 0 is the event).
+void Emitter::EmitLeaf(Code& c, const PlanNode& n) {
   using K = PlanNode::Kind;
-  Code c;
-  const uint32_t ev = 0;
-  uint32_t count = c.AddLocal(ValType::kI32, 1);
-  uint32_t i = c.AddLocal(ValType::kI32, 1);
-  uint32_t t = c.AddLocal(ValType::kI32, 1);
-  uint32_t out = c.AddLocal(ValType::kI32, 1);    // kCompare: comparable; others: the tri so far
-  uint32_t holds = c.AddLocal(ValType::kI32, 1);  // kCompare
-  uint32_t x = c.AddLocal(ValType::kI64, 1);
-  uint32_t field = field_globals_[n.field];
-  auto element = [&] { c.Get(ev).GlobalGet(field).Get(i); };
-
-  c.Get(ev).GlobalGet(field).Call(im_.event_array_len).Set(count);
-  if (n.kind != K::kCompare && n.kind != K::kIsNull && n.kind != K::kIsNotNull) c.I32(2).Set(out);
-  c.Begin(Opcode::kBlock).Begin(Opcode::kLoop);
-  c.Get(i).Get(count).Op(Opcode::kI32GeS).OpIndex(Opcode::kBrIf, 1);
-  SpendFuel(c);
-  switch (n.kind) {
-    case K::kCompare: {
-      const PlanConstant& k = plan_.constants[n.handle];
-      auto host_compare = [&] {
-        element();
-        c.GlobalGet(const_globals_[n.handle]).I32(n.insensitive ? 1 : 0).Call(im_.elem_compare);
-      };
-      if (k.kind == ElementKind::kInt) {  // an integer element against an integer: inline
-        element();
-        c.Call(im_.event_kind).I32(static_cast<int32_t>(ElementKind::kInt)).Op(Opcode::kI32Eq);
-        c.Begin(Opcode::kIf, true);
-        element();
-        c.Call(im_.event_get_i64).Set(x);
-        c.Get(x).I64(k.bits).Op(Opcode::kI64GtS).Get(x).I64(k.bits).Op(Opcode::kI64LtS).Op(Opcode::kI32Sub);
-        c.Op(Opcode::kElse);
-        host_compare();
-        c.Op(Opcode::kEnd);
-      } else {
-        host_compare();
-      }
-      c.Set(t);
-      c.Get(t).I32(2).Op(Opcode::kI32Ne).Begin(Opcode::kIf);
-      c.I32(1).Set(out);
-      c.Get(t);
-      switch (n.cmp == eql::Op::kNe ? eql::Op::kEq : n.cmp) {
-        case eql::Op::kLt: c.I32(0).Op(Opcode::kI32LtS); break;
-        case eql::Op::kLe: c.I32(0).Op(Opcode::kI32LeS); break;
-        case eql::Op::kGt: c.I32(0).Op(Opcode::kI32GtS); break;
-        case eql::Op::kGe: c.I32(0).Op(Opcode::kI32GeS); break;
-        default: c.Op(Opcode::kI32Eqz); break;
-      }
-      c.Tee(holds).OpIndex(Opcode::kBrIf, 2);
-      c.Op(Opcode::kEnd);
-      break;
-    }
-    case K::kIsNull:
-    case K::kIsNotNull:
-      element();
-      c.Call(im_.event_kind).Begin(Opcode::kIf);  // not null (kind 0)
-      c.I32(1).Set(out).OpIndex(Opcode::kBr, 2);
-      c.Op(Opcode::kEnd);
-      break;
-    default: {
-      element();
-      switch (n.kind) {
-        case K::kInSet: c.GlobalGet(set_globals_[n.handle]).Call(im_.elem_in_set); break;
-        case K::kMatch: c.GlobalGet(matcher_globals_[n.handle]).Call(im_.elem_match); break;
-        default: c.GlobalGet(net_globals_[n.handle]).Call(im_.elem_cidr); break;
-      }
-      c.Tee(t).I32(2).Op(Opcode::kI32Ne).Begin(Opcode::kIf);
-      c.Get(t).Set(out);
-      c.Get(t).I32(1).Op(Opcode::kI32Eq).OpIndex(Opcode::kBrIf, 2);
-      c.Op(Opcode::kEnd);
-      break;
-    }
-  }
-  c.Get(i).I32(1).Op(Opcode::kI32Add).Set(i).OpIndex(Opcode::kBr, 0);
-  c.Op(Opcode::kEnd).Op(Opcode::kEnd);  // loop, block
-
+  c.Get(0).I32(static_cast<int32_t>(n.field));
   switch (n.kind) {
     case K::kCompare:
-      // Null when no element was comparable; `!=` is the negation of `==` over them.
-      c.Get(out).Op(Opcode::kI32Eqz).Begin(Opcode::kIf, true).I32(2).Op(Opcode::kElse).Get(holds);
-      if (n.cmp == eql::Op::kNe) c.Op(Opcode::kI32Eqz);
-      c.Op(Opcode::kEnd);
+      c.I32(HostOpCode(n.cmp)).I32(static_cast<int32_t>(n.handle)).I32(n.insensitive ? 1 : 0).Call(im_.field_compare);
       break;
-    case K::kIsNull: c.Get(out).Op(Opcode::kI32Eqz); break;
-    case K::kIsNotNull: c.Get(out); break;
-    default:
-      c.Get(out);
-      if (n.kind == K::kInSet && n.negated) Not(c, t);
-      break;
+    case K::kInSet: c.I32(static_cast<int32_t>(n.handle)).Call(im_.field_in_set); break;
+    case K::kMatch: c.I32(static_cast<int32_t>(n.handle)).Call(im_.field_match); break;
+    case K::kCidr: c.I32(static_cast<int32_t>(n.handle)).Call(im_.field_cidr); break;
+    case K::kIsNull: c.Call(im_.field_is_null); break;
+    default: c.Call(im_.field_is_null).Op(Opcode::kI32Eqz); break;  // kIsNotNull
   }
-  return w_.AddFunction(kLeafType, std::move(c));
 }
 
 // Pushes the tri of plan node `node` (pred_eval's locals: 0 ev, 1 ctx).
@@ -241,7 +156,8 @@ void Emitter::EmitTree(Code& c, uint32_t node) {
     if (n.kind == K::kConst) {
       c.I32(n.tri);
     } else {
-      c.Get(0).Call(leaf_funcs_[node]);
+      EmitLeaf(c, n);
+      if (n.kind == K::kInSet && n.negated) Not(c, c.AddLocal(ValType::kI32, 2));
     }
     return;
   }
@@ -273,13 +189,8 @@ std::vector<uint8_t> Emitter::Emit() {
   uint32_t abi = w_.AddGlobal(ValType::kI32, false, kHostAbiVersion);
   fuel_ = w_.AddGlobal(ValType::kI64, true, 0);
   EmitInit();
-  leaf_funcs_.assign(plan_.nodes.size(), 0);
-  for (uint32_t k = 0; k < plan_.nodes.size(); ++k) {
-    const PlanNode& n = plan_.nodes[k];
-    if (plan_.IsLeaf(n) && n.kind != PlanNode::Kind::kConst) leaf_funcs_[k] = EmitLeaf(n);
-  }
   Code eval;
-  SpendFuel(eval);
+  SpendFuel(eval, static_cast<int64_t>(plan_.nodes.size()));
   EmitTree(eval, plan_.root);
   uint32_t eval_fn = w_.AddFunction({{ValType::kI32, ValType::kI32}, {ValType::kI32}}, std::move(eval));
   w_.ExportFunction("pred_eval", eval_fn);

@@ -4,8 +4,9 @@
 //   pred_init() -> i32            0, or 1 when the host refused a pattern or network
 //   pred_eval(ev, ctx) -> i32     0 false, 1 true, 2 null
 //   memory, kestrel_abi (i32 global = kHostAbiVersion), kestrel_fuel (mutable i64 global)
-// Every loop iteration and every pred_eval call spends one unit of kestrel_fuel; when it runs
-// out the module traps, which the runtime reports as a budget overrun.
+// The code has no loops: each leaf is one Host API field test, joined by Kleene and / or / not.
+// pred_eval spends one unit of kestrel_fuel per plan node up front; when fuel runs out the
+// module traps, which the runtime reports as a budget overrun.
 #pragma once
 
 #include <cstdint>
