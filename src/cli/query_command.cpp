@@ -15,6 +15,9 @@
 namespace kestrel::cli {
 namespace {
 
+// A generated predicate has no loops; this only bounds a pathological one.
+constexpr uint64_t kHuntBudget = 100'000'000;
+
 struct QueryOptions {
   InputOptions input;
   std::string query;
@@ -22,6 +25,7 @@ struct QueryOptions {
   bool case_sensitive = false;
   bool case_insensitive = false;
   std::string id_field;
+  std::string backend = "native";
 };
 
 std::string KeyJson(const std::vector<eql::Scalar>& key) {
@@ -51,11 +55,21 @@ Result<std::optional<query::HuntResult>> TryStream(const QueryOptions& o, Schema
   if (!parsed.query || parsed.query->kind != eql::QueryKind::kEvent) return std::optional<query::HuntResult>();
   std::unique_ptr<eql::CompiledQuery> compiled;
   std::unique_ptr<query::EventQueryStream> stream;
+  std::unique_ptr<query::BackendTerms> backend;
+  Status backend_status = Ok();
   auto compile = [&]() {
     auto result = eql::CompileQuery(*parsed.query, registry, options);
     if (!result.query || !query::EventQueryStream::Supports(*result.query)) return false;
     compiled = std::move(result.query);
-    stream = std::make_unique<query::EventQueryStream>(*compiled);
+    if (auto b = *runtime::ParseBackend(o.backend); b != runtime::Backend::kNative) {
+      auto terms = query::BackendTerms::Create(*compiled, o.query, registry, b, kHuntBudget);
+      if (!terms) {
+        backend_status = tl::unexpected(terms.error());
+        return false;
+      }
+      backend = std::move(*terms);
+    }
+    stream = std::make_unique<query::EventQueryStream>(*compiled, backend.get());
     return true;
   };
   bool unsupported = false;
@@ -67,6 +81,7 @@ Result<std::optional<query::HuntResult>> TryStream(const QueryOptions& o, Schema
     stream->Feed(batch, store);
     return Flow::kContinue;
   }));
+  KESTREL_TRY(backend_status);
   if (unsupported || (!stream && !compile())) return std::optional<query::HuntResult>();
   (void)read;
   KESTREL_ASSIGN_OR_RETURN(query::HuntResult result, stream->Finish());
@@ -117,8 +132,17 @@ int RunQuery(const QueryOptions& o) {
       return kExitUsage;
     }
   }
-  Result<query::HuntResult> matches =
-      streamed ? Result<query::HuntResult>(std::move(*streamed)) : query::Hunt(*compiled_query, events, registry);
+  std::unique_ptr<query::BackendTerms> backend;
+  if (auto b = *runtime::ParseBackend(o.backend); !streamed && b != runtime::Backend::kNative) {
+    auto terms = query::BackendTerms::Create(*compiled_query, o.query, registry, b, kHuntBudget);
+    if (!terms) {
+      fmt::print(stderr, "error: {}\n", terms.error().ToString());
+      return kExitFailure;
+    }
+    backend = std::move(*terms);
+  }
+  Result<query::HuntResult> matches = streamed ? Result<query::HuntResult>(std::move(*streamed))
+                                               : query::Hunt(*compiled_query, events, registry, backend.get());
   if (!matches) {
     fmt::print(stderr, "error: {}\n", matches.error().ToString());
     return kExitFailure;
@@ -192,6 +216,9 @@ CommandFn AddQueryCommand(CLI::App& app) {
   auto* cs = cmd->add_flag("--case-sensitive", options->case_sensitive, "== and in compare exactly (the es default)");
   cmd->add_flag("--case-insensitive", options->case_insensitive, "== and in ignore ASCII case (the eql default)")
       ->excludes(cs);
+  cmd->add_option("--backend", options->backend, "Predicate backend: native, wasm or lua")
+      ->check(CLI::IsMember({"native", "wasm", "lua"}))
+      ->capture_default_str();
   cmd->add_option("--id-field", options->id_field,
                   "Print only this field of each matched event, space-separated, one match per line");
   return [options] { return RunQuery(*options); };

@@ -110,12 +110,14 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
 void EventQueryStream::Feed(const EventBatch& batch, EventBuilder& store) {
   const eql::Program& filter = query_.terms[0].filter;
   for (const Event& e : batch) {
-    if (evaluator_.Matches(filter, e)) matched_.push_back(store.Copy(e));
+    bool match = backend_ != nullptr ? backend_->Matches(0, e) : evaluator_.Matches(filter, e);
+    if (match) matched_.push_back(store.Copy(e));
   }
   seen_ += batch.size();
 }
 
 Result<HuntResult> EventQueryStream::Finish() {
+  if (backend_ != nullptr) KESTREL_TRY(backend_->status());
   std::stable_sort(matched_.begin(), matched_.end(), OrderedBefore);
   HuntResult result;
   result.events.assign(matched_.begin(), matched_.end());  // the result owns the views it hands out
@@ -125,7 +127,7 @@ Result<HuntResult> EventQueryStream::Finish() {
 }
 
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
-                        const SchemaRegistry& registry) {
+                        const SchemaRegistry& registry, BackendTerms* backend) {
   HuntResult result;
   ProcessLineage lineage(query, registry);
   const bool track = !query.lineage.empty();
@@ -144,12 +146,14 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
     KESTREL_TRY(nfa::SequenceRunner::Check(query));
     nfa::SequenceRunner runner(query, nfa::RunnerOptions{});  // unbounded; the events outlive it
     if (track) runner.set_lineage(&lineage);
+    if (backend != nullptr) runner.set_term_predicate(&BackendTerms::Callback, backend);
     std::vector<nfa::SequenceMatch> found;
     for (const Event& e : events) {
       if (track) lineage.Observe(e);
       runner.Process(e, found);
     }
     runner.Finish(found);
+    if (backend != nullptr) KESTREL_TRY(backend->status());
     for (nfa::SequenceMatch& m : found) {
       Match match;
       for (const EventRef& e : m.events) match.events.push_back(e.get());
@@ -175,8 +179,10 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
   const eql::Program& filter = query.terms[0].filter;
   for (const Event& e : events) {
     if (track) lineage.Observe(e);
-    if (evaluator.Matches(filter, e)) matches.push_back(Match{{&e}, std::nullopt, {}});
+    bool match = backend != nullptr ? backend->Matches(0, e) : evaluator.Matches(filter, e);
+    if (match) matches.push_back(Match{{&e}, std::nullopt, {}});
   }
+  if (backend != nullptr) KESTREL_TRY(backend->status());
   KESTREL_TRY(ApplyPipes(query, result));
   return result;
 }

@@ -13,6 +13,7 @@
 #include "event/event_batch.h"
 #include "event/event_builder.h"
 #include "event/event.h"
+#include "query/backend_terms.h"
 
 namespace kestrel::query {
 
@@ -35,7 +36,9 @@ struct HuntResult {
 // matches into (ts_mono_ns, event_id) order and applies the pipes.
 class EventQueryStream {
  public:
-  explicit EventQueryStream(const eql::CompiledQuery& query) : query_(query) {}
+  // `backend` (may be null): the query's condition on a Wasm / Lua backend instead of native.
+  explicit EventQueryStream(const eql::CompiledQuery& query, BackendTerms* backend = nullptr)
+      : query_(query), backend_(backend) {}
   static bool Supports(const eql::CompiledQuery& query) {
     return query.kind == eql::QueryKind::kEvent && query.lineage.empty();
   }
@@ -45,12 +48,14 @@ class EventQueryStream {
 
  private:
   const eql::CompiledQuery& query_;
+  BackendTerms* backend_;
   eql::Evaluator evaluator_;
   std::vector<Event> matched_;
   uint64_t seen_ = 0;
 };
 
+// `backend` (may be null): the query's conditions on a Wasm / Lua backend instead of native.
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
-                                const SchemaRegistry& registry);
+                        const SchemaRegistry& registry, BackendTerms* backend = nullptr);
 
 }  // namespace kestrel::query

@@ -26,7 +26,7 @@ class Planner {
       where = fmt::format(" (`{}`, offset {})", query_.substr(n.span.begin, n.span.end - n.span.begin), n.span.begin);
     }
     return MakeError(ErrorCode::kUnsupported,
-                     fmt::format("Host API v1 predicates cannot express {}{}: run the rule on the native backend",
+                     fmt::format("Host API v1 predicates cannot express {}{}; only the native backend runs it",
                                  what, where));
   }
   uint32_t Field(FieldId id);
