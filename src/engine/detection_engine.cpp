@@ -45,7 +45,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   for (size_t i = 0; i < rules.rules.size(); ++i) {
     const Rule& rule = rules.rules[i];
     bool mine = !rule.is_sequence() || seq++ % workers_ == worker_;
-    if (!mine || rule.predicates.empty()) continue;
+    if (!mine || (rule.predicates.empty() && !rule.user_predicate)) continue;
     auto rp = std::make_unique<RulePredicates>();
     rp->engine = this;
     rp->rule = static_cast<uint32_t>(i);
@@ -55,9 +55,18 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
       if (!p) break;
       rp->programs.push_back(std::move(*p));
     }
-    if (rp->programs.size() != programs.size()) {
+    if (rp->programs.size() != rule.predicates.size()) {
       ++stats_.backend_errors;
-      continue;
+      rp->programs.clear();  // the rule's query runs natively
+    }
+    if (rule.user_predicate) {
+      auto user = runtime::Predicate::LoadUser(*rule.user_predicate, registry, predicate_context_);
+      if (!user) {
+        ++stats_.backend_errors;  // it loaded when the rules did: this cannot fail but for memory
+        rp->disabled = true;
+      } else {
+        rp->user = std::move(*user);
+      }
     }
     rule_predicates_[i] = std::move(rp);
   }
@@ -74,7 +83,9 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
         runner->set_shared_copy(&event_copy_);
         runner->set_shared_keys(&join_keys_);
-        if (rule_predicates_[i]) runner->set_term_predicate(&DetectionEngine::SequenceTerm, rule_predicates_[i].get());
+        if (rule_predicates_[i] && !rule_predicates_[i]->programs.empty()) {
+          runner->set_term_predicate(&DetectionEngine::SequenceTerm, rule_predicates_[i].get());
+        }
         bool indexed = runner->TermCount() <= 64;
         sequences_.push_back({static_cast<uint32_t>(i), std::move(runner), indexed});
       }
@@ -107,7 +118,7 @@ bool DetectionEngine::SequenceTerm(void* context, uint32_t term_index, const Eve
 
 bool DetectionEngine::RunPredicate(RulePredicates& rp, size_t k, const Event& event) {
   if (rp.disabled) return false;
-  runtime::Predicate& p = rp.programs[k];
+  runtime::Predicate& p = k == kUserPredicate ? *rp.user : rp.programs[k];
   BackendStats& bs = stats_.backends[static_cast<size_t>(p.backend())];
   ++bs.evaluations;
   runtime::Verdict v;
@@ -129,15 +140,16 @@ bool DetectionEngine::RunPredicate(RulePredicates& rp, size_t k, const Event& ev
   rp.disabled = true;
   stats_.disabled_rules.push_back(rp.rule);
   const Rule& rule = rules_.rules[rp.rule];
-  std::string reason = fmt::format("{} of its {} predicate evaluations within {} s failed, the last because it {}",
+  std::string reason = fmt::format("{} {} predicate evaluations{} failed within {} s of event time; the last: {}",
                                    rp.overruns, runtime::BackendName(p.backend()),
+                                   k == kUserPredicate ? " of its user-written predicate" : "",
                                    options_.overrun_window_ns / 1'000'000'000, p.last_error());
   Alert alert;
   alert.ts = event.ts_mono_ns();
   alert.event_id = event.event_id();
   alert.rule = rp.rule;
   alert.ordinal = stats_.alerts_by_rule[rp.rule]++;
-  alert.json = RenderRuleDisabled(rule, event, reason);
+  alert.json = RenderRuleDisabled(rule, event, p.backend(), reason);
   out_->push_back(std::move(alert));
   return false;
 }
@@ -154,7 +166,10 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     for (uint32_t rule : candidates_) {
       ++stats_.evaluations;
       bool matched;
-      if (RulePredicates* rp = rule_predicates_[rule].get()) {
+      RulePredicates* rp = rule_predicates_[rule].get();
+      if (rp != nullptr && rp->disabled) {
+        matched = false;
+      } else if (rp != nullptr && !rp->programs.empty()) {
         matched = RunPredicate(*rp, 0, event);
       } else {
         BackendStats& bs = stats_.backends[0];
@@ -167,6 +182,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
           matched = evaluator_.Matches(*filters_[rule], event);
         }
       }
+      if (matched && rp != nullptr && rp->user) matched = RunPredicate(*rp, kUserPredicate, event);
       if (!matched) continue;
       Alert alert;
       alert.ts = event.ts_mono_ns();
@@ -247,12 +263,13 @@ std::string AlertHead(const Rule& rule, const Event& at) {
 
 }  // namespace
 
-std::string RenderRuleDisabled(const Rule& rule, const Event& event, std::string_view reason) {
+std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Backend backend,
+                               std::string_view reason) {
   std::string out = AlertHead(rule, event);
   uint64_t id = Hash64(rule.id + "/disabled");
   out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"rule_disabled\","
                      "\"type\":\"kestrel.rule_disabled\",\"backend\":\"{}\",\"reason\":",
-                     kAlertVersion, id, runtime::BackendName(rule.effective_backend));
+                     kAlertVersion, id, runtime::BackendName(backend));
   AppendJsonString(out, reason);
   out += ",\"event_id\":";
   out += std::to_string(event.event_id());

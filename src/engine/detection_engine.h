@@ -89,7 +89,8 @@ class DetectionEngine {
 
   // A rule's predicates on its (Wasm or Lua) backend, in this worker, and its overrun record.
   struct RulePredicates {
-    std::vector<runtime::Predicate> programs;  // as Rule::Programs()
+    std::vector<runtime::Predicate> programs;  // as Rule::Programs(); empty when they run natively
+    std::optional<runtime::Predicate> user;    // the rule's user-written predicate
     uint32_t overruns = 0;                     // within the current window
     uint64_t window_start = 0;
     bool disabled = false;
@@ -98,8 +99,9 @@ class DetectionEngine {
   };
   static constexpr uint64_t kLatencySample = 64;
 
-  // Program `k` of `rule` on its backend for the current event: true when it matched; an
-  // overrun or fault counts toward disabling the rule.
+  // Program `k` of `rule` on its backend (kUserPredicate: its user-written predicate) for the
+  // current event: true when it matched; an overrun or fault counts toward disabling the rule.
+  static constexpr size_t kUserPredicate = SIZE_MAX;
   bool RunPredicate(RulePredicates& rp, size_t k, const Event& event);
   static bool SequenceTerm(void* context, uint32_t term_index, const Event& event);
   void EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std::vector<Alert>& out);
@@ -131,8 +133,10 @@ class DetectionEngine {
   size_t single_rules_ = 0;
 };
 
-// The alert line that says `rule` was disabled: `reason`, at the time of `event`.
-std::string RenderRuleDisabled(const Rule& rule, const Event& event, std::string_view reason);
+// The alert line that says `rule` was disabled because its predicate on `backend` overran or
+// faulted too often (`reason`), at the time of `event`.
+std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Backend backend,
+                               std::string_view reason);
 
 // The alert line for `events` (a sequence's missing stages are null) matched by `rule`.
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,

@@ -41,6 +41,30 @@ Status CheckSupported(const std::string& path, const eql::CompiledQuery& q) {
   return Ok();
 }
 
+// `// predicate: wasm FILE [EXPORT]` or `// predicate: lua FILE`: reads FILE (relative to the rule
+// file) into the rule.
+Status ReadUserPredicate(const std::string& path, const std::string& where, std::string_view value, Rule& rule) {
+  std::vector<std::string> words;
+  std::istringstream in{std::string(value)};
+  for (std::string w; in >> w;) words.push_back(w);
+  const bool wasm = !words.empty() && words[0] == "wasm";
+  const bool lua = !words.empty() && words[0] == "lua";
+  if ((!wasm && !lua) || words.size() < 2 || words.size() > (wasm ? 3u : 2u)) {
+    return MakeErrorAt(where, ErrorCode::kInvalidArgument,
+                       "expected `predicate: wasm FILE [EXPORT]` or `predicate: lua FILE`");
+  }
+  runtime::UserPredicateSource source;
+  source.backend = wasm ? runtime::Backend::kWasm : runtime::Backend::kLua;
+  std::filesystem::path file = std::filesystem::path(path).parent_path() / words[1];
+  source.name = file.string();
+  if (words.size() == 3) source.function = words[2];
+  std::ifstream f(file, std::ios::binary);
+  if (!f) return MakeErrorAt(where, ErrorCode::kIo, fmt::format("cannot read predicate file {}", source.name));
+  source.code.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  rule.user_predicate = std::move(source);
+  return Ok();
+}
+
 // The leading `// key: value` lines of a rule file.
 Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
   size_t line_no = 0;
@@ -63,14 +87,17 @@ Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
     };
     std::string_view key = trim(body.substr(0, colon));
     std::string_view value = trim(body.substr(colon + 1));
-    if (key != "backend") continue;  // other comments may hold colons
-    auto backend = runtime::ParseBackend(value);
-    if (!backend) {
-      size_t col = static_cast<size_t>(value.data() - line.data()) + 1;
-      return MakeErrorAt(fmt::format("{}:{}:{}", path, line_no, col), ErrorCode::kInvalidArgument,
-                         fmt::format("unknown backend '{}' (native, wasm or lua)", value));
-    }
-    rule.backend = *backend;
+    std::string where = fmt::format("{}:{}:{}", path, line_no, static_cast<size_t>(value.data() - line.data()) + 1);
+    if (key == "backend") {
+      auto backend = runtime::ParseBackend(value);
+      if (!backend) {
+        return MakeErrorAt(where, ErrorCode::kInvalidArgument,
+                           fmt::format("unknown backend '{}' (native, wasm or lua)", value));
+      }
+      rule.backend = *backend;
+    } else if (key == "predicate") {
+      KESTREL_TRY(ReadUserPredicate(path, where, value, rule));
+    }  // other comments may hold colons
   }
   return Ok();
 }
@@ -127,6 +154,15 @@ Result<Rule> CompileRule(const std::string& path, std::string text, const Schema
     return MakeError(ErrorCode::kParse, rendered);
   }
   KESTREL_TRY(CheckSupported(path, *compiled.query));
+  if (rule.user_predicate) {
+    if (compiled.query->kind != eql::QueryKind::kEvent) {
+      return MakeErrorAt(path + ":1:1", ErrorCode::kInvalidArgument,
+                         "a user-written predicate (`// predicate:`) applies to event rules, not sequences");
+    }
+    // Loaded once here, so that a bad module or chunk fails the load and names its file.
+    runtime::PredicateContext context;
+    KESTREL_TRY(runtime::Predicate::LoadUser(*rule.user_predicate, registry, context));
+  }
   rule.path = path;
   rule.id = std::filesystem::path(path).stem().string();
   rule.name = rule.id;

@@ -1,7 +1,9 @@
 // Rules: a named, compiled EQL query and what to do when it matches. The simplest rule file is
 // a plain `.eql` file holding one query; its id and name are the file name without `.eql`.
-// Leading `// key: value` comment lines set options; today one:
+// Leading `// key: value` comment lines set options:
 //   // backend: native | wasm | lua      the predicate backend this rule runs on
+//   // predicate: wasm FILE [EXPORT]     a user-written predicate the event must also satisfy
+//   // predicate: lua FILE               (event rules; FILE relative to the rule file)
 #pragma once
 
 #include <memory>
@@ -28,6 +30,7 @@ struct Rule {
   std::string query;  // EQL text
   std::unique_ptr<eql::CompiledQuery> compiled;
   std::optional<runtime::Backend> backend;  // the rule's own choice of predicate backend
+  std::optional<runtime::UserPredicateSource> user_predicate;  // `// predicate:`
 
   // Set by CompileBackends: the backend the rule runs on, why it runs natively when another
   // was asked for globally, and its predicates (its filter, or its terms then `until`) compiled

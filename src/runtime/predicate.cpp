@@ -1,5 +1,7 @@
 #include "runtime/predicate.h"
 
+#include <fmt/format.h>
+
 #include "runtime/lua_codegen.h"
 #include "runtime/lua_runtime.h"
 #include "runtime/plan.h"
@@ -76,6 +78,23 @@ Result<Predicate> Predicate::Instantiate(const CompiledPredicate& compiled, cons
   return p;
 }
 
+Result<Predicate> Predicate::LoadUser(const UserPredicateSource& source, const SchemaRegistry& registry,
+                                     PredicateContext& context) {
+  Predicate p;
+  p.backend_ = source.backend;
+  p.context_ = &context;
+  if (source.backend == Backend::kWasm) {
+    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, source.function));
+  } else if (source.backend == Backend::kLua) {
+    KESTREL_ASSIGN_OR_RETURN(LuaRuntime * lua, context.lua());
+    std::string_view text(reinterpret_cast<const char*>(source.code.data()), source.code.size());
+    KESTREL_ASSIGN_OR_RETURN(p.lua_, LuaPredicate::Load(*lua, text, source.name, registry, LuaPredicate::Trust::kUser));
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: user predicates are Wasm or Lua", source.name));
+  }
+  return p;
+}
+
 Result<Predicate> Predicate::Create(Backend backend, const eql::Program& program, const SchemaRegistry& registry,
                                     std::string_view query, PredicateContext& context) {
   KESTREL_ASSIGN_OR_RETURN(CompiledPredicate compiled, CompilePredicate(backend, program, registry, query));
@@ -83,7 +102,7 @@ Result<Predicate> Predicate::Create(Backend backend, const eql::Program& program
 }
 
 Verdict Predicate::Eval(const Event& event, uint64_t budget) {
-  if (!eql::Evaluator::CategoryMatches(*program_, event)) return Verdict::kFalse;
+  if (program_ != nullptr && !eql::Evaluator::CategoryMatches(*program_, event)) return Verdict::kFalse;
   switch (backend_) {
     case Backend::kNative: {
       auto t = context_->native().Test(*program_, event);

@@ -57,8 +57,20 @@ struct CompiledPredicate {
 Result<CompiledPredicate> CompilePredicate(Backend backend, const eql::Program& program,
                                            const SchemaRegistry& registry, std::string_view query);
 
+// A user-written predicate: a Wasm module (its export `function`) or a Lua chunk, following
+// Host API v1 (docs/host-api.md).
+struct UserPredicateSource {
+  Backend backend = Backend::kWasm;  // kWasm or kLua
+  std::string name;                  // its file, for errors
+  std::string function = "pred_eval";  // Wasm: the export to call
+  std::vector<uint8_t> code;         // the module's bytes, or the Lua text
+};
+
 class Predicate {
  public:
+  // An instance of a user-written predicate (sandboxed; no category check of its own).
+  static Result<Predicate> LoadUser(const UserPredicateSource& source, const SchemaRegistry& registry,
+                                    PredicateContext& context);
   // An instance of `compiled` (for `program`) in this worker's `context`; `name` prefixes errors.
   static Result<Predicate> Instantiate(const CompiledPredicate& compiled, const eql::Program& program,
                                        const SchemaRegistry& registry, std::string_view name,
@@ -73,7 +85,7 @@ class Predicate {
   Backend backend() const { return backend_; }
   const eql::Program* program() const { return program_; }
 
-  // The program's category check, then its condition. `budget` bounds a Wasm / Lua
+  // The program's category check (none for a user predicate), then its condition. `budget` bounds a Wasm / Lua
   // evaluation (fuel units / VM instructions).
   Verdict Eval(const Event& event, uint64_t budget);
   bool Matches(const Event& event, uint64_t budget) {

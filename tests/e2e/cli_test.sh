@@ -141,7 +141,7 @@ check "replay copies host.*" contains "$WORK/out" '"host":{"hostname":"web-01","
 check "replay summary counts alerts by rule" contains "$WORK/err" "exec_then_connect_out: 3 alerts"
 check "replay reports what the rule index saved" contains "$WORK/err" "the rule index saved"
 check "replay reports evictions" contains "$WORK/err" "evicted: expired"
-check "replay --verify compares thread counts" contains "$WORK/err" "verify: 2 and 1 threads wrote identical alerts (7 alerts"
+check "replay --verify compares thread counts" contains "$WORK/err" "verify: 1 thread wrote identical alerts (7 alerts"
 cp "$WORK/out" "$WORK/alerts1"
 run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --threads 8 -o "$WORK/alerts8"
 check "replay output is byte-identical for 1 and 8 threads" cmp -s "$WORK/alerts1" "$WORK/alerts8"
@@ -170,6 +170,88 @@ check "a bad duration is explained" contains "$WORK/err" "state.ttl: '5 minutes'
 printf '[state]\nmax_partials = 1\nmax_partials_per_entity = 1\n' >"$WORK/tight.toml"
 run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --config "$WORK/tight.toml"
 check "tight quotas evict and count" grep -qE "quota [1-9]" "$WORK/err"
+
+# --- predicate backends -------------------------------------------------------------------
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson"
+cp "$WORK/out" "$WORK/native.alerts"
+for backend in wasm lua; do
+  run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --backend "$backend"
+  check "replay --backend $backend succeeds" test "$code" -eq 0
+  check "replay --backend $backend writes the native alerts" cmp -s "$WORK/out" "$WORK/native.alerts"
+  check "replay --backend $backend reports its rules" contains "$WORK/err" "backend $backend: 6 rules"
+  run query 'process where process.name : ("bash", "sh") and process.pid > 3' --input "$EXAMPLES/events.ndjson" --backend "$backend"
+  cp "$WORK/out" "$WORK/$backend.hunt"
+done
+run query 'process where process.name : ("bash", "sh") and process.pid > 3' --input "$EXAMPLES/events.ndjson"
+check "query --backend wasm finds what native finds" cmp -s "$WORK/out" "$WORK/wasm.hunt"
+check "query --backend lua finds what native finds" cmp -s "$WORK/out" "$WORK/lua.hunt"
+check "the hunt found something" test -s "$WORK/out"
+run query 'process where length(process.name) > 3' --input "$EXAMPLES/events.ndjson" --backend wasm
+check "a query a backend cannot run fails" test "$code" -eq 1
+check "... naming the node" contains "$WORK/err" 'cannot express a comparison that is not between a field and a constant (`length(process.name) > 3`'
+run replay --rules "$EXAMPLES/rules" --input "$EXAMPLES/events.ndjson" --backend lua --verify
+check "--verify compares every backend" contains "$WORK/err" "verify: backend wasm wrote identical alerts"
+check "--verify compares thread counts" contains "$WORK/err" "verify: 2 threads wrote identical alerts"
+check "--verify passes" test "$code" -eq 0
+mkdir -p "$WORK/prules"
+printf '// backend: cobol\nprocess where true\n' >"$WORK/prules/bad_backend.eql"
+run replay --rules "$WORK/prules/bad_backend.eql" --input "$EXAMPLES/events.ndjson"
+check "an unknown backend is located" contains "$WORK/err" "$WORK/prules/bad_backend.eql:1:13: unknown backend 'cobol'"
+printf '// backend: wasm\nprocess where startsWith(process.name, "ba")\n' >"$WORK/prules/forced.eql"
+run replay --rules "$WORK/prules/forced.eql" --input "$EXAMPLES/events.ndjson"
+check "a rule's own backend must run it" contains "$WORK/err" "forced.eql: backend wasm: Host API v1 predicates cannot express this function call"
+run replay --rules "$WORK/prules/forced.eql" --input "$EXAMPLES/events.ndjson" --backend wasm
+check "(sanity) the chosen backend is the rule's" test "$code" -eq 1
+printf 'process where startsWith(process.name, "ba")\n' >"$WORK/prules/forced.eql"
+run replay --rules "$WORK/prules/forced.eql" --input "$EXAMPLES/events.ndjson" --backend wasm
+check "a rule the global backend cannot run runs natively" contains "$WORK/err" "note: rule forced runs on the native backend"
+rm "$WORK/prules/"*.eql
+# User-written predicates that loop forever (on any name but "nobody"): the rule is disabled after 5 overruns,
+# with one kestrel.rule_disabled alert, and the other rules keep alerting.
+cat >"$WORK/prules/spin.lua" <<'LUA'
+local name = kestrel.field_id("process.name")
+return { abi = 1, eval = function(ev, ctx)
+  if kestrel.event_get_str(ev, name, 0) ~= "nobody" then while true do end end
+  return 1
+end }
+LUA
+cat >"$WORK/prules/spin.wat" <<'WAT'
+(module
+  (import "kestrel" "field_id" (func $field_id (param i32 i32) (result i32)))
+  (import "kestrel" "event_get_str" (func $get_str (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "process.name")
+  (global $f (mut i32) (i32.const 0))
+  (global (export "kestrel_abi") i32 (i32.const 1))
+  (func (export "pred_init") (result i32)
+    (global.set $f (call $field_id (i32.const 0) (i32.const 12))) (i32.const 0))
+  (func (export "check") (param $ev i32) (param $ctx i32) (result i32)
+    (drop (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 64) (i32.const 16)))
+    (if (i32.ne (i32.load (i32.const 64)) (i32.const 0x79646f62)) (then (loop $l (br $l))))
+    (i32.const 1)))
+WAT
+wat2wasm "$WORK/prules/spin.wat" -o "$WORK/prules/spin.wasm"
+check "wat2wasm built the test module" test -s "$WORK/prules/spin.wasm"
+cp "$EXAMPLES/rules/"*.eql "$WORK/prules/"
+for kind in lua wasm; do
+  if [ "$kind" = wasm ]; then spec="wasm spin.wasm check"; else spec="lua spin.lua"; fi
+  printf '// predicate: %s\nprocess where true\n' "$spec" >"$WORK/prules/zz_spin.eql"
+  run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
+  check "$kind: replay survives a looping predicate" test "$code" -eq 0
+  check "$kind: one rule_disabled alert" test "$(grep -c '"type":"kestrel.rule_disabled"' "$WORK/out")" -eq 1
+  check "$kind: it says why" contains "$WORK/out" "ran out of its instruction budget"
+  check "$kind: the summary names the rule" contains "$WORK/err" "rule zz_spin was disabled"
+  check "$kind: 5 overruns counted" contains "$WORK/err" "5 over budget"
+  grep -v kestrel.rule_disabled "$WORK/out" | grep -v '"id":"zz_spin"' >"$WORK/others"
+  check "$kind: the other rules still alert" cmp -s "$WORK/others" "$WORK/native.alerts"
+done
+printf '// predicate: lua missing.lua\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
+run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
+check "a missing predicate file is located" contains "$WORK/err" "zz_spin.eql:1:15: cannot read predicate file"
+printf 'return { abi = 2, eval = function() return 1 end }\n' >"$WORK/prules/v2.lua"
+printf '// predicate: lua v2.lua\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
+run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
+check "a predicate for another ABI is refused" contains "$WORK/err" "v2.lua: built for Host API v2; this Kestrel provides v1"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
