@@ -5,6 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <random>
+
+#include "event/ip_address.h"
+
 #include "eql/compiler.h"
 #include "eql/evaluator.h"
 #include "eql/predicate_grid.h"
@@ -130,6 +134,133 @@ TEST(BackendsTest, AgreeWithTheNativeEvaluatorOnThePredicateGrid) {
   }
   std::printf("%zu programs, %zu with a plan, %zu evaluations agree on native, wasm and lua\n", programs, planned, checks);
   EXPECT_GT(planned, programs * 3 / 4);
+}
+
+// Random conditions from a small EQL grammar (fields of every type, every operator the plans
+// express, and now and then a node they do not) over random events: every condition with a plan
+// gives the same verdict on native, Wasm and Lua.
+class RandomPredicates {
+ public:
+  explicit RandomPredicates(uint32_t seed) : rng_(seed) {}
+
+  std::string Condition(int depth) {
+    if (depth == 0 || Pick(3) == 0) return Leaf();
+    switch (Pick(4)) {
+      case 0: return fmt::format("({} and {})", Condition(depth - 1), Condition(depth - 1));
+      case 1: return fmt::format("({} or {})", Condition(depth - 1), Condition(depth - 1));
+      case 2: return fmt::format("not {}", Condition(depth - 1));
+      default: return fmt::format("({} or {} or {})", Condition(depth - 1), Condition(depth - 1), Condition(depth - 1));
+    }
+  }
+
+  Event RandomEvent(EventBuilder& b, SchemaRegistry& registry) {
+    b.Start();
+    b.header().type = *registry.InternEventType(Pick(2) == 0 ? "process" : "network");
+    b.header().event_id = ++id_;
+    auto str = [&] { return b.StringValue(kStrings[Pick(std::size(kStrings))]); };
+    auto num = [&] { return Value::I64(kNumbers[Pick(std::size(kNumbers))]); };
+    auto ip = [&] { return b.IpValue(*ParseIp(kIps[Pick(std::size(kIps))])); };
+    for (const char* name : kFields) {
+      if (Pick(4) == 0) continue;  // missing
+      FieldId id = *registry.Find(name);
+      std::string_view n(name);
+      auto scalar = [&]() -> Value {
+        if (Pick(10) == 0) return Value::Null();
+        if (n == "destination.ip" || n == "source.ip") return Pick(5) == 0 ? str() : ip();
+        if (n == "process.pid" || n == "destination.port" || n == "file.size") {
+          return Pick(6) == 0 ? Value::F64(2.5) : (Pick(6) == 0 ? str() : num());
+        }
+        return Pick(8) == 0 ? num() : str();
+      };
+      if (Pick(3) == 0) {  // an array
+        size_t k = Pick(4);
+        Value* out = b.arena().AllocateArray<Value>(k);
+        for (size_t j = 0; j < k; ++j) out[j] = scalar();
+        b.Set(id, Value::Array({out, k}));
+      } else {
+        b.Set(id, scalar());
+      }
+    }
+    return b.Finish();
+  }
+
+ private:
+  static constexpr const char* kFields[] = {"process.name", "process.pid", "process.args", "destination.ip",
+                                            "destination.port", "file.path", "user.name", "file.size"};
+  static constexpr const char* kStrings[] = {"bash", "BASH", "sh", "/tmp/x.sh", "curl", "", "10.1.2.3", "42",
+                                             "été", "root", "/etc/passwd"};
+  static constexpr int64_t kNumbers[] = {0, 1, 22, 42, 443, -5, 65535, 9'000'000'000};
+  static constexpr const char* kIps[] = {"10.1.2.3", "192.168.1.1", "8.8.8.8", "::1", "fe80::1"};
+
+  size_t Pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  std::string Const() {
+    switch (Pick(6)) {
+      case 0: return fmt::format("{}", kNumbers[Pick(std::size(kNumbers))]);
+      case 1: return "2.5";
+      case 2: return Pick(2) ? "true" : "null";
+      default: return fmt::format("\"{}\"", kStrings[Pick(std::size(kStrings))]);
+    }
+  }
+  std::string Leaf() {
+    std::string f = kFields[Pick(std::size(kFields))];
+    static constexpr const char* kOps[] = {"==", "!=", "<", "<=", ">", ">=", ":"};
+    switch (Pick(11)) {
+      case 0: return fmt::format("{} {} {}", f, kOps[Pick(6)], Const());
+      case 1: return fmt::format("{} {} {}", Const(), kOps[Pick(6)], f);
+      case 2: return fmt::format("{} {}in ({}, {}, {})", f, Pick(2) ? "not " : "", Const(), Const(), Const());
+      case 3: return fmt::format("{} in~ ({}, {})", f, Const(), Const());
+      case 4: return fmt::format("{} : (\"*sh\", \"/tmp/*\", \"b?sh\", \"{}\")", f, kStrings[Pick(std::size(kStrings))]);
+      case 5: return fmt::format("{} like{} \"{}*\"", f, Pick(2) ? "~" : "", kStrings[Pick(std::size(kStrings))]);
+      case 6: return fmt::format("{} regex~ \"[a-z]+\"", f);
+      case 7: return fmt::format("cidrMatch({}, \"10.0.0.0/8\", \"::1\")", f);
+      case 8: return fmt::format("{} {} null", f, Pick(2) ? "==" : "!=");
+      case 9: return Pick(2) ? "true" : "false";
+      default: return fmt::format("length({}) > 2", f);  // no plan: the whole condition is skipped
+    }
+  }
+
+  std::mt19937 rng_;
+  uint64_t id_ = 0;
+};
+
+TEST(BackendsTest, AgreeOnRandomConditionsAndEvents) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  auto lua_runtime = LuaRuntime::Create();
+  ASSERT_TRUE(lua_runtime) << lua_runtime.error().ToString();
+  EventBatch batch;
+  EventBuilder builder(&batch.arena());
+  RandomPredicates gen(20261126);
+  std::vector<Event> events;
+  for (int i = 0; i < 300; ++i) events.push_back(gen.RandomEvent(builder, registry));
+  eql::Evaluator native;
+  size_t programs = 0, planned = 0, checks = 0, verdicts[3] = {};
+  for (int round = 0; round < 1500; ++round) {
+    std::string q = "any where " + gen.Condition(1 + round % 4);
+    eql::Source source("<q>", q);
+    auto compiled = eql::Compile(source, registry, {});
+    if (!compiled.query) continue;  // e.g. a type error the checker refuses
+    ++programs;
+    const eql::Program& p = compiled.query->terms[0].filter;
+    auto plan = MakePlan(p, registry, q);
+    if (!plan) continue;
+    ++planned;
+    auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry);
+    ASSERT_TRUE(wasm) << wasm.error().ToString();
+    auto lua = LuaPredicate::Load(**lua_runtime, EmitLua(*plan), q, registry, LuaPredicate::Trust::kGenerated);
+    ASSERT_TRUE(lua) << lua.error().ToString();
+    for (const Event& e : events) {
+      auto expected = native.Test(p, e);
+      Verdict want = !expected ? Verdict::kNull : (*expected ? Verdict::kTrue : Verdict::kFalse);
+      ASSERT_EQ(static_cast<int>((*wasm)->Eval(e, 1'000'000)), static_cast<int>(want)) << "wasm: " << q;
+      ASSERT_EQ(static_cast<int>((*lua)->Eval(e, 1'000'000)), static_cast<int>(want)) << "lua: " << q;
+      ++verdicts[static_cast<int>(want)];
+      ++checks;
+    }
+  }
+  std::printf("%zu random conditions compiled, %zu with a plan, %zu evaluations agree (%zu false, %zu true, %zu null)\n",
+              programs, planned, checks, verdicts[0], verdicts[1], verdicts[2]);
+  EXPECT_GT(planned, 800u);
+  for (size_t v : verdicts) EXPECT_GT(v, checks / 20);  // every verdict is well represented
 }
 
 constexpr std::string_view kHeader = R"(
