@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 2;
 
 using CommandFn = std::function<int()>;
 
+CommandFn AddCompileCommand(CLI::App& app);
 CommandFn AddConvertCommand(CLI::App& app);
 CommandFn AddStatsCommand(CLI::App& app);
 CommandFn AddExplainCommand(CLI::App& app);

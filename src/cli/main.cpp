@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   commands["explain"] = AddExplainCommand(app);
   commands["query"] = AddQueryCommand(app);
   commands["replay"] = AddReplayCommand(app);
+  commands["compile"] = AddCompileCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

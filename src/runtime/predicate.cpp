@@ -65,7 +65,7 @@ Result<Predicate> Predicate::Instantiate(const CompiledPredicate& compiled, cons
   switch (compiled.backend) {
     case Backend::kNative: break;
     case Backend::kWasm: {
-      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry));
+      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry, WasmPredicate::Trust::kGenerated));
       break;
     }
     case Backend::kLua: {
@@ -84,7 +84,7 @@ Result<Predicate> Predicate::LoadUser(const UserPredicateSource& source, const S
   p.backend_ = source.backend;
   p.context_ = &context;
   if (source.backend == Backend::kWasm) {
-    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, source.function));
+    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, WasmPredicate::Trust::kUser, source.function));
   } else if (source.backend == Backend::kLua) {
     KESTREL_ASSIGN_OR_RETURN(LuaRuntime * lua, context.lua());
     std::string_view text(reinterpret_cast<const char*>(source.code.data()), source.code.size());

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <tuple>
 #include <type_traits>
 
@@ -139,19 +140,46 @@ wi::HostFunc::Callback BindImpl(R (*fn)(HostState*, A...), Binding* b, std::stri
   };
 }
 
-template <class R, class... A>
-wi::HostFunc::Callback Bind(R (*fn)(HostState*, A...), Binding* b, std::string name) {
-  return BindImpl(fn, b, std::move(name), std::index_sequence_for<A...>{});
+template <class T>
+wabt::Type WasmType() {
+  if constexpr (std::is_same_v<T, int64_t>) return wabt::Type::I64;
+  else if constexpr (std::is_same_v<T, double>) return wabt::Type::F64;
+  else return wabt::Type::I32;  // int32_t, and pointers (offsets)
 }
 
-// The callback for import `name`, or null when Host API v1 has no such function.
-wi::HostFunc::Callback HostCallback(std::string_view name, Binding* b) {
+// A Host API function bound for Wasm: its callback and the Wasm type the .def gives it.
+struct HostImport {
+  wi::HostFunc::Callback callback;
+  wi::FuncType type{{}, {}};
+};
+
+template <class R, class... A>
+HostImport Bind(R (*fn)(HostState*, A...), Binding* b, std::string name) {
+  HostImport out;
+  out.callback = BindImpl(fn, b, std::move(name), std::index_sequence_for<A...>{});
+  wi::ValueTypes results;
+  if constexpr (!std::is_void_v<R>) results.push_back(WasmType<R>());
+  out.type = wi::FuncType(wi::ValueTypes{WasmType<A>()...}, results);
+  return out;
+}
+
+// Import `name` bound to Host API v1, or nullopt when Host API v1 has no such function.
+std::optional<HostImport> HostCallback(std::string_view name, Binding* b) {
   const HostApiV1& api = HostApi();
 #define KESTREL_HOST_FN(result, fn, params) \
   if (name == #fn) return Bind(api.fn, b, #fn);
 #include "runtime/host_api.def"
 #undef KESTREL_HOST_FN
-  return nullptr;
+  return std::nullopt;
+}
+
+std::string TypeText(const wi::FuncType& t) {
+  auto list = [](const wi::ValueTypes& types) {
+    std::string out;
+    for (wabt::Type v : types) out += (out.empty() ? "" : " ") + std::string(v.GetName());
+    return out;
+  };
+  return fmt::format("({}) -> ({})", list(t.params), list(t.results));
 }
 
 }  // namespace
@@ -166,10 +194,51 @@ Status ValidateWasm(std::span<const uint8_t> bytes, std::string_view name) {
   return Ok();
 }
 
-Result<std::vector<uint8_t>> MeterWasm(std::span<const uint8_t> bytes, std::string_view name) {
+Result<std::vector<uint8_t>> PrepareUserWasm(std::span<const uint8_t> bytes, std::string_view name) {
+  {
+    // wabt's IR reader asserts on some malformed code, its interpreter reader validates as it
+    // reads: only a module the latter accepts goes to the former.
+    wabt::Errors errors;
+    wi::ModuleDesc desc;
+    if (wabt::Failed(wi::ReadBinaryInterp(name, bytes.data(), bytes.size(), wabt::ReadBinaryOptions(), &errors, &desc))) {
+      return MakeError(ErrorCode::kParse, fmt::format("{}: not a valid Wasm module: {}", name, WabtErrors(errors)));
+    }
+  }
   KESTREL_ASSIGN_OR_RETURN(wabt::Module module, ReadIr(bytes, name));
+  // The reader does not validate, and wabt's writer assumes a valid module.
+  wabt::Errors errors;
+  if (wabt::Failed(wabt::ValidateModule(&module, &errors, wabt::ValidateOptions()))) {
+    return MakeError(ErrorCode::kParse, fmt::format("{}: invalid Wasm module: {}", name, WabtErrors(errors)));
+  }
+  auto refuse = [&](std::string why) { return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: {}", name, why)); };
   for (const wabt::Export* e : module.exports) {
-    if (e->name == kFuelExport) return std::vector<uint8_t>(bytes.begin(), bytes.end());
+    if (e->name == kFuelExport) return refuse(fmt::format("exports `{}`, a name Kestrel reserves", kFuelExport));
+  }
+  for (const wabt::Import* i : module.imports) {
+    if (i->kind() != wabt::ExternalKind::Func) {
+      return refuse(fmt::format("imports {}.{}, which is not a function: Host API v{} provides only functions",
+                                i->module_name, i->field_name, kHostAbiVersion));
+    }
+  }
+  for (wabt::Memory* m : module.memories) {
+    if (m->page_limits.initial > kMaxUserPages) {
+      return refuse(fmt::format("declares {} pages of memory; a predicate may have at most {} (16 MiB)",
+                                m->page_limits.initial, kMaxUserPages));
+    }
+    if (!m->page_limits.has_max || m->page_limits.max > kMaxUserPages) {
+      m->page_limits.has_max = true;
+      m->page_limits.max = kMaxUserPages;
+    }
+  }
+  for (wabt::Table* t : module.tables) {
+    if (t->elem_limits.initial > kMaxUserTableSize) {
+      return refuse(fmt::format("declares a table of {} elements; a predicate may have at most {}",
+                                t->elem_limits.initial, kMaxUserTableSize));
+    }
+    if (!t->elem_limits.has_max || t->elem_limits.max > kMaxUserTableSize) {
+      t->elem_limits.has_max = true;
+      t->elem_limits.max = kMaxUserTableSize;
+    }
   }
   auto global = std::make_unique<wabt::GlobalModuleField>();
   global->global.type = wabt::Type::I64;
@@ -191,7 +260,7 @@ Result<std::vector<uint8_t>> MeterWasm(std::span<const uint8_t> bytes, std::stri
   wabt::MemoryStream stream;
   wabt::WriteBinaryOptions options;
   if (wabt::Failed(wabt::WriteBinaryModule(&stream, &module, options))) {
-    return MakeError(ErrorCode::kInternal, fmt::format("{}: could not re-encode the metered module", name));
+    return MakeError(ErrorCode::kInternal, fmt::format("{}: could not re-encode the prepared module", name));
   }
   return std::move(stream.output_buffer().data);
 }
@@ -211,9 +280,14 @@ WasmPredicate::WasmPredicate(const SchemaRegistry& registry) : impl_(std::make_u
 WasmPredicate::~WasmPredicate() = default;
 
 Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8_t> bytes, std::string_view name,
-                                                           const SchemaRegistry& registry,
+                                                           const SchemaRegistry& registry, Trust trust,
                                                            std::string_view function) {
-  KESTREL_ASSIGN_OR_RETURN(std::vector<uint8_t> metered, MeterWasm(bytes, name));
+  std::vector<uint8_t> metered;
+  if (trust == Trust::kUser) {
+    KESTREL_ASSIGN_OR_RETURN(metered, PrepareUserWasm(bytes, name));
+  } else {
+    metered.assign(bytes.begin(), bytes.end());
+  }
   std::unique_ptr<WasmPredicate> pred(new WasmPredicate(registry));
   Impl& im = *pred->impl_;
   im.binding.host = &pred->host_;
@@ -229,15 +303,20 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
   wi::RefVec imports;
   for (const wi::ImportDesc& import : module->desc().imports) {
     const wi::ImportType& t = import.type;
-    wi::HostFunc::Callback cb;
-    if (t.module == "kestrel" && t.type->kind == wi::ExternKind::Func) cb = HostCallback(t.name, &im.binding);
-    if (!cb) {
+    std::optional<HostImport> host;
+    if (t.module == "kestrel" && t.type->kind == wi::ExternKind::Func) host = HostCallback(t.name, &im.binding);
+    if (!host) {
       return MakeError(ErrorCode::kUnsupported,
                        fmt::format("{}: imports {}.{}, which Host API v{} does not provide", name, t.module, t.name,
                                    kHostAbiVersion));
     }
-    auto* func_type = wabt::cast<wi::FuncType>(t.type.get());
-    imports.push_back(wi::HostFunc::New(im.store, *func_type, std::move(cb)).ref());
+    const auto& declared = *wabt::cast<wi::FuncType>(t.type.get());
+    if (declared.params != host->type.params || declared.results != host->type.results) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("{}: imports kestrel.{} as {}; Host API v{} declares it {}", name, t.name,
+                                   TypeText(declared), kHostAbiVersion, TypeText(host->type)));
+    }
+    imports.push_back(wi::HostFunc::New(im.store, host->type, std::move(host->callback)).ref());
   }
   wi::Trap::Ptr trap;
   im.instance = wi::Instance::Instantiate(im.store, module.ref(), imports, &trap);
@@ -261,6 +340,9 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
       if (im.store.UnsafeGet<wi::Global>(ref)->type().type == wabt::Type::I32) abi = static_cast<int32_t>(v.Get<wi::u32>());
     }
   }
+  if (!im.fuel || im.fuel->type().type != wabt::Type::I64 || im.fuel->type().mut != wi::Mutability::Var) {
+    return MakeError(ErrorCode::kInternal, fmt::format("{}: no mutable i64 `{}` global", name, kFuelExport));
+  }
   if (!abi) {
     return MakeError(ErrorCode::kUnsupportedVersion,
                      fmt::format("{}: exports no i32 global `{}`: not a Kestrel predicate module (Host API v{})",
@@ -278,12 +360,19 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("{}: `{}` must take (i32 event, i32 ctx) and return i32", name, function));
   }
+  if (init) {
+    const wi::FuncType& it = init->type();
+    if (!it.params.empty() || it.results.size() > 1 || (it.results.size() == 1 && it.results[0] != wabt::Type::I32)) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: `pred_init` must take nothing and return i32", name));
+    }
+  }
   im.thread = std::make_unique<wi::Thread>(im.store);
   im.params.resize(et.params.size(), wi::Value::Make(wi::u32{0}));
+  im.results.resize(et.results.size());  // a host function called directly writes results[0]
   if (init) {
     // Set-up runs with a generous budget of its own: it registers every constant once.
     if (im.fuel) im.fuel->UnsafeSet(wi::Value::Make(wi::u64{1} << 32));
-    wi::Values none, out;
+    wi::Values none, out(init->type().results.size());
     if (wabt::Failed(init->Call(*im.thread, none, out, &trap))) {
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("{}: pred_init trapped: {}", name, trap ? trap->message() : "unknown"));

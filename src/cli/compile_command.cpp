@@ -1,0 +1,82 @@
+// `kestrel compile`: an event query's condition as a predicate module for the Wasm or Lua
+// backend (docs/host-api.md): a portable .wasm / .lua that any Kestrel with Host API v1 runs as
+// a user-written predicate, and a way to read what the code generators emit.
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "eql/compiler.h"
+#include "event/file_io.h"
+#include "runtime/plan.h"
+#include "runtime/predicate.h"
+
+namespace kestrel::cli {
+namespace {
+
+struct CompileOptions {
+  std::string query;
+  std::string backend = "wasm";
+  std::string output = "-";
+  std::string dialect = "es";
+};
+
+int RunCompile(const CompileOptions& o) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  eql::Source source("<query>", o.query);
+  eql::CompileOptions options;
+  options.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
+  options.case_insensitive = options.dialect == eql::Dialect::kPythonEql;
+  auto compiled = eql::Compile(source, registry, options);
+  if (!compiled.query) {
+    fmt::print(stderr, "{}", source.RenderAll(compiled.diagnostics));
+    return kExitFailure;
+  }
+  if (compiled.query->kind != eql::QueryKind::kEvent || !compiled.query->pipes.empty()) {
+    fmt::print(stderr, "error: kestrel compile takes an event query without pipes (one condition)\n");
+    return kExitFailure;
+  }
+  auto backend = *runtime::ParseBackend(o.backend);
+  auto predicate = runtime::CompilePredicate(backend, compiled.query->terms[0].filter, registry, o.query);
+  if (!predicate) {
+    fmt::print(stderr, "error: {}\n", predicate.error().ToString());
+    return kExitFailure;
+  }
+  auto out = OutputFile::Open(o.output);
+  if (!out) {
+    fmt::print(stderr, "error: {}\n", out.error().ToString());
+    return kExitFailure;
+  }
+  std::string_view bytes = backend == runtime::Backend::kWasm
+                               ? std::string_view(reinterpret_cast<const char*>(predicate->wasm.data()), predicate->wasm.size())
+                               : std::string_view(predicate->lua);
+  Status written = (*out)->Write(bytes);
+  if (written) written = (*out)->Close();
+  if (!written) {
+    fmt::print(stderr, "error: {}\n", written.error().ToString());
+    return kExitFailure;
+  }
+  if (!compiled.query->terms[0].filter.category.empty()) {
+    fmt::print(stderr, "note: the module tests the condition only; a rule using it names the category `{}`\n",
+               compiled.query->terms[0].filter.category);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandFn AddCompileCommand(CLI::App& app) {
+  auto options = std::make_shared<CompileOptions>();
+  CLI::App* cmd = app.add_subcommand("compile", "Compile an event query's condition to a Wasm module or Lua chunk");
+  cmd->add_option("query", options->query, "The EQL event query")->required();
+  cmd->add_option("--backend", options->backend, "wasm or lua")
+      ->check(CLI::IsMember({"wasm", "lua"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "Output file ('-' for stdout)")->capture_default_str();
+  cmd->add_option("--dialect", options->dialect, "Rule language dialect")
+      ->check(CLI::IsMember({"es", "eql"}))
+      ->capture_default_str();
+  return [options] { return RunCompile(*options); };
+}
+
+}  // namespace kestrel::cli
