@@ -189,7 +189,9 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
       alert.event_id = event.event_id();
       alert.rule = rule;
       alert.ordinal = stats_.alerts_by_rule[rule]++;
-      alert.json = RenderAlert(rules_.rules[rule], {&event}, {}, registry_);
+      std::span<const std::string> notes;
+      if (rp != nullptr && rp->user) notes = rp->user->notes();
+      alert.json = RenderAlert(rules_.rules[rule], {&event}, {}, registry_, notes);
       out.push_back(std::move(alert));
     }
   }
@@ -278,7 +280,8 @@ std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Ba
 }
 
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
-                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry) {
+                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry,
+                        std::span<const std::string> notes) {
   const Event* last = nullptr;
   for (const Event* e : events) {
     if (e != nullptr) last = e;
@@ -300,6 +303,14 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
   out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"{}\",\"join_keys\":",
                      kAlertVersion, id, rule.is_sequence() ? "sequence" : "event");
   eql::AppendScalarsJson(out, join_key);
+  if (!notes.empty()) {
+    out += ",\"notes\":[";
+    for (size_t i = 0; i < notes.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(out, notes[i]);
+    }
+    out += ']';
+  }
   out += ",\"events\":[";
   for (size_t i = 0; i < events.size(); ++i) {
     if (i > 0) out += ',';

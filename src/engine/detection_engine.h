@@ -138,8 +138,10 @@ class DetectionEngine {
 std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Backend backend,
                                std::string_view reason);
 
-// The alert line for `events` (a sequence's missing stages are null) matched by `rule`.
+// The alert line for `events` (a sequence's missing stages are null) matched by `rule`, with the
+// notes its user-written predicate attached (kestrel.alert.notes, when there are any).
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
-                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry);
+                        const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry,
+                        std::span<const std::string> notes = {});
 
 }  // namespace kestrel::engine

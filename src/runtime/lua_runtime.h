@@ -49,6 +49,7 @@ class LuaPredicate {
   Verdict Eval(const Event& event, uint64_t budget);
   const std::string& last_error() const { return last_error_; }
   HostState& host() { return host_; }
+  const HostState& host() const { return host_; }
 
  private:
   LuaPredicate(LuaRuntime& runtime, const SchemaRegistry& registry) : runtime_(runtime), host_(registry) {}

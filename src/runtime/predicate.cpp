@@ -114,6 +114,12 @@ Verdict Predicate::Eval(const Event& event, uint64_t budget) {
   return Verdict::kFault;
 }
 
+std::span<const std::string> Predicate::notes() const {
+  if (wasm_) return wasm_->host().notes();
+  if (lua_) return lua_->host().notes();
+  return {};
+}
+
 std::string_view Predicate::last_error() const {
   if (wasm_) return wasm_->last_error();
   if (lua_) return lua_->last_error();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,8 @@ class Predicate {
   }
   // Why the last Eval faulted or overran.
   std::string_view last_error() const;
+  // The notes the last Eval attached with alert_emit (Wasm / Lua; empty for native).
+  std::span<const std::string> notes() const;
 
  private:
   Predicate() = default;

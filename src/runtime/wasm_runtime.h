@@ -49,6 +49,7 @@ class WasmPredicate {
   // Why the last Eval faulted or ran out of fuel.
   const std::string& last_error() const { return last_error_; }
   HostState& host() { return host_; }
+  const HostState& host() const { return host_; }
 
  private:
   struct Impl;

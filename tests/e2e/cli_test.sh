@@ -245,6 +245,19 @@ for kind in lua wasm; do
   grep -v kestrel.rule_disabled "$WORK/out" | grep -v '"id":"zz_spin"' >"$WORK/others"
   check "$kind: the other rules still alert" cmp -s "$WORK/others" "$WORK/native.alerts"
 done
+cat >"$WORK/prules/note.lua" <<'LUA'
+local name = kestrel.field_id("process.name")
+return { abi = 1, eval = function(ev, ctx)
+  local s = kestrel.event_get_str(ev, name, 0)
+  if s ~= "curl" then return 0 end
+  kestrel.alert_emit(ev, "fetched by " .. s)
+  return 1
+end }
+LUA
+printf '// predicate: lua note.lua\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
+run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
+check "a user predicate narrows its rule (two curl processes)" test "$(grep -c '"id":"zz_spin"' "$WORK/out")" -eq 2
+check "its alert_emit notes are in the alert" contains "$WORK/out" '"notes":["fetched by curl"]'
 printf '// predicate: lua missing.lua\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
 run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
 check "a missing predicate file is located" contains "$WORK/err" "zz_spin.eql:1:15: cannot read predicate file"

@@ -75,7 +75,7 @@ TEST(WasmTest, GeneratedModulesValidateAndImportOnlyHostApiV1) {
     std::vector<uint8_t> module = EmitWasm(*plan);
     auto valid = ValidateWasm(module, q);
     EXPECT_TRUE(valid) << valid.error().ToString();
-    auto pred = WasmPredicate::Load(module, q, registry);
+    auto pred = WasmPredicate::Load(module, q, registry, WasmPredicate::Trust::kGenerated);
     EXPECT_TRUE(pred) << pred.error().ToString();
   }
 }
@@ -112,7 +112,7 @@ TEST(BackendsTest, AgreeWithTheNativeEvaluatorOnThePredicateGrid) {
         continue;
       }
       ++planned;
-      auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry);
+      auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, WasmPredicate::Trust::kGenerated);
       ASSERT_TRUE(wasm) << wasm.error().ToString();
       std::string lua_source = EmitLua(*plan);
       auto lua = LuaPredicate::Load(**lua_runtime, lua_source, q, registry, LuaPredicate::Trust::kGenerated);
@@ -244,7 +244,7 @@ TEST(BackendsTest, AgreeOnRandomConditionsAndEvents) {
     auto plan = MakePlan(p, registry, q);
     if (!plan) continue;
     ++planned;
-    auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry);
+    auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, WasmPredicate::Trust::kGenerated);
     ASSERT_TRUE(wasm) << wasm.error().ToString();
     auto lua = LuaPredicate::Load(**lua_runtime, EmitLua(*plan), q, registry, LuaPredicate::Trust::kGenerated);
     ASSERT_TRUE(lua) << lua.error().ToString();
@@ -292,7 +292,7 @@ TEST(WasmTest, UserPredicatesReadTheEventThroughTheHostApi) {
       (i32.eq (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 64) (i32.const 16))
               (i32.const 4)))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "user.wasm", registry);
+  auto pred = WasmPredicate::Load(module, "user.wasm", registry, WasmPredicate::Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kTrue);
@@ -309,7 +309,7 @@ TEST(WasmTest, AnInfiniteLoopRunsOutOfFuelAndTheInstanceStaysUsable) {
         (then (loop $forever (br $forever))))
       (i32.const 1))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "spin.wasm", registry);
+  auto pred = WasmPredicate::Load(module, "spin.wasm", registry, WasmPredicate::Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "spin"), 10'000), Verdict::kOverBudget);
@@ -320,7 +320,7 @@ TEST(WasmTest, AnInfiniteLoopRunsOutOfFuelAndTheInstanceStaysUsable) {
 TEST(WasmTest, BadModulesAreRefusedWithAReason) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   auto expect_error = [&](std::vector<uint8_t> module, std::string_view needle) {
-    auto pred = WasmPredicate::Load(module, "m.wasm", registry);
+    auto pred = WasmPredicate::Load(module, "m.wasm", registry, WasmPredicate::Trust::kUser);
     ASSERT_FALSE(pred);
     EXPECT_NE(pred.error().ToString().find(needle), std::string::npos) << pred.error().ToString();
     EXPECT_NE(pred.error().ToString().find("m.wasm"), std::string::npos) << pred.error().ToString();
@@ -338,6 +338,20 @@ TEST(WasmTest, BadModulesAreRefusedWithAReason) {
   expect_error(Wat(R"((module (global (export "kestrel_abi") i32 (i32.const 1))
                         (func (export "pred_eval") (param i64) (result i32) (i32.const 1))))"),
                "must take (i32 event, i32 ctx) and return i32");
+  expect_error(Wat(R"((module (memory 257) (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "declares 257 pages of memory; a predicate may have at most 256");
+  expect_error(Wat(R"((module (global (export "kestrel_fuel") (mut i64) (i64.const 9))
+                        (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "exports `kestrel_fuel`, a name Kestrel reserves");
+  expect_error(Wat(R"((module (import "kestrel" "memory" (memory 1)) (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "imports kestrel.memory, which is not a function");
+  expect_error(Wat(R"((module (import "kestrel" "matcher_add" (func (param i32 i32) (result i32)))
+                        (global (export "kestrel_abi") i32 (i32.const 1))
+                        (func (export "pred_eval") (param i32 i32) (result i32) (i32.const 1))))"),
+               "imports kestrel.matcher_add as (i32 i32) -> (i32); Host API v1 declares it (i32 i32 i32 i32 i32) -> (i32)");
 }
 
 TEST(WasmTest, APointerOutsideMemoryIsAFaultNotARead) {
@@ -347,7 +361,7 @@ TEST(WasmTest, APointerOutsideMemoryIsAFaultNotARead) {
       (drop (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 65530) (i32.const 100)))
       (i32.const 1))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "oob.wasm", registry);
+  auto pred = WasmPredicate::Load(module, "oob.wasm", registry, WasmPredicate::Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kFault);
