@@ -36,6 +36,11 @@ Result<LuaRuntime*> PredicateContext::lua() {
   return lua_.get();
 }
 
+WasmWorld* PredicateContext::wasm() {
+  if (!wasm_) wasm_ = std::make_unique<WasmWorld>();
+  return wasm_.get();
+}
+
 Predicate::Predicate(Predicate&&) noexcept = default;
 Predicate& Predicate::operator=(Predicate&&) noexcept = default;
 Predicate::~Predicate() = default;
@@ -65,7 +70,8 @@ Result<Predicate> Predicate::Instantiate(const CompiledPredicate& compiled, cons
   switch (compiled.backend) {
     case Backend::kNative: break;
     case Backend::kWasm: {
-      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry, WasmPredicate::Trust::kGenerated));
+      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry, WasmPredicate::Trust::kGenerated,
+                                                           "pred_eval", context.wasm()));
       break;
     }
     case Backend::kLua: {
@@ -84,7 +90,8 @@ Result<Predicate> Predicate::LoadUser(const UserPredicateSource& source, const S
   p.backend_ = source.backend;
   p.context_ = &context;
   if (source.backend == Backend::kWasm) {
-    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, WasmPredicate::Trust::kUser, source.function));
+    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, WasmPredicate::Trust::kUser,
+                                                           source.function, context.wasm()));
   } else if (source.backend == Backend::kLua) {
     KESTREL_ASSIGN_OR_RETURN(LuaRuntime * lua, context.lua());
     std::string_view text(reinterpret_cast<const char*>(source.code.data()), source.code.size());

@@ -1,7 +1,8 @@
 // Predicate: one compiled condition (an event query's, or a sequence stage's) run on the backend
 // chosen for it: the native IR evaluator, a generated Wasm module or a generated Lua chunk. All
 // three give the same answer on every event (tests/runtime). One PredicateContext per worker
-// holds what a worker's predicates share: the native evaluator and the LuaJIT state.
+// holds what a worker's predicates share: the native evaluator, the LuaJIT state and the wabt
+// store and thread; it must outlive them.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ std::optional<Backend> ParseBackend(std::string_view name);  // "native", "wasm"
 enum class Verdict : uint8_t { kFalse = 0, kTrue = 1, kNull = 2, kOverBudget, kFault };
 
 class WasmPredicate;
+class WasmWorld;
 class LuaPredicate;
 class LuaRuntime;
 
@@ -40,10 +42,12 @@ class PredicateContext {
   ~PredicateContext();
   eql::Evaluator& native() { return native_; }
   Result<LuaRuntime*> lua();  // created on first use
+  WasmWorld* wasm();          // created on first use
 
  private:
   eql::Evaluator native_;
   std::unique_ptr<LuaRuntime> lua_;
+  std::unique_ptr<WasmWorld> wasm_;
 };
 
 // A condition compiled for a backend once per rule-set load; each worker instantiates it.

@@ -265,13 +265,21 @@ Result<std::vector<uint8_t>> PrepareUserWasm(std::span<const uint8_t> bytes, std
   return std::move(stream.output_buffer().data);
 }
 
-struct WasmPredicate::Impl {
+struct WasmWorld::Impl {
   wi::Store store;
+  std::unique_ptr<wi::Thread> thread = std::make_unique<wi::Thread>(store);
+};
+
+WasmWorld::WasmWorld() : impl_(std::make_unique<Impl>()) {}
+WasmWorld::~WasmWorld() = default;
+
+struct WasmPredicate::Impl {
+  std::unique_ptr<WasmWorld> own_world;  // first: destroyed after the references into it
+  WasmWorld::Impl* world = nullptr;
   Binding binding;
   wi::Instance::Ptr instance;
   wi::Func::Ptr eval;
   wi::Global::Ptr fuel;
-  std::unique_ptr<wi::Thread> thread;
   wi::Values params;
   wi::Values results;
 };
@@ -281,7 +289,7 @@ WasmPredicate::~WasmPredicate() = default;
 
 Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8_t> bytes, std::string_view name,
                                                            const SchemaRegistry& registry, Trust trust,
-                                                           std::string_view function) {
+                                                           std::string_view function, WasmWorld* world) {
   std::vector<uint8_t> metered;
   if (trust == Trust::kUser) {
     KESTREL_ASSIGN_OR_RETURN(metered, PrepareUserWasm(bytes, name));
@@ -290,6 +298,12 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
   }
   std::unique_ptr<WasmPredicate> pred(new WasmPredicate(registry));
   Impl& im = *pred->impl_;
+  if (world == nullptr) {
+    im.own_world = std::make_unique<WasmWorld>();
+    world = im.own_world.get();
+  }
+  im.world = &world->impl();
+  wi::Store& store = im.world->store;
   im.binding.host = &pred->host_;
 
   wabt::Errors errors;
@@ -298,7 +312,7 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
   if (wabt::Failed(wi::ReadBinaryInterp(name, metered.data(), metered.size(), options, &errors, &desc))) {
     return MakeError(ErrorCode::kParse, fmt::format("{}: invalid Wasm module: {}", name, WabtErrors(errors)));
   }
-  wi::Module::Ptr module = wi::Module::New(im.store, desc);
+  wi::Module::Ptr module = wi::Module::New(store, desc);
 
   wi::RefVec imports;
   for (const wi::ImportDesc& import : module->desc().imports) {
@@ -316,10 +330,10 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
                        fmt::format("{}: imports kestrel.{} as {}; Host API v{} declares it {}", name, t.name,
                                    TypeText(declared), kHostAbiVersion, TypeText(host->type)));
     }
-    imports.push_back(wi::HostFunc::New(im.store, host->type, std::move(host->callback)).ref());
+    imports.push_back(wi::HostFunc::New(store, host->type, std::move(host->callback)).ref());
   }
   wi::Trap::Ptr trap;
-  im.instance = wi::Instance::Instantiate(im.store, module.ref(), imports, &trap);
+  im.instance = wi::Instance::Instantiate(store, module.ref(), imports, &trap);
   if (!im.instance) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("{}: cannot instantiate: {}", name, trap ? trap->message() : "unknown error"));
@@ -331,13 +345,13 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
   for (size_t k = 0; k < export_types.size(); ++k) {
     const std::string& ename = export_types[k].name;
     wi::Ref ref = im.instance->exports()[k];
-    if (ename == "memory" && im.store.Is<wi::Memory>(ref)) im.binding.memory = im.store.UnsafeGet<wi::Memory>(ref).get();
-    if (ename == kFuelExport && im.store.Is<wi::Global>(ref)) im.fuel = im.store.UnsafeGet<wi::Global>(ref);
-    if (ename == "pred_init" && im.store.Is<wi::Func>(ref)) init = im.store.UnsafeGet<wi::Func>(ref);
-    if (ename == function && im.store.Is<wi::Func>(ref)) im.eval = im.store.UnsafeGet<wi::Func>(ref);
-    if (ename == kAbiExport && im.store.Is<wi::Global>(ref)) {
-      wi::Value v = im.store.UnsafeGet<wi::Global>(ref)->Get();
-      if (im.store.UnsafeGet<wi::Global>(ref)->type().type == wabt::Type::I32) abi = static_cast<int32_t>(v.Get<wi::u32>());
+    if (ename == "memory" && store.Is<wi::Memory>(ref)) im.binding.memory = store.UnsafeGet<wi::Memory>(ref).get();
+    if (ename == kFuelExport && store.Is<wi::Global>(ref)) im.fuel = store.UnsafeGet<wi::Global>(ref);
+    if (ename == "pred_init" && store.Is<wi::Func>(ref)) init = store.UnsafeGet<wi::Func>(ref);
+    if (ename == function && store.Is<wi::Func>(ref)) im.eval = store.UnsafeGet<wi::Func>(ref);
+    if (ename == kAbiExport && store.Is<wi::Global>(ref)) {
+      wi::Value v = store.UnsafeGet<wi::Global>(ref)->Get();
+      if (store.UnsafeGet<wi::Global>(ref)->type().type == wabt::Type::I32) abi = static_cast<int32_t>(v.Get<wi::u32>());
     }
   }
   if (!im.fuel || im.fuel->type().type != wabt::Type::I64 || im.fuel->type().mut != wi::Mutability::Var) {
@@ -366,14 +380,14 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
       return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: `pred_init` must take nothing and return i32", name));
     }
   }
-  im.thread = std::make_unique<wi::Thread>(im.store);
   im.params.resize(et.params.size(), wi::Value::Make(wi::u32{0}));
   im.results.resize(et.results.size());  // a host function called directly writes results[0]
   if (init) {
     // Set-up runs with a generous budget of its own: it registers every constant once.
     if (im.fuel) im.fuel->UnsafeSet(wi::Value::Make(wi::u64{1} << 32));
     wi::Values none, out(init->type().results.size());
-    if (wabt::Failed(init->Call(*im.thread, none, out, &trap))) {
+    if (wabt::Failed(init->Call(*im.world->thread, none, out, &trap))) {
+      im.world->thread = std::make_unique<wi::Thread>(store);
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("{}: pred_init trapped: {}", name, trap ? trap->message() : "unknown"));
     }
@@ -392,9 +406,9 @@ Verdict WasmPredicate::Eval(const Event& event, uint64_t budget) {
   host_.clear_fault();
   im.fuel->UnsafeSet(wi::Value::Make(static_cast<wi::u64>(std::min<uint64_t>(budget, INT64_MAX))));
   wi::Trap::Ptr trap;
-  if (wabt::Failed(im.eval->Call(*im.thread, im.params, im.results, &trap))) {
+  if (wabt::Failed(im.eval->Call(*im.world->thread, im.params, im.results, &trap))) {
     // A trap leaves the thread's stacks as they were: start the next call on a fresh one.
-    im.thread = std::make_unique<wi::Thread>(im.store);
+    im.world->thread = std::make_unique<wi::Thread>(im.world->store);
     bool out_of_fuel = static_cast<int64_t>(im.fuel->Get().Get<wi::u64>()) < 0;
     last_error_ = out_of_fuel ? "ran out of its instruction budget" : (trap ? trap->message() : "trapped");
     return out_of_fuel ? Verdict::kOverBudget : Verdict::kFault;

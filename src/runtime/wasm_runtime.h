@@ -32,6 +32,19 @@ Result<std::vector<uint8_t>> PrepareUserWasm(std::span<const uint8_t> module, st
 // Checks `module` with wabt's validator; the error names `name` and wabt's messages.
 Status ValidateWasm(std::span<const uint8_t> module, std::string_view name);
 
+// One worker's wabt store and interpreter thread, shared by its Wasm predicates (a thread's
+// stacks take 128 KiB; one per predicate would make a large rule set heavy). Must outlive them.
+class WasmWorld {
+ public:
+  WasmWorld();
+  ~WasmWorld();
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class WasmPredicate {
  public:
   enum class Trust : uint8_t { kGenerated, kUser };
@@ -39,9 +52,11 @@ class WasmPredicate {
   // Validates (and for a user module, prepares) and instantiates `module`, checks its ABI
   // version and exports, and runs pred_init. `name` (a file name or a rule id) prefixes every
   // error. `function` is the evaluation export (pred_eval for generated modules).
+  // `world` (may be null: the predicate gets one of its own) holds the store and thread.
   static Result<std::unique_ptr<WasmPredicate>> Load(std::span<const uint8_t> module, std::string_view name,
                                                      const SchemaRegistry& registry, Trust trust,
-                                                     std::string_view function = "pred_eval");
+                                                     std::string_view function = "pred_eval",
+                                                     WasmWorld* world = nullptr);
   ~WasmPredicate();
 
   // Runs the predicate on `event` with `budget` units of fuel.
