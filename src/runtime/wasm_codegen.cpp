@@ -196,8 +196,10 @@ std::vector<uint8_t> Emitter::Emit() {
   w_.ExportFunction("pred_eval", eval_fn);
   w_.ExportGlobal("kestrel_abi", abi);
   w_.ExportGlobal("kestrel_fuel", fuel_);
-  // The data, then room for the predicate's own use.
-  w_.SetMemory(static_cast<uint32_t>((kDataOffset + data_.size()) / 65536 + 1));
+  // The data lives in the worker's one memory, which every generated module imports: pred_init
+  // reads it right after instantiation (when the data segment has just been written) and
+  // pred_eval never touches memory, so the modules can share it.
+  w_.ImportMemory("kestrel", "memory", static_cast<uint32_t>((kDataOffset + data_.size()) / 65536 + 1));
   w_.ExportMemory("memory");
   if (!data_.empty()) w_.SetData(kDataOffset, data_);
   return w_.Finish();

@@ -1,5 +1,6 @@
 // EQL → WebAssembly: emits a self-contained module for a PredicatePlan. The module imports
-// Host API v1 (module "kestrel"), keeps the plan's field names, constants, sets, patterns and
+// Host API v1 (module "kestrel") and its memory (kestrel.memory, the worker's one memory, shared
+// by its generated modules), keeps the plan's field names, constants, sets, patterns and
 // networks in its data segment and registers them from pred_init, and exports:
 //   pred_init() -> i32            0, or 1 when the host refused a pattern or network
 //   pred_eval(ev, ctx) -> i32     0 false, 1 true, 2 null

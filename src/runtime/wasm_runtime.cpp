@@ -268,6 +268,19 @@ Result<std::vector<uint8_t>> PrepareUserWasm(std::span<const uint8_t> bytes, std
 struct WasmWorld::Impl {
   wi::Store store;
   std::unique_ptr<wi::Thread> thread = std::make_unique<wi::Thread>(store);
+  wi::Memory::Ptr shared_memory;  // imported by generated modules
+
+  // The shared memory, grown to at least `pages`.
+  Result<wi::Memory::Ptr> SharedMemory(uint64_t pages) {
+    if (!shared_memory) {
+      shared_memory = wi::Memory::New(store, wi::MemoryType(wabt::Limits(pages)));
+    } else if (shared_memory->PageSize() < pages) {
+      if (wabt::Failed(shared_memory->Grow(pages - shared_memory->PageSize()))) {
+        return MakeError(ErrorCode::kLimit, fmt::format("cannot grow the shared memory to {} pages", pages));
+      }
+    }
+    return shared_memory;
+  }
 };
 
 WasmWorld::WasmWorld() : impl_(std::make_unique<Impl>()) {}
@@ -317,6 +330,13 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
   wi::RefVec imports;
   for (const wi::ImportDesc& import : module->desc().imports) {
     const wi::ImportType& t = import.type;
+    if (trust == Trust::kGenerated && t.module == "kestrel" && t.name == "memory" &&
+        t.type->kind == wi::ExternKind::Memory) {
+      const auto& mt = *wabt::cast<wi::MemoryType>(t.type.get());
+      KESTREL_ASSIGN_OR_RETURN(wi::Memory::Ptr memory, im.world->SharedMemory(mt.limits.initial));
+      imports.push_back(memory.ref());
+      continue;
+    }
     std::optional<HostImport> host;
     if (t.module == "kestrel" && t.type->kind == wi::ExternKind::Func) host = HostCallback(t.name, &im.binding);
     if (!host) {

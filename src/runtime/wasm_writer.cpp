@@ -79,14 +79,21 @@ std::vector<uint8_t> ModuleWriter::Finish() const {
   }
   AppendSection(out, 1, body);
 
-  if (!imports_.empty()) {
+  if (!imports_.empty() || memory_import_) {
     body.clear();
-    Code::AppendU32(body, imports_.size());
+    Code::AppendU32(body, imports_.size() + (memory_import_ ? 1 : 0));
     for (const Import& i : imports_) {
       AppendName(body, i.module);
       AppendName(body, i.name);
       body.push_back(0x00);  // a function
       Code::AppendU32(body, i.type);
+    }
+    if (memory_import_) {
+      AppendName(body, memory_import_->module);
+      AppendName(body, memory_import_->name);
+      body.push_back(0x02);  // a memory
+      body.push_back(0x00);  // limits: min only
+      Code::AppendU32(body, memory_import_pages_);
     }
     AppendSection(out, 2, body);
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,11 @@ class ModuleWriter {
   void ExportMemory(std::string_view name) { exports_.push_back({std::string(name), 2, 0}); }
   void ExportGlobal(std::string_view name, uint32_t global) { exports_.push_back({std::string(name), 3, global}); }
   void SetMemory(uint32_t min_pages) { memory_pages_ = min_pages; }
+  // The memory (index 0) is imported as module.name with at least `min_pages` pages.
+  void ImportMemory(std::string_view module, std::string_view name, uint32_t min_pages) {
+    memory_import_ = {std::string(module), std::string(name), 0};
+    memory_import_pages_ = min_pages;
+  }
   // Bytes placed in memory at `offset` at instantiation.
   void SetData(uint32_t offset, std::vector<uint8_t> bytes) {
     data_offset_ = offset;
@@ -109,6 +115,8 @@ class ModuleWriter {
   std::vector<Global> globals_;
   std::vector<Export> exports_;
   uint32_t memory_pages_ = 0;
+  std::optional<Import> memory_import_;
+  uint32_t memory_import_pages_ = 0;
   uint32_t data_offset_ = 0;
   std::vector<uint8_t> data_;
 };
