@@ -62,20 +62,13 @@ class Emitter {
   void EmitInit();
   void EmitLeaf(Code& c, const PlanNode& n);
   void EmitTree(Code& c, uint32_t node);
-  void SpendFuel(Code& c, int64_t units);
   static void Not(Code& c, uint32_t tmp);
 
   const PredicatePlan& plan_;
   ModuleWriter w_;
   Imports im_;
   std::vector<uint8_t> data_;
-  uint32_t fuel_ = 0;
 };
-
-void Emitter::SpendFuel(Code& c, int64_t units) {
-  c.GlobalGet(fuel_).I64(units).Op(Opcode::kI64Sub).GlobalSet(fuel_);
-  c.GlobalGet(fuel_).I64(0).Op(Opcode::kI64LtS).Begin(Opcode::kIf).Op(Opcode::kUnreachable).Op(Opcode::kEnd);
-}
 
 // tmp := top of stack; pushes not(tmp): 2 stays 2, 0 and 1 swap.
 void Emitter::Not(Code& c, uint32_t tmp) {
@@ -187,15 +180,16 @@ void Emitter::EmitTree(Code& c, uint32_t node) {
 std::vector<uint8_t> Emitter::Emit() {
   im_ = AddImports(w_);
   uint32_t abi = w_.AddGlobal(ValType::kI32, false, kHostAbiVersion);
-  fuel_ = w_.AddGlobal(ValType::kI64, true, 0);
+  // Straight-line code: an evaluation's cost is bounded by the plan's size, so the runtime
+  // checks the budget against it once instead of metering every call.
+  uint32_t cost = w_.AddGlobal(ValType::kI64, false, static_cast<int64_t>(plan_.nodes.size()));
   EmitInit();
   Code eval;
-  SpendFuel(eval, static_cast<int64_t>(plan_.nodes.size()));
   EmitTree(eval, plan_.root);
   uint32_t eval_fn = w_.AddFunction({{ValType::kI32, ValType::kI32}, {ValType::kI32}}, std::move(eval));
   w_.ExportFunction("pred_eval", eval_fn);
   w_.ExportGlobal("kestrel_abi", abi);
-  w_.ExportGlobal("kestrel_fuel", fuel_);
+  w_.ExportGlobal("kestrel_cost", cost);
   // The data lives in the worker's one memory, which every generated module imports: pred_init
   // reads it right after instantiation (when the data segment has just been written) and
   // pred_eval never touches memory, so the modules can share it.

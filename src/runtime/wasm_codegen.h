@@ -4,10 +4,10 @@
 // networks in its data segment and registers them from pred_init, and exports:
 //   pred_init() -> i32            0, or 1 when the host refused a pattern or network
 //   pred_eval(ev, ctx) -> i32     0 false, 1 true, 2 null
-//   memory, kestrel_abi (i32 global = kHostAbiVersion), kestrel_fuel (mutable i64 global)
-// The code has no loops: each leaf is one Host API field test, joined by Kleene and / or / not.
-// pred_eval spends one unit of kestrel_fuel per plan node up front; when fuel runs out the
-// module traps, which the runtime reports as a budget overrun.
+//   memory, kestrel_abi (i32 global = kHostAbiVersion), kestrel_cost (i64 global)
+// The code has no loops: each leaf is one Host API field test, joined by Kleene and / or / not,
+// so an evaluation costs at most kestrel_cost (the plan's nodes) units of the budget; the runtime
+// compares the budget with it instead of metering each call.
 #pragma once
 
 #include <cstdint>

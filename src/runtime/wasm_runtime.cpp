@@ -23,6 +23,7 @@ namespace {
 namespace wi = wabt::interp;
 
 constexpr std::string_view kFuelExport = "kestrel_fuel";
+constexpr std::string_view kCostExport = "kestrel_cost";
 constexpr std::string_view kAbiExport = "kestrel_abi";
 
 std::string WabtErrors(const wabt::Errors& errors) {
@@ -292,7 +293,8 @@ struct WasmPredicate::Impl {
   Binding binding;
   wi::Instance::Ptr instance;
   wi::Func::Ptr eval;
-  wi::Global::Ptr fuel;
+  wi::Global::Ptr fuel;          // metered (user) modules
+  uint64_t cost = 0;             // generated modules: the most one evaluation costs
   wi::Values params;
   wi::Values results;
 };
@@ -367,6 +369,9 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
     wi::Ref ref = im.instance->exports()[k];
     if (ename == "memory" && store.Is<wi::Memory>(ref)) im.binding.memory = store.UnsafeGet<wi::Memory>(ref).get();
     if (ename == kFuelExport && store.Is<wi::Global>(ref)) im.fuel = store.UnsafeGet<wi::Global>(ref);
+    if (ename == kCostExport && trust == Trust::kGenerated && store.Is<wi::Global>(ref)) {
+      im.cost = store.UnsafeGet<wi::Global>(ref)->Get().Get<wi::u64>();
+    }
     if (ename == "pred_init" && store.Is<wi::Func>(ref)) init = store.UnsafeGet<wi::Func>(ref);
     if (ename == function && store.Is<wi::Func>(ref)) im.eval = store.UnsafeGet<wi::Func>(ref);
     if (ename == kAbiExport && store.Is<wi::Global>(ref)) {
@@ -374,7 +379,8 @@ Result<std::unique_ptr<WasmPredicate>> WasmPredicate::Load(std::span<const uint8
       if (store.UnsafeGet<wi::Global>(ref)->type().type == wabt::Type::I32) abi = static_cast<int32_t>(v.Get<wi::u32>());
     }
   }
-  if (!im.fuel || im.fuel->type().type != wabt::Type::I64 || im.fuel->type().mut != wi::Mutability::Var) {
+  if (trust == Trust::kUser &&
+      (!im.fuel || im.fuel->type().type != wabt::Type::I64 || im.fuel->type().mut != wi::Mutability::Var)) {
     return MakeError(ErrorCode::kInternal, fmt::format("{}: no mutable i64 `{}` global", name, kFuelExport));
   }
   if (!abi) {
@@ -424,12 +430,17 @@ Verdict WasmPredicate::Eval(const Event& event, uint64_t budget) {
   Impl& im = *impl_;
   host_.set_event(&event);
   host_.clear_fault();
-  im.fuel->UnsafeSet(wi::Value::Make(static_cast<wi::u64>(std::min<uint64_t>(budget, INT64_MAX))));
+  if (im.fuel) {
+    im.fuel->UnsafeSet(wi::Value::Make(static_cast<wi::u64>(std::min<uint64_t>(budget, INT64_MAX))));
+  } else if (budget < im.cost) {
+    last_error_ = fmt::format("needs {} units of budget, more than the {} it has", im.cost, budget);
+    return Verdict::kOverBudget;
+  }
   wi::Trap::Ptr trap;
   if (wabt::Failed(im.eval->Call(*im.world->thread, im.params, im.results, &trap))) {
     // A trap leaves the thread's stacks as they were: start the next call on a fresh one.
     im.world->thread = std::make_unique<wi::Thread>(im.world->store);
-    bool out_of_fuel = static_cast<int64_t>(im.fuel->Get().Get<wi::u64>()) < 0;
+    bool out_of_fuel = im.fuel && static_cast<int64_t>(im.fuel->Get().Get<wi::u64>()) < 0;
     last_error_ = out_of_fuel ? "ran out of its instruction budget" : (trap ? trap->message() : "trapped");
     return out_of_fuel ? Verdict::kOverBudget : Verdict::kFault;
   }
