@@ -12,6 +12,7 @@
 #include "engine/rule.h"
 #include "event/event_builder.h"
 #include "event/file_io.h"
+#include "event/ndjson.h"
 #include "replay/replay.h"
 
 namespace kestrel::cli {
@@ -25,6 +26,7 @@ struct ReplayCommandOptions {
   std::string dialect = "es";
   size_t threads = 1;
   std::string backend;  // empty: the config's
+  std::string metrics;  // --metrics FILE
   bool verify = false;
   bool skip_bad_rules = false;
 };
@@ -79,6 +81,50 @@ void PrintSummary(const replay::ReplaySummary& s, const engine::RuleSet& rules, 
   if (e.backend_errors > 0) {
     fmt::print(stderr, "  {} rule instances could not load their predicates and ran natively\n", e.backend_errors);
   }
+}
+
+// The run's counters as one JSON object (--metrics): what the summary prints, for machines.
+std::string MetricsJson(const replay::ReplaySummary& s, const engine::RuleSet& rules, size_t threads) {
+  const engine::EngineStats& e = s.engine;
+  std::string out = fmt::format(
+      "{{\"kestrel.metrics.version\":1,\"events\":{},\"alerts\":{},\"seconds\":{:.6f},\"threads\":{},"
+      "\"evaluations\":{},\"naive_evaluations\":{},\"alerts_by_rule\":{{",
+      s.events, s.alerts, s.seconds, threads, e.evaluations, e.naive_evaluations);
+  bool first = true;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    uint64_t n = i < e.alerts_by_rule.size() ? e.alerts_by_rule[i] : 0;
+    if (n == 0) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, rules.rules[i].id);
+    out += fmt::format(":{}", n);
+  }
+  const nfa::StateStats& st = e.state;
+  out += fmt::format("}},\"sequence_state\":{{\"entries\":{},\"peak_entries\":{},\"peak_bytes\":{},\"evicted\":{{",
+                     st.entries, st.peak_entries, st.peak_bytes);
+  for (size_t r = 0; r < nfa::kEvictReasons; ++r) {
+    out += fmt::format("{}\"{}\":{}", r > 0 ? "," : "", nfa::EvictReasonName(static_cast<nfa::EvictReason>(r)),
+                       st.evicted[r]);
+  }
+  out += fmt::format("}}}},\"bus\":{{\"dropped_events\":{},\"backpressure_waits\":{}}},\"backends\":{{",
+                     s.bus.dropped_events, s.bus.backpressure_waits);
+  for (runtime::Backend b : runtime::kAllBackends) {
+    const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
+    size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
+                                                 [&](const engine::Rule& r) { return r.effective_backend == b; }));
+    out += fmt::format("{}\"{}\":{{\"rules\":{},\"evaluations\":{},\"over_budget\":{},\"faults\":{},"
+                       "\"latency_ns\":{{\"sampled\":{},\"p50\":{},\"p99\":{},\"p999\":{}}}}}",
+                       b == runtime::Backend::kNative ? "" : ",", runtime::BackendName(b), n, bs.evaluations,
+                       bs.overruns, bs.faults, bs.latency_ns.count(), bs.latency_ns.Percentile(0.5),
+                       bs.latency_ns.Percentile(0.99), bs.latency_ns.Percentile(0.999));
+  }
+  out += "},\"disabled_rules\":[";
+  for (size_t i = 0; i < e.disabled_rules.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, rules.rules[e.disabled_rules[i]].id);
+  }
+  out += fmt::format("],\"backend_errors\":{}}}\n", e.backend_errors);
+  return out;
 }
 
 // The backend every rule without its own choice runs on, and the rules that fall back to native.
@@ -170,6 +216,16 @@ int RunReplay(const ReplayCommandOptions& o) {
     return kExitFailure;
   }
   PrintSummary(*summary, *rules, options.threads);
+  if (!o.metrics.empty()) {
+    auto metrics = OutputFile::Open(o.metrics);
+    Status written = metrics ? (*metrics)->Write(MetricsJson(*summary, *rules, options.threads))
+                             : Status(tl::unexpected(metrics.error()));
+    if (written && metrics) written = (*metrics)->Close();
+    if (!written) {
+      fmt::print(stderr, "error: {}\n", written.error().ToString());
+      return kExitFailure;
+    }
+  }
   if (!o.verify) return kExitOk;
 
   // The same rules again: with another thread count, then on each other backend.
@@ -235,6 +291,8 @@ CommandFn AddReplayCommand(CLI::App& app) {
   cmd->add_option("--backend", options->backend,
                  "Predicate backend for rules that do not choose one (default: the config's, else native)")
       ->check(CLI::IsMember({"native", "wasm", "lua"}));
+  cmd->add_option("--metrics", options->metrics,
+                 "Write the run's counters (per rule, per backend with latency percentiles, state, bus) as JSON");
   cmd->add_flag("--verify", options->verify,
                 "Run again with another thread count and on every other backend; fail unless the alerts are "
                 "byte-identical");

@@ -242,6 +242,9 @@ for kind in lua wasm; do
   check "$kind: it says why" contains "$WORK/out" "ran out of its instruction budget"
   check "$kind: the summary names the rule" contains "$WORK/err" "rule zz_spin was disabled"
   check "$kind: 5 overruns counted" contains "$WORK/err" "5 over budget"
+  run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson" --metrics "$WORK/metrics.json"
+  check "$kind: --metrics names the disabled rule" grep -q '"disabled_rules":\["zz_spin"\]' "$WORK/metrics.json"
+  check "$kind: --metrics has latency percentiles" grep -q '"latency_ns":{"sampled":' "$WORK/metrics.json"
   grep -v kestrel.rule_disabled "$WORK/out" | grep -v '"id":"zz_spin"' >"$WORK/others"
   check "$kind: the other rules still alert" cmp -s "$WORK/others" "$WORK/native.alerts"
 done
