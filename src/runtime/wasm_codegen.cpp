@@ -1,5 +1,6 @@
 #include "runtime/wasm_codegen.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "runtime/host_api.h"
@@ -36,10 +37,29 @@ struct Imports {
 #undef KESTREL_HOST_FN
 };
 
-Imports AddImports(ModuleWriter& w) {
+// Imports the Host API functions `plan` uses (each instance binds only those).
+Imports AddImports(ModuleWriter& w, const PredicatePlan& plan) {
+  using K = PlanNode::Kind;
+  auto uses = [&](K kind) {
+    return std::any_of(plan.nodes.begin(), plan.nodes.end(), [&](const PlanNode& n) { return n.kind == kind; });
+  };
+  const bool needed[] = {
+      !plan.fields.empty(), !plan.constants.empty(), !plan.sets.empty(), !plan.sets.empty(),
+      !plan.matchers.empty(), !plan.matchers.empty(), !plan.nets.empty(), !plan.nets.empty(),
+      uses(K::kCompare), uses(K::kInSet), uses(K::kMatch), uses(K::kCidr), uses(K::kIsNull) || uses(K::kIsNotNull)};
+  const std::string_view names[] = {"field_id", "const_new", "set_new", "set_add", "matcher_new", "matcher_add",
+                                    "net_new", "net_add", "field_compare", "field_in_set", "field_match",
+                                    "field_cidr", "field_is_null"};
+  auto wanted = [&](std::string_view name) {
+    for (size_t i = 0; i < std::size(names); ++i) {
+      if (names[i] == name) return needed[i];
+    }
+    return false;  // the accessors for user-written predicates
+  };
   Imports im;
   const HostApiV1& api = HostApi();
-#define KESTREL_HOST_FN(result, name, params) im.name = w.AddImport("kestrel", #name, ImportType(api.name));
+#define KESTREL_HOST_FN(result, name, params) \
+  if (wanted(#name)) im.name = w.AddImport("kestrel", #name, ImportType(api.name));
 #include "runtime/host_api.def"
 #undef KESTREL_HOST_FN
   return im;
@@ -178,7 +198,7 @@ void Emitter::EmitTree(Code& c, uint32_t node) {
 }
 
 std::vector<uint8_t> Emitter::Emit() {
-  im_ = AddImports(w_);
+  im_ = AddImports(w_, plan_);
   uint32_t abi = w_.AddGlobal(ValType::kI32, false, kHostAbiVersion);
   // Straight-line code: an evaluation's cost is bounded by the plan's size, so the runtime
   // checks the budget against it once instead of metering every call.

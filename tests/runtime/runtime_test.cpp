@@ -63,7 +63,7 @@ eql::CompiledQuery CompileOrDie(std::string_view text, SchemaRegistry& registry,
   return std::move(*compiled.query);
 }
 
-TEST(WasmTest, GeneratedModulesValidateAndImportOnlyHostApiV1) {
+TEST(WasmTest, GeneratedModulesValidateAndImportOnlyWhatTheyUseOfHostApiV1) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   for (const char* q : {R"(process where process.name == "bash")",
                         R"(process where process.pid > 4 and not process.args : ("-c", "*x*") or process.exit_code == null)",
