@@ -1,6 +1,6 @@
-// `kestrel compile`: an event query's condition as a predicate module for the Wasm or Lua
-// backend (docs/host-api.md): a portable .wasm / .lua that any Kestrel with Host API v1 runs as
-// a user-written predicate, and a way to read what the code generators emit.
+// `kestrel compile`: an event query's condition as the Wasm module or Lua chunk the code
+// generators emit (docs/host-api.md). The .wasm has its own memory, so any Kestrel with Host API
+// v1 runs it as a user-written predicate; the .lua uses the FFI and is for reading.
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -8,8 +8,10 @@
 #include "cli/commands.h"
 #include "eql/compiler.h"
 #include "event/file_io.h"
+#include "runtime/lua_codegen.h"
 #include "runtime/plan.h"
 #include "runtime/predicate.h"
+#include "runtime/wasm_codegen.h"
 
 namespace kestrel::cli {
 namespace {
@@ -37,10 +39,18 @@ int RunCompile(const CompileOptions& o) {
     return kExitFailure;
   }
   auto backend = *runtime::ParseBackend(o.backend);
-  auto predicate = runtime::CompilePredicate(backend, compiled.query->terms[0].filter, registry, o.query);
-  if (!predicate) {
-    fmt::print(stderr, "error: {}\n", predicate.error().ToString());
+  auto plan = runtime::MakePlan(compiled.query->terms[0].filter, registry, o.query);
+  if (!plan) {
+    fmt::print(stderr, "error: {}\n", plan.error().ToString());
     return kExitFailure;
+  }
+  // A module with its own memory: valid as a user-written predicate (`// predicate: wasm`).
+  std::vector<uint8_t> wasm;
+  std::string lua;
+  if (backend == runtime::Backend::kWasm) {
+    wasm = runtime::EmitWasm(*plan, runtime::WasmMemory::kStandalone);
+  } else {
+    lua = runtime::EmitLua(*plan);
   }
   auto out = OutputFile::Open(o.output);
   if (!out) {
@@ -48,8 +58,8 @@ int RunCompile(const CompileOptions& o) {
     return kExitFailure;
   }
   std::string_view bytes = backend == runtime::Backend::kWasm
-                               ? std::string_view(reinterpret_cast<const char*>(predicate->wasm.data()), predicate->wasm.size())
-                               : std::string_view(predicate->lua);
+                               ? std::string_view(reinterpret_cast<const char*>(wasm.data()), wasm.size())
+                               : std::string_view(lua);
   Status written = (*out)->Write(bytes);
   if (written) written = (*out)->Close();
   if (!written) {

@@ -69,7 +69,7 @@ constexpr uint32_t kDataOffset = 16;
 
 class Emitter {
  public:
-  explicit Emitter(const PredicatePlan& plan) : plan_(plan) {}
+  Emitter(const PredicatePlan& plan, WasmMemory memory) : plan_(plan), memory_(memory) {}
   std::vector<uint8_t> Emit();
 
  private:
@@ -85,6 +85,7 @@ class Emitter {
   static void Not(Code& c, uint32_t tmp);
 
   const PredicatePlan& plan_;
+  WasmMemory memory_;
   ModuleWriter w_;
   Imports im_;
   std::vector<uint8_t> data_;
@@ -213,7 +214,12 @@ std::vector<uint8_t> Emitter::Emit() {
   // The data lives in the worker's one memory, which every generated module imports: pred_init
   // reads it right after instantiation (when the data segment has just been written) and
   // pred_eval never touches memory, so the modules can share it.
-  w_.ImportMemory("kestrel", "memory", static_cast<uint32_t>((kDataOffset + data_.size()) / 65536 + 1));
+  auto pages = static_cast<uint32_t>((kDataOffset + data_.size()) / 65536 + 1);
+  if (memory_ == WasmMemory::kShared) {
+    w_.ImportMemory("kestrel", "memory", pages);
+  } else {
+    w_.SetMemory(pages);
+  }
   w_.ExportMemory("memory");
   if (!data_.empty()) w_.SetData(kDataOffset, data_);
   return w_.Finish();
@@ -221,6 +227,6 @@ std::vector<uint8_t> Emitter::Emit() {
 
 }  // namespace
 
-std::vector<uint8_t> EmitWasm(const PredicatePlan& plan) { return Emitter(plan).Emit(); }
+std::vector<uint8_t> EmitWasm(const PredicatePlan& plan, WasmMemory memory) { return Emitter(plan, memory).Emit(); }
 
 }  // namespace kestrel::runtime

@@ -17,6 +17,10 @@
 
 namespace kestrel::runtime {
 
-std::vector<uint8_t> EmitWasm(const PredicatePlan& plan);
+// kShared: imports kestrel.memory (the engine's own generated predicates). kStandalone: defines
+// its own memory, so that the module is a valid user-written predicate (`kestrel compile`).
+enum class WasmMemory : uint8_t { kShared, kStandalone };
+
+std::vector<uint8_t> EmitWasm(const PredicatePlan& plan, WasmMemory memory = WasmMemory::kShared);
 
 }  // namespace kestrel::runtime

@@ -261,6 +261,14 @@ printf '// predicate: lua note.lua\nprocess where true\n' >"$WORK/prules/zz_spin
 run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
 check "a user predicate narrows its rule (two curl processes)" test "$(grep -c '"id":"zz_spin"' "$WORK/out")" -eq 2
 check "its alert_emit notes are in the alert" contains "$WORK/out" '"notes":["fetched by curl"]'
+# kestrel compile writes a predicate another rule can use as its own.
+run compile --backend wasm 'process where process.name : ("cur*", "wget")' -o "$WORK/prules/fetch.wasm"
+check "compile writes a module" test -s "$WORK/prules/fetch.wasm"
+printf '// predicate: wasm fetch.wasm\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
+run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
+check "a compiled module runs as a user predicate" test "$(grep -c '"id":"zz_spin"' "$WORK/out")" -eq 2
+run compile --backend lua 'process where process.name : ("cur*", "wget")' -o "$WORK/prules/fetch.lua"
+check "compile writes a chunk" contains "$WORK/prules/fetch.lua" "return { abi = 1, eval = pred_eval }"
 printf '// predicate: lua missing.lua\nprocess where true\n' >"$WORK/prules/zz_spin.eql"
 run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
 check "a missing predicate file is located" contains "$WORK/err" "zz_spin.eql:1:15: cannot read predicate file"
