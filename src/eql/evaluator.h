@@ -28,8 +28,8 @@ class LineageOracle {
 // A double in Elasticsearch's text form ("1.0", "1.0E7").
 std::string FormatDouble(double d);
 
-// Per-element primitives of the fast path, shared with the Host API (runtime) so that every
-// backend decides an element the same way:
+// Per-element helpers of the fast path (the field tests below are built on them; the Host API's
+// element accessors in runtime/ use them too):
 // `e op k` for one field element (CompareScalars(FromValue(e), k, insensitive), faster).
 std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive);
 // The address an element holds: an ip, or a string that parses as one.

@@ -1,7 +1,7 @@
 // HostState: what one predicate instance (one rule on one worker) sees through Host API v1:
 // the event under test, and the constants, sets, matchers and networks its pred_init set up.
-// Each element primitive is the native evaluator's own per-element decision (eql/evaluator.h),
-// so a backend that calls them decides every element exactly as the native backend does.
+// Its field tests are the native evaluator's own fast-path decisions (eql::CompareField and
+// co.), so a backend that calls them decides every field exactly as the native backend does.
 //
 // Handles and indices come from predicate code, possibly user-written: a bad one never reads
 // out of bounds; it makes the call return null (2) / -1 and records a fault, which the backend
