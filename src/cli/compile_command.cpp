@@ -52,17 +52,10 @@ int RunCompile(const CompileOptions& o) {
   } else {
     lua = runtime::EmitLua(*plan);
   }
-  auto out = OutputFile::Open(o.output);
-  if (!out) {
-    fmt::print(stderr, "error: {}\n", out.error().ToString());
-    return kExitFailure;
-  }
   std::string_view bytes = backend == runtime::Backend::kWasm
                                ? std::string_view(reinterpret_cast<const char*>(wasm.data()), wasm.size())
                                : std::string_view(lua);
-  Status written = (*out)->Write(bytes);
-  if (written) written = (*out)->Close();
-  if (!written) {
+  if (Status written = OutputFile::WriteAll(o.output, bytes); !written) {
     fmt::print(stderr, "error: {}\n", written.error().ToString());
     return kExitFailure;
   }

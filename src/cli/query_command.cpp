@@ -34,6 +34,14 @@ std::string KeyJson(const std::vector<eql::Scalar>& key) {
   return out;
 }
 
+// The query's conditions on --backend (null for native).
+Result<std::unique_ptr<query::BackendTerms>> BackendTermsFor(const QueryOptions& o, const eql::CompiledQuery& q,
+                                                             const SchemaRegistry& registry) {
+  runtime::Backend b = *runtime::ParseBackend(o.backend);
+  if (b == runtime::Backend::kNative) return std::unique_ptr<query::BackendTerms>();
+  return query::BackendTerms::Create(q, o.query, registry, b, kHuntBudget);
+}
+
 // Reads every input into `events` (copies), registering their fields.
 Status LoadAll(const QueryOptions& o, SchemaRegistry& registry, EventBuilder& copier, std::vector<Event>& events) {
   KESTREL_TRY(ReadInputs(o.input, registry, [&](const EventBatch& batch) -> Result<Flow> {
@@ -61,14 +69,12 @@ Result<std::optional<query::HuntResult>> TryStream(const QueryOptions& o, Schema
     auto result = eql::CompileQuery(*parsed.query, registry, options);
     if (!result.query || !query::EventQueryStream::Supports(*result.query)) return false;
     compiled = std::move(result.query);
-    if (auto b = *runtime::ParseBackend(o.backend); b != runtime::Backend::kNative) {
-      auto terms = query::BackendTerms::Create(*compiled, o.query, registry, b, kHuntBudget);
-      if (!terms) {
-        backend_status = tl::unexpected(terms.error());
-        return false;
-      }
-      backend = std::move(*terms);
+    auto terms = BackendTermsFor(o, *compiled, registry);
+    if (!terms) {
+      backend_status = tl::unexpected(terms.error());
+      return false;
     }
+    backend = std::move(*terms);
     stream = std::make_unique<query::EventQueryStream>(*compiled, backend.get());
     return true;
   };
@@ -133,8 +139,8 @@ int RunQuery(const QueryOptions& o) {
     }
   }
   std::unique_ptr<query::BackendTerms> backend;
-  if (auto b = *runtime::ParseBackend(o.backend); !streamed && b != runtime::Backend::kNative) {
-    auto terms = query::BackendTerms::Create(*compiled_query, o.query, registry, b, kHuntBudget);
+  if (!streamed) {
+    auto terms = BackendTermsFor(o, *compiled_query, registry);
     if (!terms) {
       fmt::print(stderr, "error: {}\n", terms.error().ToString());
       return kExitFailure;

@@ -217,11 +217,7 @@ int RunReplay(const ReplayCommandOptions& o) {
   }
   PrintSummary(*summary, *rules, options.threads);
   if (!o.metrics.empty()) {
-    auto metrics = OutputFile::Open(o.metrics);
-    Status written = metrics ? (*metrics)->Write(MetricsJson(*summary, *rules, options.threads))
-                             : Status(tl::unexpected(metrics.error()));
-    if (written && metrics) written = (*metrics)->Close();
-    if (!written) {
+    if (Status written = OutputFile::WriteAll(o.metrics, MetricsJson(*summary, *rules, options.threads)); !written) {
       fmt::print(stderr, "error: {}\n", written.error().ToString());
       return kExitFailure;
     }

@@ -37,39 +37,7 @@ void EngineStats::Add(const EngineStats& o) {
 DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& registry, const EngineOptions& options,
                                  size_t worker, size_t workers)
     : rules_(rules), registry_(registry), worker_(worker), workers_(workers == 0 ? 1 : workers), options_(options) {
-  // Rules on Wasm / Lua: this worker's instances of their predicates. (CompileBackends loaded
-  // each once already; should an instance still fail here, the rule runs natively and the
-  // failure is counted.)
   rule_predicates_.resize(rules.rules.size());
-  size_t seq = 0;
-  for (size_t i = 0; i < rules.rules.size(); ++i) {
-    const Rule& rule = rules.rules[i];
-    bool mine = !rule.is_sequence() || seq++ % workers_ == worker_;
-    if (!mine || (rule.predicates.empty() && !rule.user_predicate)) continue;
-    auto rp = std::make_unique<RulePredicates>();
-    rp->engine = this;
-    rp->rule = static_cast<uint32_t>(i);
-    std::vector<const eql::Program*> programs = rule.Programs();
-    for (size_t k = 0; k < programs.size() && k < rule.predicates.size(); ++k) {
-      auto p = runtime::Predicate::Instantiate(rule.predicates[k], *programs[k], registry, rule.id, predicate_context_);
-      if (!p) break;
-      rp->programs.push_back(std::move(*p));
-    }
-    if (rp->programs.size() != rule.predicates.size()) {
-      ++stats_.backend_errors;
-      rp->programs.clear();  // the rule's query runs natively
-    }
-    if (rule.user_predicate) {
-      auto user = runtime::Predicate::LoadUser(*rule.user_predicate, registry, predicate_context_);
-      if (!user) {
-        ++stats_.backend_errors;  // it loaded when the rules did: this cannot fail but for memory
-        rp->disabled = true;
-      } else {
-        rp->user = std::move(*user);
-      }
-    }
-    rule_predicates_[i] = std::move(rp);
-  }
   std::vector<RuleIndex::Entry> single;
   filters_.assign(rules.rules.size(), nullptr);
   size_t sequence_number = 0;
@@ -80,6 +48,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
     const Rule& rule = rules.rules[i];
     if (rule.is_sequence()) {
       if (sequence_number++ % workers_ == worker_) {
+        rule_predicates_[i] = MakePredicates(static_cast<uint32_t>(i));
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
         runner->set_shared_copy(&event_copy_);
         runner->set_shared_keys(&join_keys_);
@@ -91,6 +60,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
       }
       continue;
     }
+    rule_predicates_[i] = MakePredicates(static_cast<uint32_t>(i));
     filters_[i] = &rule.compiled->terms[0].filter;
     single.push_back({static_cast<uint32_t>(i), filters_[i]});
   }
@@ -111,6 +81,46 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   stats_.alerts_by_rule.assign(rules.rules.size(), 0);
 }
 
+std::unique_ptr<DetectionEngine::RulePredicates> DetectionEngine::MakePredicates(uint32_t i) {
+  const Rule& rule = rules_.rules[i];
+  if (rule.predicates.empty() && !rule.user_predicate) return nullptr;  // native, nothing else
+  // CompileBackends loaded each predicate once already; should an instance still fail here, the
+  // rule's query runs natively and the failure is counted.
+  auto rp = std::make_unique<RulePredicates>();
+  rp->engine = this;
+  rp->rule = i;
+  std::vector<const eql::Program*> programs = rule.Programs();
+  for (size_t k = 0; k < programs.size() && k < rule.predicates.size(); ++k) {
+    auto p = runtime::Predicate::Instantiate(rule.predicates[k], *programs[k], registry_, rule.id, predicate_context_);
+    if (!p) break;
+    rp->programs.push_back(std::move(*p));
+  }
+  if (rp->programs.size() != rule.predicates.size()) {
+    ++stats_.backend_errors;
+    rp->programs.clear();
+  }
+  if (rule.user_predicate) {
+    auto user = runtime::Predicate::LoadUser(*rule.user_predicate, registry_, predicate_context_);
+    if (!user) {
+      ++stats_.backend_errors;  // it loaded when the rules did: this cannot fail but for memory
+      rp->disabled = true;
+    } else {
+      rp->user = std::move(*user);
+    }
+  }
+  return rp;
+}
+
+template <class Evaluate>
+auto DetectionEngine::Sampled(BackendStats& bs, Evaluate evaluate) {
+  ++bs.evaluations;
+  if (++latency_tick_ % kLatencySample != 0) return evaluate();
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = evaluate();
+  bs.latency_ns.Add(static_cast<uint64_t>((std::chrono::steady_clock::now() - t0).count()));
+  return result;
+}
+
 bool DetectionEngine::SequenceTerm(void* context, uint32_t term_index, const Event& event) {
   auto* rp = static_cast<RulePredicates*>(context);
   return rp->engine->RunPredicate(*rp, term_index, event);
@@ -120,15 +130,7 @@ bool DetectionEngine::RunPredicate(RulePredicates& rp, size_t k, const Event& ev
   if (rp.disabled) return false;
   runtime::Predicate& p = k == kUserPredicate ? *rp.user : rp.programs[k];
   BackendStats& bs = stats_.backends[static_cast<size_t>(p.backend())];
-  ++bs.evaluations;
-  runtime::Verdict v;
-  if (++latency_tick_ % kLatencySample == 0) {
-    auto t0 = std::chrono::steady_clock::now();
-    v = p.Eval(event, options_.predicate_budget);
-    bs.latency_ns.Add(static_cast<uint64_t>((std::chrono::steady_clock::now() - t0).count()));
-  } else {
-    v = p.Eval(event, options_.predicate_budget);
-  }
+  runtime::Verdict v = Sampled(bs, [&] { return p.Eval(event, options_.predicate_budget); });
   if (v == runtime::Verdict::kTrue) return true;
   if (v != runtime::Verdict::kOverBudget && v != runtime::Verdict::kFault) return false;
   ++(v == runtime::Verdict::kOverBudget ? bs.overruns : bs.faults);
@@ -172,15 +174,8 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
       } else if (rp != nullptr && !rp->programs.empty()) {
         matched = RunPredicate(*rp, 0, event);
       } else {
-        BackendStats& bs = stats_.backends[0];
-        ++bs.evaluations;
-        if (++latency_tick_ % kLatencySample == 0) {
-          auto t0 = std::chrono::steady_clock::now();
-          matched = evaluator_.Matches(*filters_[rule], event);
-          bs.latency_ns.Add(static_cast<uint64_t>((std::chrono::steady_clock::now() - t0).count()));
-        } else {
-          matched = evaluator_.Matches(*filters_[rule], event);
-        }
+        matched = Sampled(stats_.backends[static_cast<size_t>(runtime::Backend::kNative)],
+                          [&] { return evaluator_.Matches(*filters_[rule], event); });
       }
       if (matched && rp != nullptr && rp->user) matched = RunPredicate(*rp, kUserPredicate, event);
       if (!matched) continue;

@@ -99,6 +99,12 @@ class DetectionEngine {
   };
   static constexpr uint64_t kLatencySample = 64;
 
+  // This worker's instances of rule i's Wasm / Lua and user-written predicates (null: none).
+  std::unique_ptr<RulePredicates> MakePredicates(uint32_t i);
+  // evaluate(), counted in `bs`, its latency sampled one call in kLatencySample.
+  template <class Evaluate>
+  auto Sampled(BackendStats& bs, Evaluate evaluate);
+
   // Program `k` of `rule` on its backend (kUserPredicate: its user-written predicate) for the
   // current event: true when it matched; an overrun or fault counts toward disabling the rule.
   static constexpr size_t kUserPredicate = SIZE_MAX;

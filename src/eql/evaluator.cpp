@@ -102,17 +102,6 @@ bool Holds(Op op, int c) {
   }
 }
 
-// `b op a` as `a Mirror(op) b` (CompareScalars(a, b) is -CompareScalars(b, a)).
-Op Mirror(Op op) {
-  switch (op) {
-    case Op::kLt: return Op::kGt;
-    case Op::kLe: return Op::kGe;
-    case Op::kGt: return Op::kLt;
-    case Op::kGe: return Op::kLe;
-    default: return op;
-  }
-}
-
 // The verdict of a comparison of multi-valued operands, fed one pair at a time: `!=` is the
 // negation of `==` over all comparable pairs; the others hold if any pair holds. Null when no
 // pair is comparable (as when either side is null).
@@ -136,25 +125,6 @@ class Verdict {
   bool comparable_ = false;
   bool holds_ = false;
 };
-
-// Calls `visit` on the elements of a field's value (null when the field is missing) as Eval's
-// kField expands them: the value itself, or an array's elements with those of arrays in it in
-// place; stops and returns true when `visit` does.
-template <typename Visit>
-bool VisitElements(const Value* v, Visit visit) {
-  if (v == nullptr) return false;
-  if (v->kind() != ValueKind::kArray) return visit(*v);
-  for (const Value& e : v->as_array()) {
-    if (e.kind() != ValueKind::kArray) {
-      if (visit(e)) return true;
-      continue;
-    }
-    for (const Value& inner : e.as_array()) {
-      if (visit(inner)) return true;
-    }
-  }
-  return false;
-}
 
 // Does `test` (kTrue / kFalse, or kNull for a null element) hold for some element of a field?
 // Null when every element is null (or there is none), like AllNull in Eval.
@@ -187,6 +157,16 @@ Tri AndOr(bool is_and, Tri left, Right right) {
 Scalar ToScalar(Tri t) { return t == Tri::kNull ? Scalar::Null() : Scalar::Bool(t == Tri::kTrue); }
 
 }  // namespace
+
+Op Mirror(Op op) {
+  switch (op) {
+    case Op::kLt: return Op::kGt;
+    case Op::kLe: return Op::kGe;
+    case Op::kGt: return Op::kLt;
+    case Op::kGe: return Op::kLe;
+    default: return op;
+  }
+}
 
 std::optional<int> CompareElement(const Value& e, const Scalar& k, bool insensitive) {
   if (e.kind() == ValueKind::kString && k.kind == SKind::kString) {

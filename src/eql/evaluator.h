@@ -28,6 +28,28 @@ class LineageOracle {
 // A double in Elasticsearch's text form ("1.0", "1.0E7").
 std::string FormatDouble(double d);
 
+// `b op a` as `a Mirror(op) b` (CompareScalars(a, b) is -CompareScalars(b, a)).
+Op Mirror(Op op);
+
+// Calls `visit` on the elements of a field's value (null when the field is missing) as the
+// evaluator expands a field: the value itself, or an array's elements with those of arrays in it
+// in place (once: deeper arrays stay whole); stops and returns true when `visit` does.
+template <typename Visit>
+bool VisitElements(const Value* v, Visit visit) {
+  if (v == nullptr) return false;
+  if (v->kind() != ValueKind::kArray) return visit(*v);
+  for (const Value& e : v->as_array()) {
+    if (e.kind() != ValueKind::kArray) {
+      if (visit(e)) return true;
+      continue;
+    }
+    for (const Value& inner : e.as_array()) {
+      if (visit(inner)) return true;
+    }
+  }
+  return false;
+}
+
 // Per-element helpers of the fast path (the field tests below are built on them; the Host API's
 // element accessors in runtime/ use them too):
 // `e op k` for one field element (CompareScalars(FromValue(e), k, insensitive), faster).

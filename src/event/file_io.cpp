@@ -107,6 +107,12 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path) {
   return file;
 }
 
+Status OutputFile::WriteAll(const std::string& path, std::string_view bytes) {
+  KESTREL_ASSIGN_OR_RETURN(auto file, Open(path));
+  KESTREL_TRY(file->Write(bytes));
+  return file->Close();
+}
+
 OutputFile::~OutputFile() {
   (void)Flush();
   if (owns_fd_) ::close(fd_);

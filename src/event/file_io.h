@@ -51,6 +51,8 @@ class InputFile {
 class OutputFile {
  public:
   static Result<std::unique_ptr<OutputFile>> Open(const std::string& path);
+  // Open, Write and Close: `bytes` as the whole of `path` ('-': stdout).
+  static Status WriteAll(const std::string& path, std::string_view bytes);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "eql/evaluator.h"
@@ -126,16 +127,14 @@ const Value* HostState::FieldValue(int32_t ev, int32_t field) {
   cached_value_ = event_->Find(*fields_[field]);
   flat_.clear();
   if (cached_value_ != nullptr && cached_value_->kind() == ValueKind::kArray) {
-    bool nested = false;
-    for (const Value& e : cached_value_->as_array()) nested = nested || e.kind() == ValueKind::kArray;
-    if (nested) {  // flatten once, as the evaluator's VisitElements does
-      for (const Value& e : cached_value_->as_array()) {
-        if (e.kind() != ValueKind::kArray) {
-          flat_.push_back(&e);
-          continue;
-        }
-        for (const Value& inner : e.as_array()) flat_.push_back(&inner);
-      }
+    auto elements = cached_value_->as_array();
+    bool nested = std::any_of(elements.begin(), elements.end(),
+                              [](const Value& e) { return e.kind() == ValueKind::kArray; });
+    if (nested) {  // index the elements the evaluator visits
+      eql::VisitElements(cached_value_, [&](const Value& e) {
+        flat_.push_back(&e);
+        return false;
+      });
     }
   }
   return cached_value_;
@@ -164,13 +163,7 @@ Scalar HostState::ElementScalar(int32_t ev, int32_t field, int32_t idx) {
   return e == nullptr ? Scalar::Null() : eql::FromValue(*e);
 }
 
-int32_t HostState::Has(int32_t ev, int32_t field) {
-  int32_t n = ArrayLen(ev, field);
-  for (int32_t i = 0; i < n; ++i) {
-    if (!ElementScalar(ev, field, i).is_null()) return 1;
-  }
-  return 0;
-}
+int32_t HostState::Has(int32_t ev, int32_t field) { return eql::FieldIsNull(FieldValue(ev, field)) ? 0 : 1; }
 
 int32_t HostState::Kind(int32_t ev, int32_t field, int32_t idx) {
   return static_cast<int32_t>(ElementScalar(ev, field, idx).kind);
@@ -215,9 +208,11 @@ int32_t HostState::GetIp(int32_t ev, int32_t field, int32_t idx, char* buf, int3
 }
 
 int32_t HostState::FieldCompare(int32_t ev, int32_t field, int32_t op, int32_t konst, bool insensitive) {
-  static constexpr eql::Op kOps[] = {eql::Op::kEq, eql::Op::kNe, eql::Op::kLt, eql::Op::kLe, eql::Op::kGt, eql::Op::kGe};
-  if (BadHandle(konst, constants_.size(), "constant") || BadHandle(op, std::size(kOps), "operator")) return 2;
-  return static_cast<int32_t>(eql::CompareField(FieldValue(ev, field), kOps[op], constants_[konst], insensitive));
+  if (BadHandle(konst, constants_.size(), "constant") || BadHandle(op, std::size(kHostCompareOps), "operator")) {
+    return 2;
+  }
+  return static_cast<int32_t>(
+      eql::CompareField(FieldValue(ev, field), kHostCompareOps[op], constants_[konst], insensitive));
 }
 
 int32_t HostState::FieldInSet(int32_t ev, int32_t field, int32_t set) {

@@ -22,6 +22,14 @@
 
 namespace kestrel::runtime {
 
+// Where a predicate's code comes from: our code generators (trusted, run as emitted) or a user
+// (sandboxed and metered: docs/host-api.md).
+enum class Trust : uint8_t { kGenerated, kUser };
+
+// Host API field_compare's operator codes: code k means kHostCompareOps[k] (docs/host-api.md).
+inline constexpr eql::Op kHostCompareOps[] = {eql::Op::kEq, eql::Op::kNe, eql::Op::kLt,
+                                              eql::Op::kLe, eql::Op::kGt, eql::Op::kGe};
+
 // Element kinds of the Host API (eql::SKind's order).
 enum class ElementKind : int32_t { kNull = 0, kBool, kInt, kFloat, kString, kIp, kTimestamp };
 

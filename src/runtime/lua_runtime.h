@@ -36,8 +36,6 @@ class LuaRuntime {
 
 class LuaPredicate {
  public:
-  enum class Trust : uint8_t { kGenerated, kUser };
-
   // Loads `source` into `runtime` and runs its set-up. `name` prefixes every error.
   static Result<std::unique_ptr<LuaPredicate>> Load(LuaRuntime& runtime, std::string_view source,
                                                     std::string_view name, const SchemaRegistry& registry,

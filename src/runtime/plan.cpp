@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "eql/evaluator.h"
 
 namespace kestrel::runtime {
 namespace {
@@ -67,16 +70,6 @@ uint32_t Planner::Constant(const Scalar& s) {
   return static_cast<uint32_t>(plan.constants.size() - 1);
 }
 
-eql::Op Mirror(eql::Op op) {
-  switch (op) {
-    case eql::Op::kLt: return eql::Op::kGt;
-    case eql::Op::kLe: return eql::Op::kGe;
-    case eql::Op::kGt: return eql::Op::kLt;
-    case eql::Op::kGe: return eql::Op::kLe;
-    default: return op;
-  }
-}
-
 Result<uint32_t> Planner::Node(uint32_t id) {
   const IrNode& n = p_.nodes[id];
   PlanNode out;
@@ -110,7 +103,7 @@ Result<uint32_t> Planner::Node(uint32_t id) {
       out.kind = PlanNode::Kind::kCompare;
       out.field = Field((field_left ? a : b).field);
       out.handle = Constant((field_left ? b : a).constant);
-      out.cmp = field_left ? n.cmp : Mirror(n.cmp);
+      out.cmp = field_left ? n.cmp : eql::Mirror(n.cmp);
       out.insensitive = n.insensitive;
       return Add(out);
     }
@@ -183,14 +176,8 @@ Result<uint32_t> Planner::Node(uint32_t id) {
 }  // namespace
 
 int32_t HostOpCode(eql::Op op) {
-  switch (op) {
-    case eql::Op::kNe: return 1;
-    case eql::Op::kLt: return 2;
-    case eql::Op::kLe: return 3;
-    case eql::Op::kGt: return 4;
-    case eql::Op::kGe: return 5;
-    default: return 0;
-  }
+  const auto* code = std::find(std::begin(kHostCompareOps), std::end(kHostCompareOps), op);
+  return static_cast<int32_t>(code - std::begin(kHostCompareOps));  // plans hold comparison operators only
 }
 
 Result<PredicatePlan> MakePlan(const eql::Program& program, const SchemaRegistry& registry, std::string_view query) {

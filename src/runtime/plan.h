@@ -69,7 +69,7 @@ struct PredicatePlan {
   }
 };
 
-// Host API field_compare's operator code of `op` (0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >=).
+// Host API field_compare's operator code of `op`, a comparison (its place in kHostCompareOps).
 int32_t HostOpCode(eql::Op op);
 
 // The plan of `program`'s condition. `query` (the rule's text, may be empty) is quoted in the

@@ -70,14 +70,14 @@ Result<Predicate> Predicate::Instantiate(const CompiledPredicate& compiled, cons
   switch (compiled.backend) {
     case Backend::kNative: break;
     case Backend::kWasm: {
-      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry, WasmPredicate::Trust::kGenerated,
+      KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(compiled.wasm, name, registry, Trust::kGenerated,
                                                            "pred_eval", context.wasm()));
       break;
     }
     case Backend::kLua: {
       KESTREL_ASSIGN_OR_RETURN(LuaRuntime * lua, context.lua());
       KESTREL_ASSIGN_OR_RETURN(p.lua_, LuaPredicate::Load(*lua, compiled.lua, name, registry,
-                                                          LuaPredicate::Trust::kGenerated));
+                                                          Trust::kGenerated));
       break;
     }
   }
@@ -90,12 +90,12 @@ Result<Predicate> Predicate::LoadUser(const UserPredicateSource& source, const S
   p.backend_ = source.backend;
   p.context_ = &context;
   if (source.backend == Backend::kWasm) {
-    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, WasmPredicate::Trust::kUser,
+    KESTREL_ASSIGN_OR_RETURN(p.wasm_, WasmPredicate::Load(source.code, source.name, registry, Trust::kUser,
                                                            source.function, context.wasm()));
   } else if (source.backend == Backend::kLua) {
     KESTREL_ASSIGN_OR_RETURN(LuaRuntime * lua, context.lua());
     std::string_view text(reinterpret_cast<const char*>(source.code.data()), source.code.size());
-    KESTREL_ASSIGN_OR_RETURN(p.lua_, LuaPredicate::Load(*lua, text, source.name, registry, LuaPredicate::Trust::kUser));
+    KESTREL_ASSIGN_OR_RETURN(p.lua_, LuaPredicate::Load(*lua, text, source.name, registry, Trust::kUser));
   } else {
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: user predicates are Wasm or Lua", source.name));
   }

@@ -221,24 +221,25 @@ Result<std::vector<uint8_t>> PrepareUserWasm(std::span<const uint8_t> bytes, std
                                 i->module_name, i->field_name, kHostAbiVersion));
     }
   }
+  // A declared size above `max` is refused; a maximum above it (or none) becomes `max`.
+  auto bound = [](wabt::Limits& limits, uint64_t max) {
+    if (limits.initial > max) return false;
+    if (!limits.has_max || limits.max > max) {
+      limits.has_max = true;
+      limits.max = max;
+    }
+    return true;
+  };
   for (wabt::Memory* m : module.memories) {
-    if (m->page_limits.initial > kMaxUserPages) {
+    if (!bound(m->page_limits, kMaxUserPages)) {
       return refuse(fmt::format("declares {} pages of memory; a predicate may have at most {} (16 MiB)",
                                 m->page_limits.initial, kMaxUserPages));
     }
-    if (!m->page_limits.has_max || m->page_limits.max > kMaxUserPages) {
-      m->page_limits.has_max = true;
-      m->page_limits.max = kMaxUserPages;
-    }
   }
   for (wabt::Table* t : module.tables) {
-    if (t->elem_limits.initial > kMaxUserTableSize) {
+    if (!bound(t->elem_limits, kMaxUserTableSize)) {
       return refuse(fmt::format("declares a table of {} elements; a predicate may have at most {}",
                                 t->elem_limits.initial, kMaxUserTableSize));
-    }
-    if (!t->elem_limits.has_max || t->elem_limits.max > kMaxUserTableSize) {
-      t->elem_limits.has_max = true;
-      t->elem_limits.max = kMaxUserTableSize;
     }
   }
   auto global = std::make_unique<wabt::GlobalModuleField>();

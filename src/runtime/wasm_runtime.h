@@ -47,8 +47,6 @@ class WasmWorld {
 
 class WasmPredicate {
  public:
-  enum class Trust : uint8_t { kGenerated, kUser };
-
   // Validates (and for a user module, prepares) and instantiates `module`, checks its ABI
   // version and exports, and runs pred_init. `name` (a file name or a rule id) prefixes every
   // error. `function` is the evaluation export (pred_eval for generated modules).
