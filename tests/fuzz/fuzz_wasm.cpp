@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return b.Finish();
   }();
   auto pred = runtime::WasmPredicate::Load(std::span<const uint8_t>(data, size), "fuzz.wasm", *registry,
-                                           runtime::WasmPredicate::Trust::kUser);
+                                           runtime::Trust::kUser);
   if (!pred) return 0;
   for (int i = 0; i < 3; ++i) {
     runtime::Verdict v = (*pred)->Eval(event, 20'000);

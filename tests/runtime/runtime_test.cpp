@@ -75,7 +75,7 @@ TEST(WasmTest, GeneratedModulesValidateAndImportOnlyWhatTheyUseOfHostApiV1) {
     std::vector<uint8_t> module = EmitWasm(*plan);
     auto valid = ValidateWasm(module, q);
     EXPECT_TRUE(valid) << valid.error().ToString();
-    auto pred = WasmPredicate::Load(module, q, registry, WasmPredicate::Trust::kGenerated);
+    auto pred = WasmPredicate::Load(module, q, registry, Trust::kGenerated);
     EXPECT_TRUE(pred) << pred.error().ToString();
   }
 }
@@ -112,10 +112,10 @@ TEST(BackendsTest, AgreeWithTheNativeEvaluatorOnThePredicateGrid) {
         continue;
       }
       ++planned;
-      auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, WasmPredicate::Trust::kGenerated);
+      auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, Trust::kGenerated);
       ASSERT_TRUE(wasm) << wasm.error().ToString();
       std::string lua_source = EmitLua(*plan);
-      auto lua = LuaPredicate::Load(**lua_runtime, lua_source, q, registry, LuaPredicate::Trust::kGenerated);
+      auto lua = LuaPredicate::Load(**lua_runtime, lua_source, q, registry, Trust::kGenerated);
       ASSERT_TRUE(lua) << lua.error().ToString() << "\n" << lua_source;
       for (const Event& e : *events) {
         auto expected = native.Test(p, e);
@@ -244,9 +244,9 @@ TEST(BackendsTest, AgreeOnRandomConditionsAndEvents) {
     auto plan = MakePlan(p, registry, q);
     if (!plan) continue;
     ++planned;
-    auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, WasmPredicate::Trust::kGenerated);
+    auto wasm = WasmPredicate::Load(EmitWasm(*plan), q, registry, Trust::kGenerated);
     ASSERT_TRUE(wasm) << wasm.error().ToString();
-    auto lua = LuaPredicate::Load(**lua_runtime, EmitLua(*plan), q, registry, LuaPredicate::Trust::kGenerated);
+    auto lua = LuaPredicate::Load(**lua_runtime, EmitLua(*plan), q, registry, Trust::kGenerated);
     ASSERT_TRUE(lua) << lua.error().ToString();
     for (const Event& e : events) {
       auto expected = native.Test(p, e);
@@ -292,7 +292,7 @@ TEST(WasmTest, UserPredicatesReadTheEventThroughTheHostApi) {
       (i32.eq (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 64) (i32.const 16))
               (i32.const 4)))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "user.wasm", registry, WasmPredicate::Trust::kUser);
+  auto pred = WasmPredicate::Load(module, "user.wasm", registry, Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kTrue);
@@ -309,7 +309,7 @@ TEST(WasmTest, AnInfiniteLoopRunsOutOfFuelAndTheInstanceStaysUsable) {
         (then (loop $forever (br $forever))))
       (i32.const 1))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "spin.wasm", registry, WasmPredicate::Trust::kUser);
+  auto pred = WasmPredicate::Load(module, "spin.wasm", registry, Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "spin"), 10'000), Verdict::kOverBudget);
@@ -320,7 +320,7 @@ TEST(WasmTest, AnInfiniteLoopRunsOutOfFuelAndTheInstanceStaysUsable) {
 TEST(WasmTest, BadModulesAreRefusedWithAReason) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   auto expect_error = [&](std::vector<uint8_t> module, std::string_view needle) {
-    auto pred = WasmPredicate::Load(module, "m.wasm", registry, WasmPredicate::Trust::kUser);
+    auto pred = WasmPredicate::Load(module, "m.wasm", registry, Trust::kUser);
     ASSERT_FALSE(pred);
     EXPECT_NE(pred.error().ToString().find(needle), std::string::npos) << pred.error().ToString();
     EXPECT_NE(pred.error().ToString().find("m.wasm"), std::string::npos) << pred.error().ToString();
@@ -361,7 +361,7 @@ TEST(WasmTest, APointerOutsideMemoryIsAFaultNotARead) {
       (drop (call $get_str (local.get $ev) (global.get $f) (i32.const 0) (i32.const 65530) (i32.const 100)))
       (i32.const 1))))",
                                 kHeader));
-  auto pred = WasmPredicate::Load(module, "oob.wasm", registry, WasmPredicate::Trust::kUser);
+  auto pred = WasmPredicate::Load(module, "oob.wasm", registry, Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "bash"), 1000), Verdict::kFault);
@@ -378,7 +378,7 @@ TEST(LuaTest, TheUserApiHasEveryHostFunction) {
   }
   source += "assert(#missing == 0, 'missing: ' .. table.concat(missing, ', '))\n"
             "return { abi = 1, eval = function(ev, ctx) return 1 end }\n";
-  auto pred = LuaPredicate::Load(**rt, source, "api.lua", registry, LuaPredicate::Trust::kUser);
+  auto pred = LuaPredicate::Load(**rt, source, "api.lua", registry, Trust::kUser);
   EXPECT_TRUE(pred) << pred.error().ToString();
 }
 
@@ -399,7 +399,7 @@ TEST(LuaTest, UserPredicatesRunSandboxedWithinTheirBudget) {
   auto rt = LuaRuntime::Create();
   ASSERT_TRUE(rt) << rt.error().ToString();
   SchemaRegistry registry = SchemaRegistry::WithEcs();
-  auto pred = LuaPredicate::Load(**rt, kLuaUser, "user.lua", registry, LuaPredicate::Trust::kUser);
+  auto pred = LuaPredicate::Load(**rt, kLuaUser, "user.lua", registry, Trust::kUser);
   ASSERT_TRUE(pred) << pred.error().ToString();
   EventBatch batch;
   EXPECT_EQ((*pred)->Eval(NamedProcess(batch, registry, "BASH"), 100'000), Verdict::kTrue);
@@ -419,12 +419,12 @@ TEST(LuaTest, TheSandboxHasNoWayOut) {
                              "loadstring('return 1')", "debug.getinfo(1)", "dofile('/dev/null')",
                              "setfenv(1, {})", "getmetatable('').__index.rep('x', 1)"}) {
     std::string source = fmt::format("{}\nreturn {{ abi = 1, eval = function() return 1 end }}", escape);
-    auto pred = LuaPredicate::Load(**rt, source, "escape.lua", registry, LuaPredicate::Trust::kUser);
+    auto pred = LuaPredicate::Load(**rt, source, "escape.lua", registry, Trust::kUser);
     EXPECT_FALSE(pred) << escape;
   }
   // Bytecode is refused: only text loads.
   auto pred = LuaPredicate::Load(**rt, std::string("\x1bLJ\x02", 4), "bytecode.lua", registry,
-                                 LuaPredicate::Trust::kUser);
+                                 Trust::kUser);
   ASSERT_FALSE(pred);
   EXPECT_NE(pred.error().ToString().find("bytecode.lua"), std::string::npos) << pred.error().ToString();
 }
@@ -434,7 +434,7 @@ TEST(LuaTest, BadChunksAreRefusedWithAReason) {
   ASSERT_TRUE(rt) << rt.error().ToString();
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   auto expect_error = [&](std::string_view source, std::string_view needle) {
-    auto pred = LuaPredicate::Load(**rt, source, "p.lua", registry, LuaPredicate::Trust::kUser);
+    auto pred = LuaPredicate::Load(**rt, source, "p.lua", registry, Trust::kUser);
     ASSERT_FALSE(pred) << source;
     EXPECT_NE(pred.error().ToString().find(needle), std::string::npos) << pred.error().ToString();
     EXPECT_NE(pred.error().ToString().find("p.lua"), std::string::npos) << pred.error().ToString();
