@@ -112,6 +112,7 @@ T FromWasm(const wi::Values& params, size_t k, Binding& b, bool& bad) {
       bad = true;
       return nullptr;
     }
+    if (b.memory == nullptr) return nullptr;  // no memory: only an empty range, at 0, gets here
     return reinterpret_cast<T>(b.memory->UnsafeData() + offset);
   }
 }
