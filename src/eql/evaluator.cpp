@@ -253,8 +253,8 @@ std::string_view ScalarText(const Scalar& s, Arena& arena) {
   return arena.CopyString(tmp);
 }
 
-std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insensitive) const {
-  if (AllNull(stack_, a.begin, a.end) || AllNull(stack_, b.begin, b.end)) return std::nullopt;
+Tri Evaluator::CompareValues(Op op, Range a, Range b, bool insensitive) const {
+  if (IsNull(a) || IsNull(b)) return Tri::kNull;
   Verdict verdict(op);
   bool decided = false;
   for (uint32_t i = a.begin; i < a.end && !decided; ++i) {
@@ -262,7 +262,66 @@ std::optional<bool> Evaluator::CompareRanges(Op op, Range a, Range b, bool insen
       decided = verdict.Add(CompareScalars(stack_[i], stack_[j], insensitive));
     }
   }
-  return ToOptional(verdict.result());
+  return verdict.result();
+}
+
+Tri Evaluator::TruthOf(Range r) const { return ToTri(Truth(r)); }
+
+bool Evaluator::IsNull(Range r) const { return AllNull(stack_, r.begin, r.end); }
+
+Tri Evaluator::InSet(Range a, const LiteralSet& set) const {
+  if (IsNull(a)) return Tri::kNull;
+  bool found = false;
+  for (uint32_t i = a.begin; i < a.end && !found; ++i) found = LiteralSetContains(set, stack_[i]);
+  return ToTri(found);
+}
+
+Tri Evaluator::InList(Range a, std::span<const Range> items, bool insensitive) const {
+  if (IsNull(a)) return Tri::kNull;
+  bool found = false;
+  for (size_t k = 0; k < items.size() && !found; ++k) found = CompareValues(Op::kEq, a, items[k], insensitive) == Tri::kTrue;
+  return ToTri(found);
+}
+
+Tri Evaluator::MatchValues(Range a, std::span<const Matcher> matchers, const LiteralSet* exact) {
+  if (IsNull(a)) return Tri::kNull;
+  bool found = false;
+  for (uint32_t i = a.begin; i < a.end && !found; ++i) {
+    if (!stack_[i].is_null()) found = MatchesAny(matchers, exact, Text(stack_[i]));
+  }
+  return ToTri(found);
+}
+
+Tri Evaluator::LineageOf(LineageKind kind, uint32_t index, const Event* event) const {
+  if (lineage_ == nullptr || event == nullptr) return Tri::kNull;
+  return ToTri(lineage_->Related(kind, index, *event));
+}
+
+void Evaluator::BindVariable(uint32_t slot, const Scalar& s) {
+  if (variables_.size() <= slot) variables_.resize(slot + 1);
+  variables_[slot] = s;
+}
+
+Evaluator::Range Evaluator::PushField(const Value* v) {
+  uint32_t base = stack_size();
+  VisitElements(v, [&](const Value& e) {
+    stack_.push_back(FromValue(e));
+    return false;
+  });
+  if (stack_.size() == base) stack_.push_back(Scalar::Null());  // missing, or []
+  return {base, stack_size()};
+}
+
+Evaluator::Range Evaluator::PushArith(Op op, Range a, Range b) {
+  auto r = Arithmetic(op, stack_[a.begin], stack_[b.begin]);
+  return PushValue(r ? *r : Scalar::Null());
+}
+
+Evaluator::Range Evaluator::PushNeg(Range a) {
+  const Scalar x = stack_[a.begin];
+  if (x.kind == SKind::kInt && x.i != INT64_MIN) return PushValue(Scalar::Int(-x.i));
+  if (x.kind == SKind::kFloat) return PushValue(Scalar::Float(-x.f));
+  return PushValue(Scalar::Null());
 }
 
 bool Evaluator::EvalTrue(const Program& p, uint32_t id, const Event* event) {
@@ -344,82 +403,60 @@ std::string_view Evaluator::Text(const Scalar& s) { return ScalarText(s, scratch
 Evaluator::Range Evaluator::Eval(const Program& p, uint32_t id, const Event* event) {
   const IrNode& n = p.nodes[id];
   auto base = static_cast<uint32_t>(stack_.size());
+  // Each operation's result moves down to `base`, over its operands.
+  auto result = [&](Range r) {
+    if (r.begin == base) return r;
+    std::copy(stack_.begin() + r.begin, stack_.begin() + r.end, stack_.begin() + base);
+    stack_.resize(base + r.size());
+    return Range{base, base + r.size()};
+  };
+  auto tri = [&](Tri t) { return Push(base, ToScalar(t)); };
   switch (n.op) {
     case IrOp::kConst: return Push(base, n.constant);
-    case IrOp::kField: {
-      VisitElements(event != nullptr ? event->Find(n.field) : nullptr, [&](const Value& e) {
-        stack_.push_back(FromValue(e));
-        return false;
-      });
-      if (stack_.size() == base) stack_.push_back(Scalar::Null());  // missing, or []
-      return {base, static_cast<uint32_t>(stack_.size())};
-    }
+    case IrOp::kField: return PushField(event != nullptr ? event->Find(n.field) : nullptr);
     case IrOp::kAnd:
     case IrOp::kOr: {
-      Tri left = ToTri(Truth(Eval(p, n.children[0], event)));
+      Tri left = TruthOf(Eval(p, n.children[0], event));
       stack_.resize(base);
-      auto right = [&] { return ToTri(Truth(Eval(p, n.children[1], event))); };
-      return Push(base, ToScalar(AndOr(n.op == IrOp::kAnd, left, right)));
+      auto right = [&] { return TruthOf(Eval(p, n.children[1], event)); };
+      return tri(AndOr(n.op == IrOp::kAnd, left, right));
     }
-    case IrOp::kNot: return Push(base, ToScalar(Not(ToTri(Truth(Eval(p, n.children[0], event))))));
+    case IrOp::kNot: return tri(Not(TruthOf(Eval(p, n.children[0], event))));
     case IrOp::kCompare: {
       Range a = Eval(p, n.children[0], event);
       Range b = Eval(p, n.children[1], event);
-      auto r = CompareRanges(n.cmp, a, b, n.insensitive);
-      return Push(base, r ? Scalar::Bool(*r) : Scalar::Null());
+      return tri(CompareValues(n.cmp, a, b, n.insensitive));
     }
     case IrOp::kIsNull:
     case IrOp::kIsNotNull: {
-      Range a = Eval(p, n.children[0], event);
-      bool null = AllNull(stack_, a.begin, a.end);
+      bool null = IsNull(Eval(p, n.children[0], event));
       return Push(base, Scalar::Bool(n.op == IrOp::kIsNull ? null : !null));
     }
     case IrOp::kArith: {
       Range a = Eval(p, n.children[0], event);
       Range b = Eval(p, n.children[1], event);
-      auto r = Arithmetic(n.cmp, stack_[a.begin], stack_[b.begin]);
-      return Push(base, r ? *r : Scalar::Null());
+      return result(PushArith(n.cmp, a, b));
     }
-    case IrOp::kNeg: {
-      Range a = Eval(p, n.children[0], event);
-      const Scalar& x = stack_[a.begin];
-      if (x.kind == SKind::kInt && x.i != INT64_MIN) return Push(base, Scalar::Int(-x.i));
-      if (x.kind == SKind::kFloat) return Push(base, Scalar::Float(-x.f));
-      return Push(base, Scalar::Null());
-    }
+    case IrOp::kNeg: return result(PushNeg(Eval(p, n.children[0], event)));
     case IrOp::kInSet: {
-      Range a = Eval(p, n.children[0], event);
-      if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
-      bool found = false;
-      for (uint32_t i = a.begin; i < a.end && !found; ++i) found = LiteralSetContains(p.sets[n.index], stack_[i]);
-      return Push(base, Scalar::Bool(n.negated ? !found : found));
+      Tri t = InSet(Eval(p, n.children[0], event), p.sets[n.index]);
+      return tri(n.negated ? Not(t) : t);
     }
     case IrOp::kInList: {
       Range a = Eval(p, n.children[0], event);
-      if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
-      bool found = false;
-      for (size_t k = 1; k < n.children.size() && !found; ++k) {
-        Range b = Eval(p, n.children[k], event);
-        auto r = CompareRanges(Op::kEq, a, b, n.insensitive);
-        found = r.has_value() && *r;
-      }
-      return Push(base, Scalar::Bool(n.negated ? !found : found));
+      auto arg_base = static_cast<uint32_t>(args_.size());
+      for (size_t k = 1; k < n.children.size(); ++k) args_.push_back(Eval(p, n.children[k], event));
+      Tri t = InList(a, std::span<const Range>(args_).subspan(arg_base), n.insensitive);
+      args_.resize(arg_base);
+      return tri(n.negated ? Not(t) : t);
     }
-    case IrOp::kMatch: {
-      Range a = Eval(p, n.children[0], event);
-      if (AllNull(stack_, a.begin, a.end)) return Push(base, Scalar::Null());
-      bool found = false;
-      for (uint32_t i = a.begin; i < a.end && !found; ++i) {
-        if (!stack_[i].is_null()) found = MatchesAny(p, n, Text(stack_[i]));
-      }
-      return Push(base, Scalar::Bool(found));
-    }
+    case IrOp::kMatch:
+      return tri(MatchValues(Eval(p, n.children[0], event),
+                             std::span<const Matcher>(p.matchers).subspan(n.index, n.count),
+                             n.exact_set != UINT32_MAX ? &p.sets[n.exact_set] : nullptr));
     case IrOp::kCall: return EvalCall(p, n, event, base);
-    case IrOp::kVariable:
-      return Push(base, n.index < variables_.size() ? variables_[n.index] : Scalar::Null());
-    case IrOp::kLineage:
-      if (lineage_ == nullptr || event == nullptr) return Push(base, Scalar::Null());
-      return Push(base, Scalar::Bool(lineage_->Related(n.lineage, n.index, *event)));
+    case IrOp::kVariable: return Push(base, Variable(n.index));
+    case IrOp::kLineage: return tri(LineageOf(n.lineage, n.index, event));
   }
   return Push(base, Scalar::Null());
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "common/arena.h"
@@ -101,20 +102,55 @@ class Evaluator {
   // Off: Test and Values evaluate every node on the value stack (for differential tests).
   void set_boolean_fast_path(bool on) { fast_path_ = on; }
 
- private:
+  // The value machine under Eval, one operation at a time: the Host API's val_* functions
+  // (runtime/) run a condition's values through these, so a Wasm or Lua predicate computes every
+  // value exactly as this evaluator does. Values live on the evaluator's stack as ranges (a
+  // field's elements are many values); each Push* appends its result and returns its range,
+  // valid until BeginValues, which clears the stack and the scratch space of computed strings.
   struct Range {
     uint32_t begin;
     uint32_t end;
     uint32_t size() const { return end - begin; }
   };
+  // A builtin's call, without its arguments: match / wildcard carry their compiled patterns.
+  struct Call {
+    Builtin builtin = Builtin::kAdd;
+    bool insensitive = false;
+    std::span<const Matcher> matchers;
+    const LiteralSet* exact = nullptr;
+  };
+  void BeginValues() {
+    stack_.clear();
+    scratch_.Reset();
+  }
+  uint32_t stack_size() const { return static_cast<uint32_t>(stack_.size()); }
+  const Scalar& value(uint32_t i) const { return stack_[i]; }
+  Range PushValue(const Scalar& s) { return Push(stack_size(), s); }
+  Range PushField(const Value* v);  // the field's elements; null when missing or empty
+  Range PushArith(Op op, Range a, Range b);
+  Range PushNeg(Range a);
+  // Any builtin but arrayCount and arraySearch (their loop is the caller's: BindVariable).
+  Range PushCall(const Call& call, std::span<const Range> args) { return CallInto(call, args, stack_size()); }
+  Tri CompareValues(Op op, Range a, Range b, bool insensitive) const;
+  Tri TruthOf(Range r) const;
+  bool IsNull(Range r) const;  // every value null
+  Tri InSet(Range a, const LiteralSet& set) const;
+  Tri InList(Range a, std::span<const Range> items, bool insensitive) const;
+  Tri MatchValues(Range a, std::span<const Matcher> matchers, const LiteralSet* exact);
+  Tri LineageOf(LineageKind kind, uint32_t index, const Event* event) const;
+  // arrayCount / arraySearch's variable `slot`.
+  void BindVariable(uint32_t slot, const Scalar& s);
+  Scalar Variable(uint32_t slot) const { return slot < variables_.size() ? variables_[slot] : Scalar::Null(); }
 
+ private:
   bool EvalTrue(const Program& p, uint32_t id, const Event* event);  // is the node true?
   Tri EvalBool(const Program& p, uint32_t id, const Event* event);
   Range Eval(const Program& p, uint32_t id, const Event* event);
   Range Push(uint32_t base, const Scalar& s);
   std::optional<bool> Truth(Range r) const;
-  std::optional<bool> CompareRanges(Op op, Range a, Range b, bool insensitive) const;
   Range EvalCall(const Program& p, const IrNode& n, const Event* event, uint32_t base);
+  // The call's results, moved down to `base` (where its arguments began, or the top).
+  Range CallInto(const Call& call, std::span<const Range> args, uint32_t base);
   std::string_view Text(const Scalar& s);  // a scalar as text (numbers rendered plainly)
 
   std::vector<Scalar> stack_;

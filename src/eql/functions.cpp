@@ -83,27 +83,33 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
     // Binds each element of the array to the variable and evaluates the predicate.
     Range array = Eval(p, n.children[0], event);
     std::vector<Scalar> elements(stack_.begin() + array.begin, stack_.begin() + array.end);
-    if (variables_.size() <= n.index) variables_.resize(n.index + 1);
     int64_t count = 0;
-    bool any_value = false;
     for (const Scalar& element : elements) {
       if (element.is_null()) continue;
-      any_value = true;
-      variables_[n.index] = element;
+      BindVariable(n.index, element);
       auto top = static_cast<uint32_t>(stack_.size());
-      auto t = Truth(Eval(p, n.children[1], event));
+      if (TruthOf(Eval(p, n.children[1], event)) == Tri::kTrue) ++count;
       stack_.resize(top);
-      if (t && *t) ++count;
     }
-    if (!any_value) return Push(base, n.builtin == Builtin::kArrayCount ? Scalar::Int(0) : Scalar::Bool(false));
     return Push(base, n.builtin == Builtin::kArrayCount ? Scalar::Int(count) : Scalar::Bool(count > 0));
   }
   auto arg_base = static_cast<uint32_t>(args_.size());
   for (uint32_t child : n.children) args_.push_back(Eval(p, child, event));
-  auto arg = [&](size_t k) { return args_[arg_base + k]; };
+  Call call{n.builtin, n.insensitive, {}, nullptr};
+  if (n.builtin == Builtin::kMatch || n.builtin == Builtin::kWildcard) {  // patterns compiled into matchers
+    call.matchers = std::span<const Matcher>(p.matchers).subspan(n.index, n.count);
+    call.exact = n.exact_set != UINT32_MAX ? &p.sets[n.exact_set] : nullptr;
+  }
+  Range r = CallInto(call, std::span<const Range>(args_).subspan(arg_base), base);
+  args_.resize(arg_base);
+  return r;
+}
+
+Evaluator::Range Evaluator::CallInto(const Call& call, std::span<const Range> args, uint32_t base) {
+  auto arg = [&](size_t k) { return args[k]; };
   auto first = [&](size_t k) -> Scalar { return stack_[arg(k).begin]; };
-  const size_t argc = n.children.size();
-  const bool ci = n.insensitive;
+  const size_t argc = args.size();
+  const bool ci = call.insensitive;
   result_.clear();
 
   // Functions of one string (mapped over the elements of the first argument).
@@ -124,16 +130,16 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
     return Text(s);
   };
 
-  switch (n.builtin) {
+  switch (call.builtin) {
     case Builtin::kAdd:
     case Builtin::kSubtract:
     case Builtin::kMultiply:
     case Builtin::kDivide:
     case Builtin::kModulo: {
-      Op op = n.builtin == Builtin::kAdd        ? Op::kAdd
-              : n.builtin == Builtin::kSubtract ? Op::kSub
-              : n.builtin == Builtin::kMultiply ? Op::kMul
-              : n.builtin == Builtin::kDivide   ? Op::kDiv
+      Op op = call.builtin == Builtin::kAdd        ? Op::kAdd
+              : call.builtin == Builtin::kSubtract ? Op::kSub
+              : call.builtin == Builtin::kMultiply ? Op::kMul
+              : call.builtin == Builtin::kDivide   ? Op::kDiv
                                                 : Op::kMod;
       // The operators' semantics; a NaN result (from infinities) is null here, as before.
       auto r = Arithmetic(op, first(0), first(1));
@@ -206,7 +212,7 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
         result_.push_back(Scalar::Null());
         break;
       }
-      Builtin b = n.builtin;
+      Builtin b = call.builtin;
       map_strings([&](std::string_view s) {
         if (b == Builtin::kStartsWith) return Scalar::Bool(StartsWith(s, *needle, ci));
         if (b == Builtin::kEndsWith) {
@@ -293,22 +299,21 @@ Evaluator::Range Evaluator::EvalCall(const Program& p, const IrNode& n, const Ev
       break;
     }
     case Builtin::kArrayCount:
-    case Builtin::kArraySearch: break;  // handled above
+    case Builtin::kArraySearch: break;  // loops over a predicate: EvalCall, or the caller's code
     case Builtin::kMatch:
     case Builtin::kWildcard: {
-      // The patterns were compiled into matchers: n.index.. n.index + n.count.
+      // The patterns were compiled into matchers.
       Range a = arg(0);
       bool found = false, any = false;
       for (uint32_t i = a.begin; i < a.end && !found; ++i) {
         if (stack_[i].is_null()) continue;
         any = true;
-        found = MatchesAny(p, n, Text(stack_[i]));
+        found = MatchesAny(call.matchers, call.exact, Text(stack_[i]));
       }
       result_.push_back(any ? Scalar::Bool(found) : Scalar::Null());
       break;
     }
   }
-  args_.resize(arg_base);
   stack_.resize(base);
   stack_.insert(stack_.end(), result_.begin(), result_.end());
   if (stack_.size() == base) stack_.push_back(Scalar::Null());

@@ -10,7 +10,8 @@
 namespace kestrel::nfa {
 
 std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& query,
-                                                   const std::vector<const Event*>& events) {
+                                                   const std::vector<const Event*>& events,
+                                                   SampleTermPredicate term_predicate, void* context) {
   const size_t stages = query.terms.size();
   struct Candidates {
     std::vector<eql::Scalar> values;
@@ -22,7 +23,9 @@ std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& que
   for (const Event* e : events) {
     for (size_t s = 0; s < stages; ++s) {
       const eql::CompiledTerm& term = query.terms[s];
-      if (!evaluator.Matches(term.filter, *e)) continue;
+      bool match = term_predicate != nullptr ? term_predicate(context, static_cast<uint32_t>(s), *e)
+                                             : evaluator.Matches(term.filter, *e);
+      if (!match) continue;
       for (JoinKey& key : extractor.Extract(term, *e)) {
         Candidates& c = by_key[key.bytes];
         if (c.per_stage.empty()) {

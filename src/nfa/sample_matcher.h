@@ -3,6 +3,7 @@
 // Each key gives at most one sample; samples come out sorted by their key values.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "eql/compiler.h"
@@ -10,8 +11,12 @@
 
 namespace kestrel::nfa {
 
-// `events` in document (input) order.
+// `events` in document (input) order. `term_predicate` (with `context`), when set, decides
+// whether an event matches a term's filter instead of the native evaluator (another backend).
+using SampleTermPredicate = bool (*)(void* context, uint32_t term_index, const Event& event);
 std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& query,
-                                                   const std::vector<const Event*>& events);
+                                                   const std::vector<const Event*>& events,
+                                                   SampleTermPredicate term_predicate = nullptr,
+                                                   void* context = nullptr);
 
 }  // namespace kestrel::nfa

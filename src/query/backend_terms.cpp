@@ -7,10 +7,6 @@ namespace kestrel::query {
 Result<std::unique_ptr<BackendTerms>> BackendTerms::Create(const eql::CompiledQuery& query, std::string_view text,
                                                            const SchemaRegistry& registry, runtime::Backend backend,
                                                            uint64_t budget) {
-  if (query.kind == eql::QueryKind::kSample) {
-    return MakeError(ErrorCode::kUnsupported,
-                     fmt::format("sample queries run on the native backend only, not {}", runtime::BackendName(backend)));
-  }
   std::unique_ptr<BackendTerms> terms(new BackendTerms());
   terms->budget_ = budget;
   std::vector<const eql::Program*> programs;

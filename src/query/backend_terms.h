@@ -15,14 +15,16 @@ namespace kestrel::query {
 
 class BackendTerms {
  public:
-  // An error of code kUnsupported when the backend cannot run one of them (or the query is a
-  // sample, which runs natively only).
+  // An error of code kUnsupported when the backend cannot run one of them.
   // `text`: the query's source, quoted in errors.
   static Result<std::unique_ptr<BackendTerms>> Create(const eql::CompiledQuery& query, std::string_view text,
                                                       const SchemaRegistry& registry, runtime::Backend backend,
                                                       uint64_t budget);
 
   bool Matches(uint32_t term, const Event& event);
+  void set_lineage(eql::LineageOracle* oracle) {
+    for (runtime::Predicate& p : predicates_) p.set_lineage(oracle);
+  }
   // For SequenceRunner::set_term_predicate.
   static bool Callback(void* self, uint32_t term, const Event& event) {
     return static_cast<BackendTerms*>(self)->Matches(term, event);

@@ -131,6 +131,7 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
   HuntResult result;
   ProcessLineage lineage(query, registry);
   const bool track = !query.lineage.empty();
+  if (track && backend != nullptr) backend->set_lineage(&lineage);
   std::vector<Match>& matches = result.matches;
   if (query.kind == eql::QueryKind::kSample) {
     // Samples ignore time: candidates in document (input) order, i.e. by event_id.
@@ -138,7 +139,11 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
     for (const Event& e : events) in_order.push_back(&e);
     std::stable_sort(in_order.begin(), in_order.end(),
                      [](const Event* a, const Event* b) { return a->event_id() < b->event_id(); });
-    for (auto& sample : nfa::FindSamples(query, in_order)) matches.push_back(Match{std::move(sample), std::nullopt, {}});
+    nfa::SampleTermPredicate predicate = backend != nullptr ? &BackendTerms::Callback : nullptr;
+    for (auto& sample : nfa::FindSamples(query, in_order, predicate, backend)) {
+      matches.push_back(Match{std::move(sample), std::nullopt, {}});
+    }
+    if (backend != nullptr) KESTREL_TRY(backend->status());
     KESTREL_TRY(ApplyPipes(query, result));
     return result;
   }

@@ -254,6 +254,146 @@ int32_t HostState::CidrMatch(int32_t net, std::string_view ip16) {
   return 0;
 }
 
+namespace {
+constexpr int32_t kMaxRegisters = 1 << 16;
+constexpr uint32_t kMaxValues = 1 << 20;  // per evaluation
+}  // namespace
+
+std::optional<HostState::Range> HostState::Reg(int64_t reg) {
+  if (reg >= 0 && static_cast<size_t>(reg) < regs_.size()) {
+    Range r = regs_[reg];
+    if (r.end > r.begin && r.end <= values_.stack_size()) return r;
+  }
+  Fault(fmt::format("register {} holds no value", reg));
+  return std::nullopt;
+}
+
+void HostState::SetReg(int32_t dst, Range r) {
+  if (dst < 0 || dst >= kMaxRegisters) return Fault(fmt::format("bad register {}", dst));
+  if (values_.stack_size() > kMaxValues) return Fault(fmt::format("more than {} values in one evaluation", kMaxValues));
+  if (static_cast<size_t>(dst) >= regs_.size()) regs_.resize(dst + 1, Range{0, 0});
+  regs_[dst] = r;
+}
+
+void HostState::ValField(int32_t dst, int32_t ev, int32_t field) { SetReg(dst, values_.PushField(FieldValue(ev, field))); }
+
+void HostState::ValConst(int32_t dst, int32_t konst) {
+  if (BadHandle(konst, constants_.size(), "constant")) return;
+  SetReg(dst, values_.PushValue(constants_[konst]));
+}
+
+void HostState::ValTri(int32_t dst, int32_t tri) {
+  SetReg(dst, values_.PushValue(tri == 0 || tri == 1 ? Scalar::Bool(tri == 1) : Scalar::Null()));
+}
+
+void HostState::ValI64(int32_t dst, int64_t value) { SetReg(dst, values_.PushValue(Scalar::Int(value))); }
+
+void HostState::ValVar(int32_t dst, int32_t slot) {
+  if (slot < 0) return Fault(fmt::format("bad variable {}", slot));
+  SetReg(dst, values_.PushValue(values_.Variable(static_cast<uint32_t>(slot))));
+}
+
+void HostState::ValArith(int32_t dst, int32_t op, int32_t a, int32_t b) {
+  if (BadHandle(op, std::size(kHostArithOps), "arithmetic operator")) return;
+  auto ra = Reg(a), rb = Reg(b);
+  if (ra && rb) SetReg(dst, values_.PushArith(kHostArithOps[op], *ra, *rb));
+}
+
+void HostState::ValNeg(int32_t dst, int32_t a) {
+  if (auto ra = Reg(a)) SetReg(dst, values_.PushNeg(*ra));
+}
+
+void HostState::ValCall(int32_t dst, int32_t fn, int32_t args, int32_t argc, bool insensitive, int32_t matcher) {
+  if (BadHandle(fn, std::size(kHostBuiltins), "function") || argc < 0 || argc > 256) {
+    return Fault(fmt::format("bad call of function {} with {} arguments", fn, argc));
+  }
+  eql::Evaluator::Call call{kHostBuiltins[fn], insensitive, {}, nullptr};
+  if (call.builtin == eql::Builtin::kMatch || call.builtin == eql::Builtin::kWildcard) {
+    MatcherGroup* g = Group(matcher);
+    if (g == nullptr) return;
+    call.matchers = g->matchers;
+    call.exact = g->exact ? &*g->exact : nullptr;
+  }
+  if (argc < 1) return Fault(fmt::format("function {} called without arguments", fn));
+  list_.clear();
+  for (int32_t k = 0; k < argc; ++k) {
+    auto r = Reg(int64_t{args} + k);
+    if (!r) return;
+    list_.push_back(*r);
+  }
+  SetReg(dst, values_.PushCall(call, list_));
+}
+
+int32_t HostState::ValLen(int32_t reg) {
+  auto r = Reg(reg);
+  return r ? static_cast<int32_t>(r->size()) : 0;
+}
+
+int32_t HostState::ValBind(int32_t slot, int32_t reg, int32_t idx) {
+  auto r = Reg(reg);
+  if (!r) return 0;
+  if (slot < 0 || slot >= kMaxRegisters || idx < 0 || static_cast<uint32_t>(idx) >= r->size()) {
+    Fault(fmt::format("cannot bind element {} of register {} to variable {}", idx, reg, slot));
+    return 0;
+  }
+  const Scalar& s = values_.value(r->begin + idx);
+  if (s.is_null()) return 0;
+  values_.BindVariable(static_cast<uint32_t>(slot), s);
+  return 1;
+}
+
+int32_t HostState::ValTruth(int32_t reg) {
+  auto r = Reg(reg);
+  return r ? static_cast<int32_t>(values_.TruthOf(*r)) : 2;
+}
+
+int32_t HostState::ValCompare(int32_t op, int32_t a, int32_t b, bool insensitive) {
+  if (BadHandle(op, std::size(kHostCompareOps), "operator")) return 2;
+  auto ra = Reg(a), rb = Reg(b);
+  if (!ra || !rb) return 2;
+  return static_cast<int32_t>(values_.CompareValues(kHostCompareOps[op], *ra, *rb, insensitive));
+}
+
+int32_t HostState::ValIsNull(int32_t reg) {
+  auto r = Reg(reg);
+  return r && values_.IsNull(*r) ? 1 : 0;
+}
+
+int32_t HostState::ValInSet(int32_t reg, int32_t set) {
+  if (BadHandle(set, sets_.size(), "set")) return 2;
+  auto r = Reg(reg);
+  return r ? static_cast<int32_t>(values_.InSet(*r, sets_[set])) : 2;
+}
+
+int32_t HostState::ValInList(int32_t reg, int32_t items, int32_t count, bool insensitive) {
+  auto r = Reg(reg);
+  if (!r) return 2;
+  if (count < 0 || count > kMaxRegisters) {
+    Fault(fmt::format("bad list of {} registers", count));
+    return 2;
+  }
+  list_.clear();
+  for (int32_t k = 0; k < count; ++k) {
+    auto item = Reg(int64_t{items} + k);
+    if (!item) return 2;
+    list_.push_back(*item);
+  }
+  return static_cast<int32_t>(values_.InList(*r, list_, insensitive));
+}
+
+int32_t HostState::ValMatch(int32_t reg, int32_t matcher) {
+  MatcherGroup* g = Group(matcher);
+  auto r = g == nullptr ? std::nullopt : Reg(reg);
+  if (!r) return 2;
+  return static_cast<int32_t>(values_.MatchValues(*r, g->matchers, g->exact ? &*g->exact : nullptr));
+}
+
+int32_t HostState::Lineage(int32_t ev, int32_t kind, int32_t query) {
+  if (BadHandle(kind, std::size(kHostLineageKinds), "lineage kind") || query < 0) return 2;
+  return static_cast<int32_t>(
+      values_.LineageOf(kHostLineageKinds[kind], static_cast<uint32_t>(query), ev == 0 ? event_ : nullptr));
+}
+
 void HostState::AlertEmit(int32_t ev, std::string_view text) {
   constexpr size_t kMaxNotes = 8;
   constexpr size_t kMaxNoteBytes = 1024;
@@ -299,6 +439,29 @@ const HostApiV1 kTable = {
     .field_match = [](HostState* h, int32_t ev, int32_t f, int32_t m) { return h->FieldMatch(ev, f, m); },
     .field_cidr = [](HostState* h, int32_t ev, int32_t f, int32_t n) { return h->FieldCidr(ev, f, n); },
     .field_is_null = [](HostState* h, int32_t ev, int32_t f) { return h->FieldIsNull(ev, f); },
+    .val_field = [](HostState* h, int32_t d, int32_t ev, int32_t f) { h->ValField(d, ev, f); },
+    .val_const = [](HostState* h, int32_t d, int32_t k) { h->ValConst(d, k); },
+    .val_tri = [](HostState* h, int32_t d, int32_t t) { h->ValTri(d, t); },
+    .val_i64 = [](HostState* h, int32_t d, int64_t v) { h->ValI64(d, v); },
+    .val_var = [](HostState* h, int32_t d, int32_t s) { h->ValVar(d, s); },
+    .val_arith = [](HostState* h, int32_t d, int32_t op, int32_t a, int32_t b) { h->ValArith(d, op, a, b); },
+    .val_neg = [](HostState* h, int32_t d, int32_t a) { h->ValNeg(d, a); },
+    .val_call = [](HostState* h, int32_t d, int32_t fn, int32_t args, int32_t argc, int32_t ins, int32_t m) {
+      h->ValCall(d, fn, args, argc, ins != 0, m);
+    },
+    .val_len = [](HostState* h, int32_t r) { return h->ValLen(r); },
+    .val_bind = [](HostState* h, int32_t s, int32_t r, int32_t i) { return h->ValBind(s, r, i); },
+    .val_truth = [](HostState* h, int32_t r) { return h->ValTruth(r); },
+    .val_compare = [](HostState* h, int32_t op, int32_t a, int32_t b, int32_t ins) {
+      return h->ValCompare(op, a, b, ins != 0);
+    },
+    .val_is_null = [](HostState* h, int32_t r) { return h->ValIsNull(r); },
+    .val_in_set = [](HostState* h, int32_t r, int32_t s) { return h->ValInSet(r, s); },
+    .val_in_list = [](HostState* h, int32_t r, int32_t items, int32_t n, int32_t ins) {
+      return h->ValInList(r, items, n, ins != 0);
+    },
+    .val_match = [](HostState* h, int32_t r, int32_t m) { return h->ValMatch(r, m); },
+    .lineage = [](HostState* h, int32_t ev, int32_t kind, int32_t q) { return h->Lineage(ev, kind, q); },
     .str_match = [](HostState* h, int32_t m, const char* p, int32_t len) { return h->StrMatch(m, Bytes(p, len)); },
     .cidr_match = [](HostState* h, int32_t n, const char* p, int32_t len) { return h->CidrMatch(n, Bytes(p, len)); },
     .alert_emit = [](HostState* h, int32_t ev, const char* p, int32_t len) { h->AlertEmit(ev, Bytes(p, len)); },

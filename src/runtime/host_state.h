@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/arena.h"
+#include "eql/evaluator.h"
 #include "eql/ir.h"
 #include "eql/matcher.h"
 #include "event/event.h"
@@ -30,6 +31,18 @@ enum class Trust : uint8_t { kGenerated, kUser };
 inline constexpr eql::Op kHostCompareOps[] = {eql::Op::kEq, eql::Op::kNe, eql::Op::kLt,
                                               eql::Op::kLe, eql::Op::kGt, eql::Op::kGe};
 
+// val_arith's operator codes and val_call's function codes (docs/host-api.md).
+inline constexpr eql::Op kHostArithOps[] = {eql::Op::kAdd, eql::Op::kSub, eql::Op::kMul, eql::Op::kDiv,
+                                            eql::Op::kMod};
+inline constexpr eql::Builtin kHostBuiltins[] = {
+    eql::Builtin::kAdd,       eql::Builtin::kBetween,        eql::Builtin::kCidrMatch,     eql::Builtin::kConcat,
+    eql::Builtin::kDivide,    eql::Builtin::kEndsWith,       eql::Builtin::kIndexOf,       eql::Builtin::kLength,
+    eql::Builtin::kModulo,    eql::Builtin::kMultiply,       eql::Builtin::kNumber,        eql::Builtin::kStartsWith,
+    eql::Builtin::kString,    eql::Builtin::kStringContains, eql::Builtin::kSubstring,     eql::Builtin::kSubtract,
+    eql::Builtin::kArrayContains, eql::Builtin::kMatch,      eql::Builtin::kWildcard};
+inline constexpr eql::LineageKind kHostLineageKinds[] = {eql::LineageKind::kChild, eql::LineageKind::kDescendant,
+                                                         eql::LineageKind::kEvent};
+
 // Element kinds of the Host API (eql::SKind's order).
 enum class ElementKind : int32_t { kNull = 0, kBool, kInt, kFloat, kString, kIp, kTimestamp };
 
@@ -37,14 +50,18 @@ class HostState {
  public:
   explicit HostState(const SchemaRegistry& registry) : registry_(registry) {}
 
-  // The event pred_eval runs on (handle 0); clears the per-event caches and notes.
+  // The event pred_eval runs on (handle 0); clears the per-event caches, values and notes.
   void set_event(const Event* event) {
     event_ = event;
     cached_field_ = -1;
     cached_value_ = nullptr;
     notes_.clear();
     scratch_.Reset();
+    values_.BeginValues();
+    regs_.clear();
   }
+  // Answers the lineage function (null without one).
+  void set_lineage(eql::LineageOracle* oracle) { values_.set_lineage(oracle); }
 
   // The first fault since the last call, if any ("" when none).
   const std::string& fault() const { return fault_; }
@@ -80,6 +97,25 @@ class HostState {
   int32_t StrMatch(int32_t matcher, std::string_view text);
   int32_t CidrMatch(int32_t net, std::string_view ip16);
 
+  // Values (eql::Evaluator's value machine): the writers fill register `dst`, the tests answer a tri.
+  void ValField(int32_t dst, int32_t ev, int32_t field);
+  void ValConst(int32_t dst, int32_t konst);
+  void ValTri(int32_t dst, int32_t tri);
+  void ValI64(int32_t dst, int64_t value);
+  void ValVar(int32_t dst, int32_t slot);
+  void ValArith(int32_t dst, int32_t op, int32_t a, int32_t b);
+  void ValNeg(int32_t dst, int32_t a);
+  void ValCall(int32_t dst, int32_t fn, int32_t args, int32_t argc, bool insensitive, int32_t matcher);
+  int32_t ValLen(int32_t reg);
+  int32_t ValBind(int32_t slot, int32_t reg, int32_t idx);
+  int32_t ValTruth(int32_t reg);
+  int32_t ValCompare(int32_t op, int32_t a, int32_t b, bool insensitive);
+  int32_t ValIsNull(int32_t reg);
+  int32_t ValInSet(int32_t reg, int32_t set);
+  int32_t ValInList(int32_t reg, int32_t items, int32_t count, bool insensitive);
+  int32_t ValMatch(int32_t reg, int32_t matcher);
+  int32_t Lineage(int32_t ev, int32_t kind, int32_t query);
+
   void AlertEmit(int32_t ev, std::string_view text);
 
   // For a fault found by a binding (e.g. a Wasm pointer out of bounds).
@@ -101,6 +137,12 @@ class HostState {
     bool exact_ready = false;
   };
   MatcherGroup* Group(int32_t matcher);
+  using Range = eql::Evaluator::Range;
+  // Register `reg`'s range, or nullopt (a fault) when it is out of range or was never written
+  // since the event was set.
+  std::optional<Range> Reg(int64_t reg);
+  // Stores `r` in register `dst` (a fault when out of range or when the values outgrow their bound).
+  void SetReg(int32_t dst, Range r);
 
   const SchemaRegistry& registry_;
   std::vector<std::optional<FieldId>> fields_;  // by field handle
@@ -116,6 +158,9 @@ class HostState {
   std::vector<std::string> notes_;
   std::string fault_;
   Arena scratch_{4096};
+  eql::Evaluator values_;     // its value machine holds the registers' values
+  std::vector<Range> regs_;   // by register; {0, 0}: not written
+  std::vector<Range> list_;   // val_call / val_in_list's registers, reused
 };
 
 }  // namespace kestrel::runtime

@@ -54,6 +54,23 @@ return function(api, state)
   k.field_is_null = function(ev, f) return H.field_is_null(host, ev, f) end
   k.str_match = function(m, text) return H.str_match(host, m, text, #text) end
   k.cidr_match = function(net, ip) return H.cidr_match(host, net, ip, #ip) end
+  k.val_field = function(dst, ev, f) H.val_field(host, dst, ev, f) end
+  k.val_const = function(dst, konst) H.val_const(host, dst, konst) end
+  k.val_tri = function(dst, tri) H.val_tri(host, dst, tri) end
+  k.val_i64 = function(dst, value) H.val_i64(host, dst, value) end
+  k.val_var = function(dst, slot) H.val_var(host, dst, slot) end
+  k.val_arith = function(dst, op, a, b) H.val_arith(host, dst, op, a, b) end
+  k.val_neg = function(dst, a) H.val_neg(host, dst, a) end
+  k.val_call = function(dst, fn, args, argc, insensitive, m) H.val_call(host, dst, fn, args, argc, insensitive, m or -1) end
+  k.val_len = function(reg) return H.val_len(host, reg) end
+  k.val_bind = function(slot, reg, i) return H.val_bind(host, slot, reg, i) end
+  k.val_truth = function(reg) return H.val_truth(host, reg) end
+  k.val_compare = function(op, a, b, insensitive) return H.val_compare(host, op, a, b, insensitive) end
+  k.val_is_null = function(reg) return H.val_is_null(host, reg) end
+  k.val_in_set = function(reg, set) return H.val_in_set(host, reg, set) end
+  k.val_in_list = function(reg, items, count, insensitive) return H.val_in_list(host, reg, items, count, insensitive) end
+  k.val_match = function(reg, m) return H.val_match(host, reg, m) end
+  k.lineage = function(ev, kind, query) return H.lineage(host, ev, kind, query) end
   k.alert_emit = function(ev, text) H.alert_emit(host, ev, text, #text) end
   return k
 end

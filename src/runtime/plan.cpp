@@ -19,7 +19,8 @@ class Planner {
  public:
   Planner(const eql::Program& p, const SchemaRegistry& r, std::string_view q) : p_(p), registry_(r), query_(q) {}
 
-  Result<uint32_t> Node(uint32_t id);
+  Result<uint32_t> Node(uint32_t id);                 // a condition
+  Result<uint32_t> Value(uint32_t id, uint32_t reg);  // a value, into register `reg`
   PredicatePlan plan;
 
  private:
@@ -35,10 +36,28 @@ class Planner {
   uint32_t Field(FieldId id);
   uint32_t Constant(const Scalar& s);
   uint32_t Add(PlanNode n) {
-    plan.nodes.push_back(n);
+    plan.nodes.push_back(std::move(n));
     return static_cast<uint32_t>(plan.nodes.size() - 1);
   }
   const IrNode& Child(const IrNode& n, size_t k) const { return p_.nodes[n.children[k]]; }
+  uint32_t NewRegister() { return plan.registers++; }
+  // A condition on the value of IR node `child`: `kind` with value a.
+  Result<uint32_t> OnValue(PlanNode out, uint32_t child) {
+    KESTREL_ASSIGN_OR_RETURN(uint32_t a, Value(child, NewRegister()));
+    out.a = a;
+    return Add(std::move(out));
+  }
+  // The values of IR nodes `children[from..]` into consecutive registers (out.first_reg, out.args).
+  Status Values(PlanNode& out, const IrNode& n, size_t from) {
+    out.first_reg = plan.registers;
+    plan.registers += static_cast<uint32_t>(n.children.size() - from);
+    for (size_t k = from; k < n.children.size(); ++k) {
+      KESTREL_ASSIGN_OR_RETURN(uint32_t v, Value(n.children[k], out.first_reg + static_cast<uint32_t>(k - from)));
+      out.args.push_back(v);
+    }
+    return Ok();
+  }
+  uint32_t Matchers(const IrNode& n);
 
   const eql::Program& p_;
   const SchemaRegistry& registry_;
@@ -97,18 +116,21 @@ Result<uint32_t> Planner::Node(uint32_t id) {
       const IrNode& a = Child(n, 0);
       const IrNode& b = Child(n, 1);
       bool field_left = a.op == IrOp::kField && b.op == IrOp::kConst;
+      out.cmp = n.cmp;
+      out.insensitive = n.insensitive;
       if (!field_left && !(a.op == IrOp::kConst && b.op == IrOp::kField)) {
-        return Unsupported(n, "a comparison that is not between a field and a constant");
+        out.kind = PlanNode::Kind::kValCompare;
+        KESTREL_ASSIGN_OR_RETURN(out.a, Value(n.children[0], NewRegister()));
+        KESTREL_ASSIGN_OR_RETURN(out.b, Value(n.children[1], NewRegister()));
+        return Add(std::move(out));
       }
       out.kind = PlanNode::Kind::kCompare;
       out.field = Field((field_left ? a : b).field);
       out.handle = Constant((field_left ? b : a).constant);
       out.cmp = field_left ? n.cmp : eql::Mirror(n.cmp);
-      out.insensitive = n.insensitive;
       return Add(out);
     }
     case IrOp::kInSet: {
-      if (Child(n, 0).op != IrOp::kField) return Unsupported(n, "`in` on a computed value");
       const eql::LiteralSet& set = p_.sets[n.index];
       PlanSet s;
       s.insensitive = set.insensitive;
@@ -117,40 +139,40 @@ Result<uint32_t> Planner::Node(uint32_t id) {
         return false;
       });
       for (const Scalar& x : set.others) s.items.push_back(Constant(x));
-      out.kind = PlanNode::Kind::kInSet;
-      out.field = Field(Child(n, 0).field);
       out.handle = static_cast<uint32_t>(plan.sets.size());
       out.negated = n.negated;
       plan.sets.push_back(std::move(s));
+      if (Child(n, 0).op != IrOp::kField) {
+        out.kind = PlanNode::Kind::kValInSet;
+        return OnValue(std::move(out), n.children[0]);
+      }
+      out.kind = PlanNode::Kind::kInSet;
+      out.field = Field(Child(n, 0).field);
       return Add(out);
     }
     case IrOp::kMatch: {
-      if (Child(n, 0).op != IrOp::kField) return Unsupported(n, "a pattern match on a computed value");
-      std::vector<PlanPattern> group;
-      for (uint32_t m = 0; m < n.count; ++m) {
-        const eql::Matcher& matcher = p_.matchers[n.index + m];
-        bool regex = matcher.kind() == eql::Matcher::Kind::kRegex;
-        group.push_back({regex, matcher.insensitive(), regex ? matcher.literal() : matcher.Glob()});
+      out.handle = Matchers(n);
+      if (Child(n, 0).op != IrOp::kField) {
+        out.kind = PlanNode::Kind::kValMatch;
+        return OnValue(std::move(out), n.children[0]);
       }
       out.kind = PlanNode::Kind::kMatch;
       out.field = Field(Child(n, 0).field);
-      out.handle = static_cast<uint32_t>(plan.matchers.size());
-      plan.matchers.push_back(std::move(group));
       return Add(out);
     }
     case IrOp::kCall: {
-      if (n.builtin != eql::Builtin::kCidrMatch) return Unsupported(n, "this function call");
-      if (n.count == 0 || Child(n, 0).op != IrOp::kField || n.children.size() != n.count + 1) {
-        return Unsupported(n, "cidrMatch on a computed value or computed networks");
+      // cidrMatch(field, constant networks...): the field test, as EvalBool decides it.
+      bool constant_nets = n.builtin == eql::Builtin::kCidrMatch && n.count > 0 &&
+                           Child(n, 0).op == IrOp::kField && n.children.size() == n.count + 1;
+      for (size_t k = 1; constant_nets && k < n.children.size(); ++k) {
+        constant_nets = Child(n, k).op == IrOp::kConst && Child(n, k).constant.kind == SKind::kString;
+      }
+      if (!constant_nets) {
+        out.kind = PlanNode::Kind::kTruth;
+        return OnValue(std::move(out), id);
       }
       std::vector<std::string> nets;
-      for (size_t k = 1; k < n.children.size(); ++k) {
-        const IrNode& c = Child(n, k);
-        if (c.op != IrOp::kConst || c.constant.kind != SKind::kString) {
-          return Unsupported(n, "cidrMatch with computed networks");
-        }
-        nets.emplace_back(c.constant.s);
-      }
+      for (size_t k = 1; k < n.children.size(); ++k) nets.emplace_back(Child(n, k).constant.s);
       out.kind = PlanNode::Kind::kCidr;
       out.field = Field(Child(n, 0).field);
       out.handle = static_cast<uint32_t>(plan.nets.size());
@@ -159,25 +181,113 @@ Result<uint32_t> Planner::Node(uint32_t id) {
     }
     case IrOp::kIsNull:
     case IrOp::kIsNotNull:
-      if (Child(n, 0).op != IrOp::kField) return Unsupported(n, "a null test on a computed value");
+      if (Child(n, 0).op != IrOp::kField) {
+        out.kind = n.op == IrOp::kIsNull ? PlanNode::Kind::kValIsNull : PlanNode::Kind::kValIsNotNull;
+        return OnValue(std::move(out), n.children[0]);
+      }
       out.kind = n.op == IrOp::kIsNull ? PlanNode::Kind::kIsNull : PlanNode::Kind::kIsNotNull;
       out.field = Field(Child(n, 0).field);
       return Add(out);
-    case IrOp::kField: return Unsupported(n, "a field used as a condition");
+    case IrOp::kInList: {
+      out.kind = PlanNode::Kind::kValInList;
+      out.negated = n.negated;
+      out.insensitive = n.insensitive;
+      KESTREL_ASSIGN_OR_RETURN(out.a, Value(n.children[0], NewRegister()));
+      KESTREL_TRY(Values(out, n, 1));
+      return Add(std::move(out));
+    }
+    case IrOp::kLineage:
+      out.kind = PlanNode::Kind::kLineage;
+      out.lineage = static_cast<int32_t>(
+          std::find(std::begin(kHostLineageKinds), std::end(kHostLineageKinds), n.lineage) - std::begin(kHostLineageKinds));
+      out.handle = n.index;
+      return Add(out);
+    case IrOp::kField:
     case IrOp::kArith:
-    case IrOp::kNeg: return Unsupported(n, "arithmetic");
-    case IrOp::kInList: return Unsupported(n, "`in` a list of computed values");
-    case IrOp::kLineage: return Unsupported(n, "a lineage condition");
-    case IrOp::kVariable: return Unsupported(n, "an array function's variable");
+    case IrOp::kNeg:
+    case IrOp::kVariable:
+      out.kind = PlanNode::Kind::kTruth;  // a value used as a condition: true only when it is true
+      return OnValue(std::move(out), id);
   }
   return Unsupported(n, "this node");
+}
+
+uint32_t Planner::Matchers(const IrNode& n) {
+  std::vector<PlanPattern> group;
+  for (uint32_t m = 0; m < n.count; ++m) {
+    const eql::Matcher& matcher = p_.matchers[n.index + m];
+    bool regex = matcher.kind() == eql::Matcher::Kind::kRegex;
+    group.push_back({regex, matcher.insensitive(), regex ? matcher.literal() : matcher.Glob()});
+  }
+  plan.matchers.push_back(std::move(group));
+  return static_cast<uint32_t>(plan.matchers.size() - 1);
+}
+
+Result<uint32_t> Planner::Value(uint32_t id, uint32_t reg) {
+  const IrNode& n = p_.nodes[id];
+  PlanNode out;
+  out.reg = reg;
+  switch (n.op) {
+    case IrOp::kConst:
+      out.kind = PlanNode::Kind::kConstant;
+      out.handle = Constant(n.constant);
+      return Add(std::move(out));
+    case IrOp::kField:
+      out.kind = PlanNode::Kind::kField;
+      out.field = Field(n.field);
+      return Add(std::move(out));
+    case IrOp::kVariable:
+      out.kind = PlanNode::Kind::kVariable;
+      out.handle = n.index;
+      return Add(std::move(out));
+    case IrOp::kArith: {
+      out.kind = PlanNode::Kind::kArith;
+      out.cmp = n.cmp;
+      KESTREL_ASSIGN_OR_RETURN(out.a, Value(n.children[0], NewRegister()));
+      KESTREL_ASSIGN_OR_RETURN(out.b, Value(n.children[1], NewRegister()));
+      return Add(std::move(out));
+    }
+    case IrOp::kNeg: {
+      out.kind = PlanNode::Kind::kNeg;
+      KESTREL_ASSIGN_OR_RETURN(out.a, Value(n.children[0], NewRegister()));
+      return Add(std::move(out));
+    }
+    case IrOp::kCall: {
+      out.builtin = n.builtin;
+      if (n.builtin == eql::Builtin::kArrayCount || n.builtin == eql::Builtin::kArraySearch) {
+        out.kind = PlanNode::Kind::kArrayLoop;
+        out.handle = n.index;
+        KESTREL_ASSIGN_OR_RETURN(out.a, Value(n.children[0], NewRegister()));
+        KESTREL_ASSIGN_OR_RETURN(out.b, Node(n.children[1]));
+        return Add(std::move(out));
+      }
+      out.kind = PlanNode::Kind::kCall;
+      out.insensitive = n.insensitive;
+      out.handle = UINT32_MAX;
+      if (n.builtin == eql::Builtin::kMatch || n.builtin == eql::Builtin::kWildcard) out.handle = Matchers(n);
+      KESTREL_TRY(Values(out, n, 0));
+      return Add(std::move(out));
+    }
+    default: {  // a condition used as a value
+      out.kind = PlanNode::Kind::kTri;
+      KESTREL_ASSIGN_OR_RETURN(out.a, Node(id));
+      return Add(std::move(out));
+    }
+  }
 }
 
 }  // namespace
 
 int32_t HostOpCode(eql::Op op) {
   const auto* code = std::find(std::begin(kHostCompareOps), std::end(kHostCompareOps), op);
-  return static_cast<int32_t>(code - std::begin(kHostCompareOps));  // plans hold comparison operators only
+  if (code != std::end(kHostCompareOps)) return static_cast<int32_t>(code - std::begin(kHostCompareOps));
+  return static_cast<int32_t>(std::find(std::begin(kHostArithOps), std::end(kHostArithOps), op) -
+                              std::begin(kHostArithOps));
+}
+
+int32_t HostBuiltinCode(eql::Builtin b) {
+  return static_cast<int32_t>(std::find(std::begin(kHostBuiltins), std::end(kHostBuiltins), b) -
+                              std::begin(kHostBuiltins));
 }
 
 Result<PredicatePlan> MakePlan(const eql::Program& program, const SchemaRegistry& registry, std::string_view query) {

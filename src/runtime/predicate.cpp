@@ -121,6 +121,11 @@ Verdict Predicate::Eval(const Event& event, uint64_t budget) {
   return Verdict::kFault;
 }
 
+void Predicate::set_lineage(eql::LineageOracle* oracle) {
+  if (wasm_) wasm_->host().set_lineage(oracle);
+  if (lua_) lua_->host().set_lineage(oracle);
+}
+
 std::span<const std::string> Predicate::notes() const {
   if (wasm_) return wasm_->host().notes();
   if (lua_) return lua_->host().notes();

@@ -97,6 +97,9 @@ class Predicate {
     if (backend_ == Backend::kNative) return context_->native().Matches(*program_, event);
     return Eval(event, budget) == Verdict::kTrue;
   }
+  // Answers lineage conditions (null without one); the native backend asks the context's
+  // evaluator, whose oracle the caller sets.
+  void set_lineage(eql::LineageOracle* oracle);
   // Why the last Eval faulted or overran.
   std::string_view last_error() const;
   // The notes the last Eval attached with alert_emit (Wasm / Lua; empty for native).

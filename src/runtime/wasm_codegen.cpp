@@ -1,6 +1,7 @@
 #include "runtime/wasm_codegen.h"
 
 #include <algorithm>
+#include <set>
 #include <type_traits>
 
 #include "runtime/host_api.h"
@@ -37,29 +38,52 @@ struct Imports {
 #undef KESTREL_HOST_FN
 };
 
+// The Host API functions `plan` calls.
+std::set<std::string_view> FunctionsOf(const PredicatePlan& plan) {
+  using K = PlanNode::Kind;
+  std::set<std::string_view> used;
+  if (!plan.fields.empty()) used.insert("field_id");
+  if (!plan.constants.empty()) used.insert("const_new");
+  if (!plan.sets.empty()) used.insert({"set_new", "set_add"});
+  if (!plan.matchers.empty()) used.insert({"matcher_new", "matcher_add"});
+  if (!plan.nets.empty()) used.insert({"net_new", "net_add"});
+  for (const PlanNode& n : plan.nodes) {
+    switch (n.kind) {
+      case K::kAnd: case K::kOr: case K::kNot: case K::kConst: break;
+      case K::kCompare: used.insert("field_compare"); break;
+      case K::kInSet: used.insert("field_in_set"); break;
+      case K::kMatch: used.insert("field_match"); break;
+      case K::kCidr: used.insert("field_cidr"); break;
+      case K::kIsNull: case K::kIsNotNull: used.insert("field_is_null"); break;
+      case K::kTruth: used.insert("val_truth"); break;
+      case K::kValCompare: used.insert("val_compare"); break;
+      case K::kValIsNull: case K::kValIsNotNull: used.insert("val_is_null"); break;
+      case K::kValInSet: used.insert("val_in_set"); break;
+      case K::kValInList: used.insert("val_in_list"); break;
+      case K::kValMatch: used.insert("val_match"); break;
+      case K::kLineage: used.insert("lineage"); break;
+      case K::kField: used.insert("val_field"); break;
+      case K::kConstant: used.insert("val_const"); break;
+      case K::kTri: used.insert("val_tri"); break;
+      case K::kVariable: used.insert("val_var"); break;
+      case K::kArith: used.insert("val_arith"); break;
+      case K::kNeg: used.insert("val_neg"); break;
+      case K::kCall: used.insert("val_call"); break;
+      case K::kArrayLoop:
+        used.insert({"val_len", "val_bind", n.builtin == eql::Builtin::kArrayCount ? "val_i64" : "val_tri"});
+        break;
+    }
+  }
+  return used;
+}
+
 // Imports the Host API functions `plan` uses (each instance binds only those).
 Imports AddImports(ModuleWriter& w, const PredicatePlan& plan) {
-  using K = PlanNode::Kind;
-  auto uses = [&](K kind) {
-    return std::any_of(plan.nodes.begin(), plan.nodes.end(), [&](const PlanNode& n) { return n.kind == kind; });
-  };
-  const bool needed[] = {
-      !plan.fields.empty(), !plan.constants.empty(), !plan.sets.empty(), !plan.sets.empty(),
-      !plan.matchers.empty(), !plan.matchers.empty(), !plan.nets.empty(), !plan.nets.empty(),
-      uses(K::kCompare), uses(K::kInSet), uses(K::kMatch), uses(K::kCidr), uses(K::kIsNull) || uses(K::kIsNotNull)};
-  const std::string_view names[] = {"field_id", "const_new", "set_new", "set_add", "matcher_new", "matcher_add",
-                                    "net_new", "net_add", "field_compare", "field_in_set", "field_match",
-                                    "field_cidr", "field_is_null"};
-  auto wanted = [&](std::string_view name) {
-    for (size_t i = 0; i < std::size(names); ++i) {
-      if (names[i] == name) return needed[i];
-    }
-    return false;  // the accessors for user-written predicates
-  };
+  std::set<std::string_view> used = FunctionsOf(plan);
   Imports im;
   const HostApiV1& api = HostApi();
 #define KESTREL_HOST_FN(result, name, params) \
-  if (wanted(#name)) im.name = w.AddImport("kestrel", #name, ImportType(api.name));
+  if (used.count(#name) != 0) im.name = w.AddImport("kestrel", #name, ImportType(api.name));
 #include "runtime/host_api.def"
 #undef KESTREL_HOST_FN
   return im;
@@ -82,6 +106,10 @@ class Emitter {
   void EmitInit();
   void EmitLeaf(Code& c, const PlanNode& n);
   void EmitTree(Code& c, uint32_t node);
+  void EmitValue(Code& c, uint32_t node);
+  void EmitArrayLoop(Code& c, const PlanNode& n);
+  static Code& Reg(Code& c, uint32_t reg) { return c.I32(static_cast<int32_t>(reg)); }
+  uint32_t RegOf(uint32_t node) const { return plan_.nodes[node].reg; }
   static void Not(Code& c, uint32_t tmp);
 
   const PredicatePlan& plan_;
@@ -162,18 +190,118 @@ void Emitter::EmitLeaf(Code& c, const PlanNode& n) {
   }
 }
 
-// Pushes the tri of plan node `node` (pred_eval's locals: 0 ev, 1 ctx).
+// Fills the register of value node `node` (pred_eval's locals: 0 ev, 1 ctx).
+void Emitter::EmitValue(Code& c, uint32_t node) {
+  using K = PlanNode::Kind;
+  const PlanNode& n = plan_.nodes[node];
+  switch (n.kind) {
+    case K::kField: Reg(c, n.reg).Get(0).I32(static_cast<int32_t>(n.field)).Call(im_.val_field); break;
+    case K::kConstant: Reg(c, n.reg).I32(static_cast<int32_t>(n.handle)).Call(im_.val_const); break;
+    case K::kTri:
+      Reg(c, n.reg);
+      EmitTree(c, n.a);
+      c.Call(im_.val_tri);
+      break;
+    case K::kVariable: Reg(c, n.reg).I32(static_cast<int32_t>(n.handle)).Call(im_.val_var); break;
+    case K::kArith:
+      EmitValue(c, n.a);
+      EmitValue(c, n.b);
+      Reg(c, n.reg).I32(HostOpCode(n.cmp));
+      Reg(c, RegOf(n.a));
+      Reg(c, RegOf(n.b)).Call(im_.val_arith);
+      break;
+    case K::kNeg:
+      EmitValue(c, n.a);
+      Reg(c, n.reg);
+      Reg(c, RegOf(n.a)).Call(im_.val_neg);
+      break;
+    case K::kCall:
+      for (uint32_t arg : n.args) EmitValue(c, arg);
+      Reg(c, n.reg).I32(HostBuiltinCode(n.builtin));
+      Reg(c, n.first_reg).I32(static_cast<int32_t>(n.args.size())).I32(n.insensitive ? 1 : 0);
+      c.I32(n.handle == UINT32_MAX ? -1 : static_cast<int32_t>(n.handle)).Call(im_.val_call);
+      break;
+    case K::kArrayLoop: EmitArrayLoop(c, n); break;
+    default: break;  // conditions: EmitTree
+  }
+}
+
+// arrayCount / arraySearch: counts the elements of value a (bound to the variable) for which
+// condition b is true.
+void Emitter::EmitArrayLoop(Code& c, const PlanNode& n) {
+  EmitValue(c, n.a);
+  uint32_t len = c.AddLocal(ValType::kI32, 2), i = c.AddLocal(ValType::kI32, 2), count = c.AddLocal(ValType::kI32, 2);
+  Reg(c, RegOf(n.a)).Call(im_.val_len).Set(len);
+  c.I32(0).Set(i).I32(0).Set(count);
+  c.Begin(Opcode::kBlock).Begin(Opcode::kLoop);
+  c.Get(i).Get(len).Op(Opcode::kI32GeS).OpIndex(Opcode::kBrIf, 1);
+  c.I32(static_cast<int32_t>(n.handle));
+  Reg(c, RegOf(n.a)).Get(i).Call(im_.val_bind);
+  c.Begin(Opcode::kIf);
+  EmitTree(c, n.b);
+  c.I32(1).Op(Opcode::kI32Eq).Begin(Opcode::kIf).Get(count).I32(1).Op(Opcode::kI32Add).Set(count).Op(Opcode::kEnd);
+  c.Op(Opcode::kEnd);
+  c.Get(i).I32(1).Op(Opcode::kI32Add).Set(i).OpIndex(Opcode::kBr, 0);
+  c.Op(Opcode::kEnd).Op(Opcode::kEnd);
+  Reg(c, n.reg);
+  if (n.builtin == eql::Builtin::kArrayCount) {
+    c.Get(count).Op(Opcode::kI64ExtendI32S).Call(im_.val_i64);
+  } else {
+    c.Get(count).I32(0).Op(Opcode::kI32GtS).Call(im_.val_tri);
+  }
+}
+
+// Pushes the tri of condition `node` (pred_eval's locals: 0 ev, 1 ctx).
 void Emitter::EmitTree(Code& c, uint32_t node) {
   using K = PlanNode::Kind;
   const PlanNode& n = plan_.nodes[node];
-  if (plan_.IsLeaf(n)) {
-    if (n.kind == K::kConst) {
-      c.I32(n.tri);
-    } else {
+  auto not_if_negated = [&] {
+    if (n.negated) Not(c, c.AddLocal(ValType::kI32, 2));
+  };
+  switch (n.kind) {
+    case K::kConst: c.I32(n.tri); return;
+    case K::kCompare: case K::kInSet: case K::kMatch: case K::kCidr: case K::kIsNull: case K::kIsNotNull:
       EmitLeaf(c, n);
-      if (n.kind == K::kInSet && n.negated) Not(c, c.AddLocal(ValType::kI32, 2));
-    }
-    return;
+      if (n.kind == K::kInSet) not_if_negated();
+      return;
+    case K::kTruth:
+      EmitValue(c, n.a);
+      Reg(c, RegOf(n.a)).Call(im_.val_truth);
+      return;
+    case K::kValCompare:
+      EmitValue(c, n.a);
+      EmitValue(c, n.b);
+      c.I32(HostOpCode(n.cmp));
+      Reg(c, RegOf(n.a));
+      Reg(c, RegOf(n.b)).I32(n.insensitive ? 1 : 0).Call(im_.val_compare);
+      return;
+    case K::kValIsNull:
+    case K::kValIsNotNull:
+      EmitValue(c, n.a);
+      Reg(c, RegOf(n.a)).Call(im_.val_is_null);
+      if (n.kind == K::kValIsNotNull) c.Op(Opcode::kI32Eqz);
+      return;
+    case K::kValInSet:
+      EmitValue(c, n.a);
+      Reg(c, RegOf(n.a)).I32(static_cast<int32_t>(n.handle)).Call(im_.val_in_set);
+      not_if_negated();
+      return;
+    case K::kValInList:
+      EmitValue(c, n.a);
+      for (uint32_t arg : n.args) EmitValue(c, arg);
+      Reg(c, RegOf(n.a));
+      Reg(c, n.first_reg).I32(static_cast<int32_t>(n.args.size())).I32(n.insensitive ? 1 : 0).Call(im_.val_in_list);
+      not_if_negated();
+      return;
+    case K::kValMatch:
+      EmitValue(c, n.a);
+      Reg(c, RegOf(n.a)).I32(static_cast<int32_t>(n.handle)).Call(im_.val_match);
+      return;
+    case K::kLineage:
+      c.Get(0).I32(n.lineage).I32(static_cast<int32_t>(n.handle)).Call(im_.lineage);
+      return;
+    case K::kAnd: case K::kOr: case K::kNot: break;
+    default: c.I32(2); return;  // values are not conditions (plans never ask)
   }
   uint32_t l = c.AddLocal(ValType::kI32, 2);
   if (n.kind == K::kNot) {
@@ -201,8 +329,9 @@ void Emitter::EmitTree(Code& c, uint32_t node) {
 std::vector<uint8_t> Emitter::Emit() {
   im_ = AddImports(w_, plan_);
   uint32_t abi = w_.AddGlobal(ValType::kI32, false, kHostAbiVersion);
-  // Straight-line code: an evaluation's cost is bounded by the plan's size, so the runtime
-  // checks the budget against it once instead of metering every call.
+  // Straight-line code but for arrayCount / arraySearch, which loop once per element of an
+  // event's array: an evaluation's cost is bounded by the plan's size (times those arrays'
+  // lengths), so the runtime checks the budget against it once instead of metering every call.
   uint32_t cost = w_.AddGlobal(ValType::kI64, false, static_cast<int64_t>(plan_.nodes.size()));
   EmitInit();
   Code eval;

@@ -23,6 +23,7 @@ enum class Opcode : uint8_t {
   kI32Eqz = 0x45, kI32Eq = 0x46, kI32Ne = 0x47, kI32LtS = 0x48, kI32GtS = 0x4A, kI32LeS = 0x4C,
   kI32GeS = 0x4E, kI64Eq = 0x51, kI64LtS = 0x53, kI64GtS = 0x55,
   kI32Add = 0x6A, kI32Sub = 0x6B, kI32And = 0x71, kI32Or = 0x72, kI32Xor = 0x73, kI64Sub = 0x7D,
+  kI64ExtendI32S = 0xAC,
 };
 inline constexpr uint8_t kBlockVoid = 0x40;
 
