@@ -233,7 +233,11 @@ void DetectionEngine::EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std
 
 EngineStats DetectionEngine::stats() const {
   EngineStats s = stats_;
-  for (const SequenceRule& seq : sequences_) s.state.Add(seq.runner->stats());
+  for (const SequenceRule& seq : sequences_) {
+    s.state.Add(seq.runner->stats());
+    // Stages on the native backend: the other backends count theirs in SequenceTerm.
+    s.backends[static_cast<size_t>(runtime::Backend::kNative)].evaluations += seq.runner->native_evaluations();
+  }
   return s;
 }
 

@@ -54,8 +54,13 @@ bool SequenceRunner::TermMatches(uint64_t may_match, uint32_t term_index, const 
   if (!MayMatch(may_match, term_index)) return false;
   uint8_t& known = term_matches_[term_index];
   if (known == kUnknown) {
-    bool yes = term_predicate_ != nullptr ? term_predicate_(term_predicate_context_, term_index, event)
-                                          : evaluator_.Matches(term.filter, event);
+    bool yes;
+    if (term_predicate_ != nullptr) {
+      yes = term_predicate_(term_predicate_context_, term_index, event);
+    } else {
+      ++native_evaluations_;
+      yes = evaluator_.Matches(term.filter, event);
+    }
     known = yes ? kYes : kNo;
   }
   return known == kYes;

@@ -75,6 +75,8 @@ class SequenceRunner {
   }
 
   const StateStats& stats() const { return store_.stats(); }
+  // Stage conditions this runner evaluated itself (without a term predicate).
+  uint64_t native_evaluations() const { return native_evaluations_; }
   uint64_t matches() const { return matches_; }
   void set_lineage(eql::LineageOracle* oracle) { evaluator_.set_lineage(oracle); }
 
@@ -127,6 +129,7 @@ class SequenceRunner {
   StateStore store_;
   eql::Evaluator evaluator_;
   TermPredicate term_predicate_ = nullptr;
+  uint64_t native_evaluations_ = 0;
   void* term_predicate_context_ = nullptr;
   JoinKeyExtractor keys_extractor_;
   SharedJoinKeys* shared_keys_ = nullptr;
