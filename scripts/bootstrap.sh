@@ -10,8 +10,12 @@ packages=(
   # libraries
   libexpected-dev libsimdjson-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev libre2-dev
   libtomlplusplus-dev libvectorscan-dev wabt libluajit-5.1-dev
+  # the live source: BPF programs (clang above), skeletons and loading
+  libbpf-dev bpftool libelf-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the live source's overhead benchmark compares with bpftrace
+  bpftrace
 )
 
 missing=()

@@ -20,5 +20,6 @@ CommandFn AddStatsCommand(CLI::App& app);
 CommandFn AddExplainCommand(CLI::App& app);
 CommandFn AddQueryCommand(CLI::App& app);
 CommandFn AddReplayCommand(CLI::App& app);
+CommandFn AddRunCommand(CLI::App& app);
 
 }  // namespace kestrel::cli

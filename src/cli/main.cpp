@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   commands["query"] = AddQueryCommand(app);
   commands["replay"] = AddReplayCommand(app);
   commands["compile"] = AddCompileCommand(app);
+  commands["run"] = AddRunCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_options.h"
+#include "cli/rule_setup.h"
 #include "engine/engine_config.h"
 #include "engine/rule.h"
 #include "event/event_builder.h"
@@ -20,15 +21,11 @@ namespace {
 
 struct ReplayCommandOptions {
   InputOptions input;
-  std::string rules;
+  RuleSetupOptions setup;
   std::string output = "-";
-  std::string config;
-  std::string dialect = "es";
   size_t threads = 1;
-  std::string backend;  // empty: the config's
   std::string metrics;  // --metrics FILE
   bool verify = false;
-  bool skip_bad_rules = false;
 };
 
 std::string Bytes(uint64_t n) {
@@ -127,28 +124,7 @@ std::string MetricsJson(const replay::ReplaySummary& s, const engine::RuleSet& r
   return out;
 }
 
-// The backend every rule without its own choice runs on, and the rules that fall back to native.
-Status ChooseBackends(engine::RuleSet& rules, runtime::Backend backend, const SchemaRegistry& registry, bool quiet) {
-  KESTREL_TRY(engine::CompileBackends(rules, backend, registry));
-  if (quiet) return Ok();
-  for (const engine::Rule& r : rules.rules) {
-    if (!r.backend_note.empty()) {
-      fmt::print(stderr, "note: rule {} runs on the native backend: {}\n", r.id, r.backend_note);
-    }
-  }
-  return Ok();
-}
-
 int RunReplay(const ReplayCommandOptions& o) {
-  engine::EngineConfig config;
-  if (!o.config.empty()) {
-    auto loaded = engine::LoadEngineConfig(o.config);
-    if (!loaded) {
-      fmt::print(stderr, "error: {}\n", loaded.error().ToString());
-      return kExitFailure;
-    }
-    config = *loaded;
-  }
   // Every event first: replay sorts them, and rules compile against the fields they have.
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   EventBatch store;
@@ -165,37 +141,19 @@ int RunReplay(const ReplayCommandOptions& o) {
   if (!std::is_sorted(events.begin(), events.end(), OrderedBefore)) {
     std::stable_sort(events.begin(), events.end(), OrderedBefore);
   }
-  engine::RuleLoadOptions rule_options;
-  rule_options.skip_bad = o.skip_bad_rules;
-  rule_options.compile.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
-  rule_options.compile.case_insensitive = rule_options.compile.dialect == eql::Dialect::kPythonEql;
-  auto rules = engine::LoadRules(o.rules, registry, rule_options);
-  if (!rules) {
-    fmt::print(stderr, "error: {}\n", rules.error().ToString());
-    fmt::print(stderr, "error: no rules loaded (use --skip-bad-rules to run the others)\n");
+  auto setup = SetUpRules(o.setup, registry);
+  if (!setup) {
+    fmt::print(stderr, "error: {}\n", setup.error().ToString());
     return kExitFailure;
   }
-  for (const Error& e : rules->skipped) fmt::print(stderr, "warning: skipped rule: {}\n", e.ToString());
-  if (rules->rules.empty()) {
-    fmt::print(stderr, "error: {}: no rules to run\n", o.rules);
-    return kExitFailure;
-  }
-  size_t sequences = static_cast<size_t>(
-      std::count_if(rules->rules.begin(), rules->rules.end(), [](const engine::Rule& r) { return r.is_sequence(); }));
-  runtime::Backend backend = config.backend;
-  if (!o.backend.empty()) backend = *runtime::ParseBackend(o.backend);
-  if (auto chosen = ChooseBackends(*rules, backend, registry, false); !chosen) {
-    fmt::print(stderr, "error: {}\n", chosen.error().ToString());
-    return kExitFailure;
-  }
+  const engine::RuleSet* rules = &setup->rules;
+  runtime::Backend backend = setup->backend;
+  const engine::EngineConfig& config = setup->config;
   replay::ReplayOptions options;
   options.threads = o.threads;
-  options.engine.predicate_budget = config.predicate_budget;
-  options.engine.max_overruns = static_cast<uint32_t>(config.max_overruns);
-  options.engine.overrun_window_ns = config.overrun_window_ns;
+  options.engine = config.Options(setup->sequences);
   options.chunk_events = config.chunk_events;
   options.queue_chunks = config.queue_chunks;
-  options.engine.limits = config.LimitsPerRule(sequences);
 
   auto output = OutputFile::Open(o.output);
   if (!output) {
@@ -236,7 +194,7 @@ int RunReplay(const ReplayCommandOptions& o) {
     if (b != backend) runs.push_back({fmt::format("backend {}", runtime::BackendName(b)), b, o.threads});
   }
   for (const Run& run : runs) {
-    if (auto chosen = ChooseBackends(*rules, run.backend, registry, true); !chosen) {
+    if (auto chosen = ChooseBackends(setup->rules, run.backend, registry, true); !chosen) {
       fmt::print(stderr, "error: {}\n", chosen.error().ToString());
       return kExitFailure;
     }
@@ -271,20 +229,20 @@ int RunReplay(const ReplayCommandOptions& o) {
 CommandFn AddReplayCommand(CLI::App& app) {
   auto options = std::make_shared<ReplayCommandOptions>();
   CLI::App* cmd = app.add_subcommand("replay", "Run detection rules over recorded events and write the alerts");
-  cmd->add_option("-r,--rules", options->rules, "A rule file (.eql) or a folder of them")->required();
+  cmd->add_option("-r,--rules", options->setup.rules, "A rule file (.eql) or a folder of them")->required();
   cmd->add_option("-i,--input", options->input.inputs, "Event files (NDJSON or .klog; '-' for stdin)")->required();
   cmd->add_option("-o,--output", options->output, "Alert file (NDJSON; '-' for stdout)")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("-c,--config", options->config, "Engine configuration file (TOML)");
+  cmd->add_option("-c,--config", options->setup.config, "Engine configuration file (TOML)");
   cmd->add_option("--profile", options->input.profile, "JSON input profile")
       ->check(CLI::IsMember({"ecs", "endgame"}))
       ->capture_default_str();
-  cmd->add_option("--dialect", options->dialect, "Rule language dialect")
+  cmd->add_option("--dialect", options->setup.dialect, "Rule language dialect")
       ->check(CLI::IsMember({"es", "eql"}))
       ->capture_default_str();
   cmd->add_flag("--skip-bad", options->input.skip_bad, "Skip records that fail to decode, and report how many");
-  cmd->add_flag("--skip-bad-rules", options->skip_bad_rules, "Run the rules that compile; report the others");
-  cmd->add_option("--backend", options->backend,
+  cmd->add_flag("--skip-bad-rules", options->setup.skip_bad_rules, "Run the rules that compile; report the others");
+  cmd->add_option("--backend", options->setup.backend,
                  "Predicate backend for rules that do not choose one (default: the config's, else native)")
       ->check(CLI::IsMember({"native", "wasm", "lua"}));
   cmd->add_option("--metrics", options->metrics,

@@ -50,6 +50,15 @@ nfa::StateLimits EngineConfig::LimitsPerRule(size_t sequence_rules) const {
   return limits;
 }
 
+EngineOptions EngineConfig::Options(size_t sequence_rules) const {
+  EngineOptions options;
+  options.predicate_budget = predicate_budget;
+  options.max_overruns = static_cast<uint32_t>(max_overruns);
+  options.overrun_window_ns = overrun_window_ns;
+  options.limits = LimitsPerRule(sequence_rules);
+  return options;
+}
+
 Result<EngineConfig> LoadEngineConfig(const std::string& path) {
   toml::table table;
   try {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "engine/detection_engine.h"
 #include "nfa/state_store.h"
 #include "runtime/predicate.h"
 
@@ -38,6 +39,8 @@ struct EngineConfig {
 
   // The limits of each of `sequence_rules` rules.
   nfa::StateLimits LimitsPerRule(size_t sequence_rules) const;
+  // A worker's engine options for a rule set with `sequence_rules` sequences.
+  EngineOptions Options(size_t sequence_rules) const;
 };
 
 // Reads a configuration file; errors name `path:line:col`.

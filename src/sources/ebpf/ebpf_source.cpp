@@ -1,0 +1,188 @@
+#include "sources/ebpf/ebpf_source.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "records.h"
+
+#ifdef KESTREL_HAVE_EBPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kestrel.skel.h"
+#endif
+
+namespace kestrel::ebpf {
+
+uint64_t AllRecordTypes() { return ((uint64_t{1} << KR_TYPE_COUNT) - 1) & ~uint64_t{1}; }
+
+#ifndef KESTREL_HAVE_EBPF
+
+std::string Unavailable() { return "this kestrel was built without the live eBPF source: " KESTREL_EBPF_MISSING; }
+
+struct EbpfSource::Impl {};
+EbpfSource::~EbpfSource() = default;
+Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions&, RecordFn) {
+  return MakeError(ErrorCode::kUnsupported, Unavailable());
+}
+Result<size_t> EbpfSource::Poll(int) { return size_t{0}; }
+void EbpfSource::Detach() {}
+uint64_t EbpfSource::lost() const { return 0; }
+Status EbpfSource::SetInterest(uint64_t) { return Ok(); }
+
+#else
+
+namespace {
+
+// libbpf's messages of the load in progress, for the error that explains a failure.
+std::mutex g_log_mutex;
+std::string* g_log = nullptr;
+
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[1024];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  if (g_log != nullptr && g_log->size() < 64 * 1024) g_log->append(line);
+  return n;
+}
+
+// What each program makes, for the message when the kernel refuses it.
+struct ProgramInfo {
+  const char* name;
+  const char* events;
+};
+constexpr ProgramInfo kPrograms[] = {
+    {"on_exec", "process exec events (event.action: exec)"},
+    {"on_fork", "process fork events (event.action: fork)"},
+    {"on_exit", "process end events (event.action: end)"},
+    {"on_sys_enter", "file, network and privilege events (open, rename, unlink, chmod, chown, connect, accept, bind, "
+                     "listen, setuid, setgid, capset, ptrace, memfd_create)"},
+    {"on_sys_exit", "the same file, network and privilege events"},
+};
+
+std::string Errno(int err) { return fmt::format("{} ({})", std::strerror(err < 0 ? -err : err), err < 0 ? -err : err); }
+
+}  // namespace
+
+std::string Unavailable() {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) return "this kernel has no BTF (/sys/kernel/btf/vmlinux)";
+  return "";
+}
+
+struct EbpfSource::Impl {
+  kestrel_bpf* skel = nullptr;
+  ring_buffer* ring = nullptr;
+  std::vector<bpf_link*> links;
+  RecordFn on_record;
+
+  ~Impl() {
+    for (bpf_link* l : links) bpf_link__destroy(l);
+    if (ring != nullptr) ring_buffer__free(ring);
+    if (skel != nullptr) kestrel_bpf__destroy(skel);
+  }
+  static int OnRecord(void* ctx, void* data, size_t size) {
+    static_cast<Impl*>(ctx)->on_record(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+    return 0;
+  }
+};
+
+EbpfSource::~EbpfSource() = default;
+
+Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options, RecordFn on_record) {
+  if (std::string why = Unavailable(); !why.empty()) return MakeError(ErrorCode::kUnsupported, why);
+  if ((options.ring_bytes & (options.ring_bytes - 1)) != 0 || options.ring_bytes < 4096) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("ring buffer size {} is not a power of two of at least 4096 bytes", options.ring_bytes));
+  }
+  std::unique_ptr<EbpfSource> source(new EbpfSource());
+  source->impl_ = std::make_unique<Impl>();
+  Impl& im = *source->impl_;
+  im.on_record = std::move(on_record);
+
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  std::string log;
+  g_log = &log;
+  libbpf_set_print(LibbpfPrint);
+  struct Reset {
+    ~Reset() { g_log = nullptr; }
+  } reset;
+  auto failure = [&](std::string_view what, int err) {
+    std::string hint = err == -EPERM || err == -EACCES || geteuid() != 0
+                           ? " (loading BPF programs needs root, or CAP_BPF with CAP_PERFMON)"
+                           : "";
+    std::string detail = log.empty() ? "" : fmt::format("\nlibbpf: {}", log.substr(0, 4000));
+    return MakeError(ErrorCode::kUnsupported, fmt::format("{}: {}{}{}", what, Errno(err), hint, detail));
+  };
+
+  im.skel = kestrel_bpf__open();
+  if (im.skel == nullptr) return failure("cannot open the BPF object", -errno);
+  im.skel->rodata->kestrel_tgid = static_cast<__u32>(getpid());
+  if (int err = bpf_map__set_max_entries(im.skel->maps.events, options.ring_bytes); err != 0) {
+    return failure("cannot size the ring buffer", err);
+  }
+  if (int err = kestrel_bpf__load(im.skel); err != 0) return failure("the kernel refused Kestrel's BPF programs", err);
+  KESTREL_TRY(source->SetInterest(options.interest == 0 ? AllRecordTypes() : options.interest));
+
+  for (const ProgramInfo& p : kPrograms) {
+    bpf_program* prog = bpf_object__find_program_by_name(im.skel->obj, p.name);
+    bpf_link* link = prog == nullptr ? nullptr : bpf_program__attach(prog);
+    if (link == nullptr) {
+      int err = prog == nullptr ? -ENOENT : -errno;
+      source->warnings_.push_back(fmt::format("program {} ({}) was refused: {}; {} will be missing", p.name,
+                                              prog == nullptr ? "?" : bpf_program__section_name(prog), Errno(err),
+                                              p.events));
+      continue;
+    }
+    im.links.push_back(link);
+    source->attached_.push_back(fmt::format("{} ({})", p.name, bpf_program__section_name(prog)));
+  }
+  if (im.links.empty()) return failure("no BPF program could be attached", -EPERM);
+  im.ring = ring_buffer__new(bpf_map__fd(im.skel->maps.events), &Impl::OnRecord, &im, nullptr);
+  if (im.ring == nullptr) return failure("cannot open the ring buffer", -errno);
+  return source;
+}
+
+Result<size_t> EbpfSource::Poll(int timeout_ms) {
+  int n = ring_buffer__poll(impl_->ring, timeout_ms);
+  if (n == -EINTR) return size_t{0};
+  if (n < 0) return MakeError(ErrorCode::kIo, fmt::format("reading the ring buffer: {}", Errno(n)));
+  return static_cast<size_t>(n);
+}
+
+void EbpfSource::Detach() {
+  for (bpf_link* l : impl_->links) bpf_link__destroy(l);
+  impl_->links.clear();
+}
+
+uint64_t EbpfSource::lost() const {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return 0;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  uint32_t key = 0;
+  if (bpf_map__lookup_elem(impl_->skel->maps.lost, &key, sizeof key, per_cpu.data(), per_cpu.size() * sizeof(uint64_t),
+                           0) != 0) {
+    return 0;
+  }
+  uint64_t total = 0;
+  for (uint64_t n : per_cpu) total += n;
+  return total;
+}
+
+Status EbpfSource::SetInterest(uint64_t interest) {
+  uint32_t key = 0;
+  if (int err = bpf_map__update_elem(impl_->skel->maps.interest, &key, sizeof key, &interest, sizeof interest, 0);
+      err != 0) {
+    return MakeError(ErrorCode::kIo, fmt::format("cannot set the interest map: {}", Errno(err)));
+  }
+  return Ok();
+}
+
+#endif
+
+}  // namespace kestrel::ebpf

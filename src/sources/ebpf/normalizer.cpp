@@ -1,0 +1,409 @@
+#include "sources/ebpf/normalizer.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "common/hash.h"
+#include "records.h"
+
+namespace kestrel::ebpf {
+
+struct Normalizer::Fields {
+  FieldId timestamp, kind, category, type, action, outcome;
+  FieldId pid, entity_id, name, executable, args, args_count, command_line, working_directory, thread_id, exit_code;
+  FieldId ppid, parent_entity_id, parent_name, parent_executable, parent_args, parent_command_line;
+  FieldId user_id, group_id, effective_id, changes_id, group_changes_id;
+  FieldId file_path, file_name, file_directory, file_extension, original_path, file_mode, file_uid, file_gid;
+  FieldId dst_ip, dst_port, src_ip, src_port, transport, net_type, direction;
+  FieldId ptrace_request, target_pid, syscall;
+};
+
+namespace {
+
+template <class T>
+const T* As(std::span<const uint8_t> record) {
+  return record.size() >= sizeof(T) ? reinterpret_cast<const T*>(record.data()) : nullptr;
+}
+
+// A NUL-terminated string inside a fixed array.
+std::string_view Text(const char* s, size_t cap) { return {s, strnlen(s, cap)}; }
+
+std::string_view BaseName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+int64_t Normalizer::BootToWallNow() {
+  timespec wall{}, boot{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  return (static_cast<int64_t>(wall.tv_sec) - boot.tv_sec) * 1'000'000'000 + (wall.tv_nsec - boot.tv_nsec);
+}
+
+Normalizer::Normalizer(SchemaRegistry& registry, ProcessTable& processes, int64_t boot_to_wall_ns)
+    : registry_(registry), processes_(processes), boot_to_wall_ns_(boot_to_wall_ns) {
+  auto field = [&](std::string_view name, FieldType type) {
+    if (auto id = registry_.Find(name)) return *id;
+    return registry_.Intern(name, type).value();  // Kestrel's own names: valid by construction
+  };
+  auto f = std::make_shared<Fields>();
+  const FieldType s{ValueKind::kString, false}, i{ValueKind::kI64, false};
+  f->timestamp = field("@timestamp", FieldType{ValueKind::kTimestamp, false});
+  f->kind = field("event.kind", s);
+  f->category = field("event.category", s);
+  f->type = field("event.type", s);
+  f->action = field("event.action", s);
+  f->outcome = field("event.outcome", s);
+  f->pid = field("process.pid", i);
+  f->entity_id = field("process.entity_id", s);
+  f->name = field("process.name", s);
+  f->executable = field("process.executable", s);
+  f->args = field("process.args", s);
+  f->args_count = field("process.args_count", i);
+  f->command_line = field("process.command_line", s);
+  f->working_directory = field("process.working_directory", s);
+  f->thread_id = field("process.thread.id", i);
+  f->exit_code = field("process.exit_code", i);
+  f->ppid = field("process.parent.pid", i);
+  f->parent_entity_id = field("process.parent.entity_id", s);
+  f->parent_name = field("process.parent.name", s);
+  f->parent_executable = field("process.parent.executable", s);
+  f->parent_args = field("process.parent.args", s);
+  f->parent_command_line = field("process.parent.command_line", s);
+  f->user_id = field("user.id", s);
+  f->group_id = field("group.id", s);
+  f->effective_id = field("user.effective.id", s);
+  f->changes_id = field("user.changes.id", s);
+  f->group_changes_id = field("group.changes.id", s);
+  f->file_path = field("file.path", s);
+  f->file_name = field("file.name", s);
+  f->file_directory = field("file.directory", s);
+  f->file_extension = field("file.extension", s);
+  f->original_path = field("file.Ext.original.path", s);
+  f->file_mode = field("file.mode", s);
+  f->file_uid = field("file.uid", s);
+  f->file_gid = field("file.gid", s);
+  f->dst_ip = field("destination.ip", FieldType{ValueKind::kIp, false});
+  f->dst_port = field("destination.port", i);
+  f->src_ip = field("source.ip", FieldType{ValueKind::kIp, false});
+  f->src_port = field("source.port", i);
+  f->transport = field("network.transport", s);
+  f->net_type = field("network.type", s);
+  f->direction = field("network.direction", s);
+  f->ptrace_request = field("kestrel.ptrace.request", i);
+  f->target_pid = field("kestrel.target.pid", i);
+  f->syscall = field("kestrel.syscall", s);
+  f_ = std::move(f);
+  const char* names[] = {"process", "file", "network"};
+  for (int k = 0; k < 3; ++k) {
+    auto t = registry_.InternEventType(names[k]);
+    if (t) types_[k] = *t;
+  }
+}
+
+void Normalizer::SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values) {
+  if (values.size() == 1) return b.Set(id, b.StringValue(*values.begin()));
+  Value* out = b.arena().AllocateArray<Value>(values.size());
+  size_t k = 0;
+  for (std::string_view v : values) out[k++] = b.StringValue(v);
+  b.Set(id, Value::Array({out, values.size()}));
+}
+
+void Normalizer::SetProcess(EventBuilder& b, const ProcessInfo& p, bool parent) {
+  const Fields& f = *f_;
+  b.Set(parent ? f.ppid : f.pid, Value::I64(p.pid));
+  b.Set(parent ? f.parent_entity_id : f.entity_id, b.StringValue(p.entity_id));
+  if (!p.name.empty()) b.Set(parent ? f.parent_name : f.name, b.StringValue(p.name));
+  if (!p.executable.empty()) b.Set(parent ? f.parent_executable : f.executable, b.StringValue(p.executable));
+  if (!p.args.empty()) {
+    Value* args = b.arena().AllocateArray<Value>(p.args.size());
+    std::string line;
+    for (size_t k = 0; k < p.args.size(); ++k) {
+      args[k] = b.StringValue(p.args[k]);
+      if (k > 0) line += ' ';
+      line += p.args[k];
+    }
+    b.Set(parent ? f.parent_args : f.args, Value::Array({args, p.args.size()}));
+    b.Set(parent ? f.parent_command_line : f.command_line, b.StringValue(line));
+    if (!parent) b.Set(f.args_count, Value::I64(static_cast<int64_t>(p.args.size())));
+  }
+  if (!parent && !p.working_directory.empty()) b.Set(f.working_directory, b.StringValue(p.working_directory));
+}
+
+std::string Normalizer::Absolute(const ProcessInfo* p, uint32_t pid, int64_t dirfd, std::string_view path) const {
+  constexpr int64_t kAtFdCwd = -100;
+  if (path.empty() || path.starts_with('/')) return std::string(path);
+  std::string directory;
+  if (static_cast<int32_t>(dirfd) == kAtFdCwd) {
+    if (p != nullptr) directory = p->working_directory;
+  } else {
+    char buf[4096];
+    std::string link = fmt::format("/proc/{}/fd/{}", pid, static_cast<int32_t>(dirfd));
+    ssize_t n = readlink(link.c_str(), buf, sizeof buf);
+    if (n > 0 && buf[0] == '/') directory.assign(buf, static_cast<size_t>(n));
+  }
+  if (directory.empty()) return std::string(path);
+  return ResolvePath(directory, path);
+}
+
+std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, EventBuilder& b) {
+  const Fields& f = *f_;
+  const auto* h = As<kr_header>(record);
+  if (h == nullptr || h->type == 0 || h->type >= KR_TYPE_COUNT || h->size > record.size()) {
+    ++stats_.malformed;
+    return std::nullopt;
+  }
+  const kr_task& t = h->task;
+  const uint64_t start = StartTicks(t.start_ns);
+  const uint64_t parent_start = StartTicks(t.parent_start_ns);
+  std::string_view category = "process";
+  if (h->type == KR_CHDIR) {
+    const auto* s = As<kr_syscall>(record);
+    if (s == nullptr) {
+      ++stats_.malformed;
+      return std::nullopt;
+    }
+    ++stats_.internal;
+    if (s->ret != 0) return std::nullopt;
+    std::string directory;
+    if (s->nr == 80) {
+      directory = Absolute(processes_.Find(t.pid, start), t.pid, -100, Text(s->path, sizeof s->path));
+    } else {  // fchdir: where the process is now, while it lives
+      char buf[4096];
+      ssize_t n = readlink(fmt::format("/proc/{}/cwd", t.pid).c_str(), buf, sizeof buf);
+      if (n > 0) directory.assign(buf, static_cast<size_t>(n));
+    }
+    if (directory.starts_with('/')) processes_.SetWorkingDirectory(t.pid, start, std::move(directory));
+    return std::nullopt;
+  }
+
+  b.Start();
+  EventHeader& header = b.header();
+  header.event_id = next_id_++;
+  if (h->ktime_ns < last_mono_) ++stats_.reordered;
+  last_mono_ = std::max<uint64_t>(last_mono_, h->ktime_ns);
+  header.ts_mono_ns = last_mono_;
+  header.ts_wall_ns = static_cast<uint64_t>(static_cast<int64_t>(h->ktime_ns) + boot_to_wall_ns_);
+  b.Set(f.timestamp, Value::Timestamp(static_cast<int64_t>(header.ts_wall_ns)));
+  b.Set(f.kind, b.StringValue("event"));
+
+  auto syscall_outcome = [&](const kr_syscall& s) {
+    b.Set(f.outcome, b.StringValue(s.ret >= 0 ? "success" : "failure"));
+  };
+
+  switch (h->type) {
+    case KR_EXEC: {
+      const auto* e = As<kr_exec>(record);
+      if (e == nullptr) break;
+      std::vector<std::string> args;
+      size_t len = std::min<size_t>(e->args_len, sizeof e->args);
+      for (size_t at = 0; at < len;) {
+        size_t end = at;
+        while (end < len && e->args[end] != '\0') ++end;
+        args.emplace_back(e->args + at, end - at);
+        at = end + 1;
+      }
+      std::string cwd;
+      if (const ProcessInfo* known = processes_.Find(t.pid, start)) cwd = known->working_directory;
+      const ProcessInfo& p = processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),
+                                               std::move(args), std::move(cwd), t.uid, t.gid);
+      SetStrings(b, f.type, {"start"});
+      b.Set(f.action, b.StringValue("exec"));
+      SetProcess(b, p, false);
+      break;
+    }
+    case KR_FORK: {
+      const auto* fk = As<kr_fork>(record);
+      if (fk == nullptr) break;
+      const ProcessInfo& child = processes_.OnFork(t.pid, start, fk->child_pid, StartTicks(fk->child_start_ns));
+      SetStrings(b, f.type, {"start"});
+      b.Set(f.action, b.StringValue("fork"));
+      SetProcess(b, child, false);
+      if (const ProcessInfo* parent = processes_.Find(t.pid, start)) SetProcess(b, *parent, true);
+      header.entity_key = Hash64(child.entity_id);
+      b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
+      b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
+      b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
+      b.Set(f.category, b.StringValue(category));
+      header.type = *types_[0];
+      ++stats_.events;
+      ++stats_.by_type[h->type];
+      return b.Finish();
+    }
+    case KR_EXIT: {
+      const auto* x = As<kr_exit>(record);
+      if (x == nullptr) break;
+      SetStrings(b, f.type, {"end"});
+      b.Set(f.action, b.StringValue("end"));
+      // wait(2) status: the exit status, or 128 + the signal that ended the process (a shell's $?).
+      int code = x->exit_code;
+      b.Set(f.exit_code, Value::I64((code & 0x7f) != 0 ? 128 + (code & 0x7f) : (code >> 8) & 0xff));
+      break;
+    }
+    default: {
+      const auto* s = As<kr_syscall>(record);
+      if (s == nullptr) break;
+      syscall_outcome(*s);
+      b.Set(f.syscall, b.StringValue(fmt::format("{}", s->nr)));
+      // The *at calls' first argument is the directory a relative path starts from.
+      const bool at = s->nr == 257 || s->nr == 437 || s->nr == 263 || s->nr == 268 || s->nr == 260 ||
+                      s->nr == 264 || s->nr == 316;
+      const ProcessInfo* actor = processes_.Find(t.pid, start);
+      std::string absolute = h->type == KR_MEMFD ? std::string(Text(s->path, sizeof s->path))
+                                                  : Absolute(actor, t.pid, at ? s->args[0] : -100,
+                                                             Text(s->path, sizeof s->path));
+      std::string_view path = absolute;
+      auto set_file = [&](std::string_view p) {
+        b.Set(f.file_path, b.StringValue(p));
+        std::string_view name = BaseName(p);
+        b.Set(f.file_name, b.StringValue(name));
+        if (name.size() < p.size()) b.Set(f.file_directory, b.StringValue(p.substr(0, p.size() - name.size() - (p.size() - name.size() > 1 ? 1 : 0))));
+        size_t dot = name.rfind('.');
+        if (dot != std::string_view::npos && dot > 0 && dot + 1 < name.size()) {
+          b.Set(f.file_extension, b.StringValue(name.substr(dot + 1)));
+        }
+      };
+      auto set_addr = [&](FieldId ip, FieldId port) {
+        if (s->addr.family != 2 && s->addr.family != 10) return;
+        IpAddress a;
+        std::memcpy(a.bytes, s->addr.addr, 16);
+        b.Set(ip, b.IpValue(a));
+        b.Set(port, Value::I64(s->addr.port));
+        b.Set(f.net_type, b.StringValue(s->addr.family == 2 ? "ipv4" : "ipv6"));
+      };
+      switch (h->type) {
+        case KR_OPEN: {
+          category = "file";
+          // open(2) flags: O_WRONLY 1, O_RDWR 2, O_CREAT 0100, O_TRUNC 01000; creat = O_CREAT|O_WRONLY|O_TRUNC.
+          int64_t flags = s->nr == 85 ? 01101 : s->nr == 2 ? s->args[1] : s->args[2];
+          if (s->nr == 437) flags = 0;  // openat2: flags sit in a struct how; reported as an open
+          bool create = (flags & 0100) != 0, write = (flags & 3) != 0, trunc = (flags & 01000) != 0;
+          SetStrings(b, f.type, {create ? "creation" : (write || trunc) ? "change" : "access"});
+          b.Set(f.action, b.StringValue(create ? "creation" : (write || trunc) ? "modification" : "open"));
+          set_file(path);
+          break;
+        }
+        case KR_RENAME:
+          category = "file";
+          SetStrings(b, f.type, {"change"});
+          b.Set(f.action, b.StringValue("rename"));
+          set_file(Absolute(actor, t.pid, at ? s->args[2] : -100, Text(s->path2, sizeof s->path2)));
+          b.Set(f.original_path, b.StringValue(path));
+          break;
+        case KR_UNLINK:
+          category = "file";
+          SetStrings(b, f.type, {"deletion"});
+          b.Set(f.action, b.StringValue("deletion"));
+          set_file(path);
+          break;
+        case KR_CHMOD:
+          category = "file";
+          SetStrings(b, f.type, {"change"});
+          b.Set(f.action, b.StringValue("attributes_modified"));
+          if (!path.empty()) set_file(path);
+          b.Set(f.file_mode, b.StringValue(fmt::format("{:o}", s->nr == 268 ? s->args[2] : s->args[1])));
+          break;
+        case KR_CHOWN: {
+          category = "file";
+          SetStrings(b, f.type, {"change"});
+          b.Set(f.action, b.StringValue("attributes_modified"));
+          if (!path.empty()) set_file(path);
+          b.Set(f.file_uid, b.StringValue(fmt::format("{}", static_cast<int32_t>(s->args[at ? 2 : 1]))));
+          b.Set(f.file_gid, b.StringValue(fmt::format("{}", static_cast<int32_t>(s->args[at ? 3 : 2]))));
+          break;
+        }
+        case KR_CONNECT:
+          category = "network";
+          SetStrings(b, f.type, {"connection", "start"});
+          b.Set(f.action, b.StringValue("connection_attempted"));
+          b.Set(f.direction, b.StringValue("egress"));
+          set_addr(f.dst_ip, f.dst_port);
+          break;
+        case KR_ACCEPT:
+          category = "network";
+          SetStrings(b, f.type, {"connection", "start"});
+          b.Set(f.action, b.StringValue("connection_accepted"));
+          b.Set(f.direction, b.StringValue("ingress"));
+          set_addr(f.src_ip, f.src_port);
+          break;
+        case KR_BIND:
+          category = "network";
+          SetStrings(b, f.type, {"start"});
+          b.Set(f.action, b.StringValue("bind"));
+          set_addr(f.src_ip, f.src_port);
+          break;
+        case KR_LISTEN:
+          category = "network";
+          SetStrings(b, f.type, {"start"});
+          b.Set(f.action, b.StringValue("listen"));
+          break;
+        case KR_SETUID:
+        case KR_SETGID: {
+          bool uid = h->type == KR_SETUID;
+          SetStrings(b, f.type, {"change"});
+          // setuid(u), setreuid(r, e), setresuid(r, e, s): the effective id asked for (-1: unchanged).
+          int64_t wanted = (s->nr == 105 || s->nr == 106) ? s->args[0] : s->args[1];
+          b.Set(f.action, b.StringValue(uid ? "setuid" : "setgid"));
+          if (static_cast<int32_t>(wanted) != -1) {
+            b.Set(uid ? f.changes_id : f.group_changes_id, b.StringValue(fmt::format("{}", static_cast<uint32_t>(wanted))));
+          }
+          break;
+        }
+        case KR_CAPSET:
+          SetStrings(b, f.type, {"change"});
+          b.Set(f.action, b.StringValue("capset"));
+          break;
+        case KR_PTRACE:
+          SetStrings(b, f.type, {"access"});
+          b.Set(f.action, b.StringValue("ptrace"));
+          b.Set(f.ptrace_request, Value::I64(s->args[0]));
+          b.Set(f.target_pid, Value::I64(s->args[1]));
+          break;
+        case KR_MEMFD:
+          SetStrings(b, f.type, {"creation"});
+          b.Set(f.action, b.StringValue("memfd_create"));
+          b.Set(f.file_name, b.StringValue(path));
+          break;
+        default: break;
+      }
+      break;
+    }
+  }
+
+  // The acting process, from the table when it knows it (name, executable, arguments).
+  const ProcessInfo* p = processes_.Find(t.pid, start);
+  ProcessInfo fallback;
+  if (p == nullptr) {
+    fallback.pid = t.pid;
+    fallback.start_ticks = start;
+    fallback.entity_id = processes_.EntityId(t.pid, start);
+    fallback.name = std::string(Text(t.comm, sizeof t.comm));
+    p = &fallback;
+  }
+  if (h->type != KR_EXEC) SetProcess(b, *p, false);
+  if (t.tid != t.pid) b.Set(f.thread_id, Value::I64(t.tid));
+  if (const ProcessInfo* parent = processes_.Find(t.ppid, parent_start)) {
+    SetProcess(b, *parent, true);
+  } else if (t.ppid != 0) {
+    b.Set(f.ppid, Value::I64(t.ppid));
+    b.Set(f.parent_entity_id, b.StringValue(processes_.EntityId(t.ppid, parent_start)));
+  }
+  b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
+  b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
+  b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
+  b.Set(f.category, b.StringValue(category));
+  header.type = category == "process" ? *types_[0] : category == "file" ? *types_[1] : *types_[2];
+  header.entity_key = Hash64(p->entity_id);
+  if (h->type == KR_EXIT) processes_.OnExit(t.pid);
+  ++stats_.events;
+  ++stats_.by_type[h->type];
+  return b.Finish();
+}
+
+}  // namespace kestrel::ebpf

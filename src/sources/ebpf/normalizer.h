@@ -1,0 +1,64 @@
+// Normalizer: a ring buffer record (bpf/records.h) becomes an ECS event: event.category / type /
+// action / outcome, process.* and process.parent.* (from the record and the process table),
+// user.*, file.*, source.* / destination.* / network.*. Event headers: event_id counts from 1;
+// ts_wall_ns is the record's boot-time clock plus the boot-to-wall offset; ts_mono_ns is the
+// boot-time clock, raised where needed so that it never goes back: records from different CPUs
+// reach the ring slightly out of order, and the order Kestrel processes them in must be the
+// (ts_mono_ns, event_id) order a replay of the recording sorts by (docs/live.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "event/event.h"
+#include "event/event_builder.h"
+#include "schema/schema_registry.h"
+#include "sources/ebpf/process_table.h"
+
+namespace kestrel::ebpf {
+
+struct NormalizerStats {
+  uint64_t events = 0;
+  uint64_t malformed = 0;  // records too short or of an unknown type
+  uint64_t internal = 0;   // records that only update the process table (chdir)
+  uint64_t reordered = 0;  // records whose clock was behind an earlier one's (ts_mono_ns raised)
+  std::array<uint64_t, 32> by_type{};  // by record type
+};
+
+class Normalizer {
+ public:
+  // `boot_to_wall_ns`: CLOCK_REALTIME - CLOCK_BOOTTIME, measured at start-up.
+  Normalizer(SchemaRegistry& registry, ProcessTable& processes, int64_t boot_to_wall_ns);
+
+  // The event of `record`, built with `b` (whose arena must outlive it); nullopt for a
+  // malformed record (counted). Fork, exec and exit records also update the process table.
+  std::optional<Event> Normalize(std::span<const uint8_t> record, EventBuilder& b);
+
+  const NormalizerStats& stats() const { return stats_; }
+
+  // CLOCK_REALTIME - CLOCK_BOOTTIME now.
+  static int64_t BootToWallNow();
+
+ private:
+  struct Fields;
+  void SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values);
+  void SetProcess(EventBuilder& b, const ProcessInfo& p, bool parent);
+  // A system call's path argument made absolute: against the process's working directory, or
+  // the directory `dirfd` is open on (read from /proc while the process lives); as given when
+  // neither is known.
+  std::string Absolute(const ProcessInfo* p, uint32_t pid, int64_t dirfd, std::string_view path) const;
+
+  SchemaRegistry& registry_;
+  ProcessTable& processes_;
+  int64_t boot_to_wall_ns_;
+  std::shared_ptr<const Fields> f_;
+  std::optional<EventTypeId> types_[3];  // process, file, network
+  uint64_t last_mono_ = 0;
+  uint64_t next_id_ = 1;
+  NormalizerStats stats_;
+};
+
+}  // namespace kestrel::ebpf
