@@ -116,7 +116,8 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
     std::string hint = err == -EPERM || err == -EACCES || geteuid() != 0
                            ? " (loading BPF programs needs root, or CAP_BPF with CAP_PERFMON)"
                            : "";
-    std::string detail = log.empty() ? "" : fmt::format("\nlibbpf: {}", log.substr(0, 4000));
+    while (!log.empty() && log.back() == '\n') log.pop_back();
+    std::string detail = log.empty() ? "" : fmt::format("\n{}", log.substr(0, 4000));
     return MakeError(ErrorCode::kUnsupported, fmt::format("{}: {}{}{}", what, Errno(err), hint, detail));
   };
 

@@ -155,8 +155,13 @@ std::string Normalizer::Absolute(const ProcessInfo* p, uint32_t pid, int64_t dir
 std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, EventBuilder& b) {
   const Fields& f = *f_;
   const auto* h = As<kr_header>(record);
-  if (h == nullptr || h->type == 0 || h->type >= KR_TYPE_COUNT || h->size > record.size()) {
-    ++stats_.malformed;
+  size_t need = h == nullptr           ? sizeof(kr_header)
+                : h->type == KR_EXEC  ? sizeof(kr_exec)
+                : h->type == KR_FORK  ? sizeof(kr_fork)
+                : h->type == KR_EXIT  ? sizeof(kr_exit)
+                                      : sizeof(kr_syscall);
+  if (h == nullptr || h->type == 0 || h->type >= KR_TYPE_COUNT || record.size() < need) {
+    ++stats_.malformed;  // every record of a type has that type's size: the typed views below hold
     return std::nullopt;
   }
   const kr_task& t = h->task;
@@ -165,10 +170,6 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
   std::string_view category = "process";
   if (h->type == KR_CHDIR) {
     const auto* s = As<kr_syscall>(record);
-    if (s == nullptr) {
-      ++stats_.malformed;
-      return std::nullopt;
-    }
     ++stats_.internal;
     if (s->ret != 0) return std::nullopt;
     std::string directory;
@@ -200,7 +201,6 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
   switch (h->type) {
     case KR_EXEC: {
       const auto* e = As<kr_exec>(record);
-      if (e == nullptr) break;
       std::vector<std::string> args;
       size_t len = std::min<size_t>(e->args_len, sizeof e->args);
       for (size_t at = 0; at < len;) {
@@ -220,7 +220,6 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     }
     case KR_FORK: {
       const auto* fk = As<kr_fork>(record);
-      if (fk == nullptr) break;
       const ProcessInfo& child = processes_.OnFork(t.pid, start, fk->child_pid, StartTicks(fk->child_start_ns));
       SetStrings(b, f.type, {"start"});
       b.Set(f.action, b.StringValue("fork"));
@@ -238,7 +237,6 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     }
     case KR_EXIT: {
       const auto* x = As<kr_exit>(record);
-      if (x == nullptr) break;
       SetStrings(b, f.type, {"end"});
       b.Set(f.action, b.StringValue("end"));
       // wait(2) status: the exit status, or 128 + the signal that ended the process (a shell's $?).
@@ -248,7 +246,6 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     }
     default: {
       const auto* s = As<kr_syscall>(record);
-      if (s == nullptr) break;
       syscall_outcome(*s);
       b.Set(f.syscall, b.StringValue(fmt::format("{}", s->nr)));
       // The *at calls' first argument is the directory a relative path starts from.

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The live source end to end: `kestrel run` with a rule pack while a scripted workload runs (a
+# marker binary with arguments, files created / renamed / deleted, a connection on 127.0.0.1, a
+# setuid in a child), then: the expected alerts, the expected ECS events with their fields, a
+# graceful stop on SIGINT, and a replay of the recording that writes the same alerts.
+# Needs root and a kernel that loads tp_btf programs: otherwise it exits 77, which CTest reports
+# as skipped, with the reason. Needs KESTREL (the binary).
+set -uo pipefail
+
+KESTREL=${KESTREL:?path to the kestrel binary}
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: the live source loads BPF programs, which needs root"
+  exit 77
+fi
+WORK=$(mktemp -d /tmp/kestrel-live.XXXXXX)
+KPID=""
+cleanup() {
+  [ -n "$KPID" ] && kill -KILL "$KPID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name" >&2
+  fi
+}
+contains() { grep -qF -- "$2" "$1"; }
+
+PORT=$((40000 + $$ % 20000))
+mkdir -p "$WORK/rules" "$WORK/files"
+cat >"$WORK/rules/marker.eql" <<EQL
+process where event.action == "exec" and process.name == "kestrel-marker" and process.args == "--flag=live"
+EQL
+cat >"$WORK/rules/file_rename.eql" <<EQL
+file where event.action == "rename" and file.path : "$WORK/files/*" and file.Ext.original.path : "*.txt"
+EQL
+cat >"$WORK/rules/connect.eql" <<EQL
+network where event.action == "connection_attempted" and destination.ip == "127.0.0.1" and destination.port == $PORT
+EQL
+cat >"$WORK/rules/setuid.eql" <<EQL
+process where event.action == "setuid" and user.changes.id == "65534"
+EQL
+cat >"$WORK/rules/exec_then_connect.eql" <<EQL
+sequence by process.entity_id with maxspan=1m
+  [process where event.action == "exec" and process.args : "*kestrel-live-client*"]
+  [network where event.action == "connection_attempted" and destination.port == $PORT]
+EQL
+
+timeout 120 "$KESTREL" run --rules "$WORK/rules" --record "$WORK/events.klog" -o "$WORK/alerts.ndjson" \
+  2>"$WORK/err" &
+KPID=$!
+for _ in $(seq 300); do
+  grep -q "watching" "$WORK/err" 2>/dev/null && break
+  kill -0 "$KPID" 2>/dev/null || break
+  sleep 0.1
+done
+if ! grep -q "watching" "$WORK/err"; then
+  wait "$KPID"
+  KPID=""
+  if grep -qE "built without the live eBPF source|has no BTF|refused" "$WORK/err"; then
+    echo "SKIP: kestrel run cannot watch this host: $(head -c 600 "$WORK/err")"
+    exit 77
+  fi
+  echo "FAIL: kestrel run did not start:" >&2
+  cat "$WORK/err" >&2
+  exit 1
+fi
+
+# The workload.
+cp /bin/true "$WORK/kestrel-marker"
+"$WORK/kestrel-marker" --flag=live alpha beta
+echo hello >"$WORK/files/new.txt"
+mv "$WORK/files/new.txt" "$WORK/files/renamed.txt"
+(cd "$WORK/files" && rm renamed.txt)
+cat >"$WORK/kestrel-live-client.py" <<PY
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", $PORT)); s.listen()
+c = socket.socket(); c.connect(("127.0.0.1", $PORT)); a, _ = s.accept()
+PY
+python3 "$WORK/kestrel-live-client.py"
+python3 -c '
+import os
+pid = os.fork()
+if pid == 0:
+    os.setuid(65534)
+    os._exit(0)
+os.waitpid(pid, 0)'
+sleep 1
+kill -INT "$KPID"
+wait "$KPID"
+code=$?
+KPID=""
+check "SIGINT stops kestrel run cleanly (exit $code)" test "$code" -eq 0
+check "the summary counts events" grep -qE "^run: [0-9]+ events" "$WORK/err"
+check "no record was lost" contains "$WORK/err" "lost: 0 records"
+
+alert_rules=$(python3 -c '
+import json, sys
+print(" ".join(sorted({json.loads(l)["rule"]["id"] for l in open(sys.argv[1])})))' "$WORK/alerts.ndjson")
+check "the alerts are the expected rules (got: $alert_rules)" \
+  test "$alert_rules" = "connect exec_then_connect file_rename marker setuid"
+
+"$KESTREL" convert "$WORK/events.klog" -o "$WORK/events.ndjson" 2>"$WORK/convert.err"
+check "the recording converts to NDJSON" test -s "$WORK/events.ndjson"
+python3 - "$WORK/events.ndjson" "$WORK" "$PORT" >"$WORK/fields.out" 2>&1 <<'PY'
+import json, sys
+path, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+events = [json.loads(l) for l in open(path)]
+def get(e, dotted):
+    for part in dotted.split("."):
+        if not isinstance(e, dict) or part not in e:
+            return None
+        e = e[part]
+    return e
+def find(**want):
+    for e in events:
+        if all(get(e, k.replace("__", ".")) == v for k, v in want.items()):
+            return e
+    return None
+problems = []
+def expect(what, e, **fields):
+    if e is None:
+        problems.append(f"no {what} event")
+        return
+    for k, v in fields.items():
+        got = get(e, k.replace("__", "."))
+        if got != v:
+            problems.append(f"{what}: {k.replace('__', '.')} is {got!r}, expected {v!r}")
+marker = find(event__action="exec", process__name="kestrel-marker")
+expect("marker exec", marker, event__category="process", event__type="start",
+       process__executable=f"{work}/kestrel-marker",
+       process__args=[f"{work}/kestrel-marker", "--flag=live", "alpha", "beta"], process__args_count=4,
+       process__working_directory=None if marker is None else get(marker, "process.working_directory") or "?",
+       user__id="0")
+if marker is not None and not get(marker, "process.parent.name"):
+    problems.append("marker exec: no process.parent.name")
+if marker is not None and len(get(marker, "process.entity_id") or "") != 16:
+    problems.append("marker exec: no process.entity_id")
+expect("file creation", find(event__action="creation", file__path=f"{work}/files/new.txt"),
+       event__category="file", event__type="creation", file__name="new.txt", file__extension="txt",
+       file__directory=f"{work}/files", event__outcome="success")
+expect("rename", find(event__action="rename", file__path=f"{work}/files/renamed.txt"),
+       file__Ext__original__path=f"{work}/files/new.txt", event__type="change")
+expect("deletion (relative path, after cd)", find(event__action="deletion", file__path=f"{work}/files/renamed.txt"),
+       event__type="deletion", process__name="rm")
+expect("connect", find(event__action="connection_attempted", destination__port=port),
+       event__category="network", destination__ip="127.0.0.1", network__type="ipv4", network__direction="egress")
+expect("accept", find(event__action="connection_accepted", source__ip="127.0.0.1"), event__category="network")
+expect("listen", find(event__action="listen"), event__category="network")
+expect("setuid", find(event__action="setuid", user__changes__id="65534"), event__category="process",
+       event__outcome="success")
+fork = find(event__action="fork")
+expect("fork", fork, event__category="process")
+if fork is not None and get(fork, "process.parent.pid") is None:
+    problems.append("fork: no process.parent.pid")
+end = find(event__action="end", process__name="kestrel-marker")
+expect("marker exit", end, process__exit_code=0, event__type="end")
+print("\n".join(problems) if problems else "ok")
+PY
+check "the recorded ECS events have their fields: $(tr '\n' ';' <"$WORK/fields.out")" \
+  test "$(cat "$WORK/fields.out")" = "ok"
+
+"$KESTREL" replay --rules "$WORK/rules" --input "$WORK/events.klog" -o "$WORK/replayed.ndjson" 2>"$WORK/replay.err"
+check "replaying the recording writes the live alerts, byte for byte" cmp -s "$WORK/alerts.ndjson" "$WORK/replayed.ndjson"
+
+# Not root: a clear message, not a crash.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+  chmod 755 "$WORK" "$WORK/rules"
+  setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+    "$KESTREL" run --rules "$WORK/rules" --duration 1 >/dev/null 2>"$WORK/nonroot.err"
+  nonroot=$?
+  check "without privileges kestrel run fails (exit $nonroot)" test "$nonroot" -eq 1
+  check "... saying it needs root" contains "$WORK/nonroot.err" "needs root"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
