@@ -153,9 +153,12 @@ expect("rename", find(event__action="rename", file__path=f"{work}/files/renamed.
 expect("deletion (relative path, after cd)", find(event__action="deletion", file__path=f"{work}/files/renamed.txt"),
        event__type="deletion", process__name="rm")
 expect("connect", find(event__action="connection_attempted", destination__port=port),
-       event__category="network", destination__ip="127.0.0.1", network__type="ipv4", network__direction="egress")
-expect("accept", find(event__action="connection_accepted", source__ip="127.0.0.1"), event__category="network")
-expect("listen", find(event__action="listen"), event__category="network")
+       event__category="network", destination__ip="127.0.0.1", network__type="ipv4", network__direction="egress",
+       network__transport="tcp")
+expect("accept", find(event__action="connection_accepted", source__ip="127.0.0.1"), event__category="network",
+       network__transport="tcp")
+expect("listen", find(event__action="listen", source__port=port), event__category="network", source__ip="127.0.0.1",
+       network__transport="tcp")
 expect("setuid", find(event__action="setuid", user__changes__id="65534"), event__category="process",
        event__outcome="success")
 fork = find(event__action="fork")

@@ -266,7 +266,13 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
           b.Set(f.file_extension, b.StringValue(name.substr(dot + 1)));
         }
       };
+      auto set_transport = [&] {
+        std::string_view transport = s->protocol == 6 ? "tcp" : s->protocol == 17 ? "udp"
+                                   : s->protocol == 1 || s->protocol == 58 ? "icmp" : "";
+        if (!transport.empty()) b.Set(f.transport, b.StringValue(transport));
+      };
       auto set_addr = [&](FieldId ip, FieldId port) {
+        set_transport();
         if (s->addr.family != 2 && s->addr.family != 10) return;
         IpAddress a;
         std::memcpy(a.bytes, s->addr.addr, 16);
@@ -339,6 +345,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
           category = "network";
           SetStrings(b, f.type, {"start"});
           b.Set(f.action, b.StringValue("listen"));
+          set_addr(f.src_ip, f.src_port);  // the socket's local address
           break;
         case KR_SETUID:
         case KR_SETGID: {

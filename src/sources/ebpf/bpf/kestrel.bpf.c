@@ -199,7 +199,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   if (!s) return 0;
   s->h.type = type;
   s->nr = nr;
-  s->pad = 0;
+  s->sock_type = 0;
+  s->protocol = 0;
   s->ret = 0;
   s->args[0] = BPF_CORE_READ(regs, di);
   s->args[1] = BPF_CORE_READ(regs, si);
@@ -239,6 +240,38 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   return 0;
 }
 
+// The socket behind `fd` of the current task: its type and protocol, and for listen its local
+// address. Leaves them 0 when `fd` is not an open socket.
+static __always_inline void read_socket(struct kr_syscall* s, long fd, int local_address) {
+  if (fd < 0) return;
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task_btf();
+  struct fdtable* fdt = BPF_CORE_READ(task, files, fdt);
+  if ((unsigned long)fd >= BPF_CORE_READ(fdt, max_fds)) return;
+  struct file** fds = BPF_CORE_READ(fdt, fd);
+  struct file* file = 0;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || file == 0) return;
+  struct socket* sock = BPF_CORE_READ(file, private_data);
+  if (sock == 0) return;
+  struct sock* sk = BPF_CORE_READ(sock, sk);
+  if (sk == 0) return;
+  s->sock_type = BPF_CORE_READ(sock, type);
+  s->protocol = BPF_CORE_READ(sk, sk_protocol);
+  if (!local_address) return;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  s->addr.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+  if (family == 2) {
+    __u32 v4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+    __builtin_memset(s->addr.addr, 0, 10);
+    s->addr.addr[10] = 0xff;
+    s->addr.addr[11] = 0xff;
+    __builtin_memcpy(&s->addr.addr[12], &v4, 4);
+    s->addr.family = family;
+  } else if (family == 10) {
+    BPF_CORE_READ_INTO(&s->addr.addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    s->addr.family = family;
+  }
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   long nr = BPF_CORE_READ(regs, orig_ax);
@@ -248,6 +281,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   if (!s) return 0;
   s->ret = ret;
   if ((nr == 43 || nr == 288) && ret >= 0) read_sockaddr(&s->addr, (const void*)s->args[1]);
+  // Network calls on a socket (not ENOTSOCK 88, EBADF 9): accept's new one, the others' argument.
+  if ((nr == 42 || nr == 43 || nr == 288 || nr == 49 || nr == 50) && ret != -88 && ret != -9) {
+    read_socket(s, (nr == 43 || nr == 288) ? ret : s->args[0], nr == 50);
+  }
   fill_header(&s->h, s->h.type, sizeof(*s), (struct task_struct*)bpf_get_current_task_btf());
   if (bpf_ringbuf_output(&events, s, sizeof(*s), 0) != 0) count_lost();
   bpf_map_delete_elem(&inflight, &tid);

@@ -88,11 +88,12 @@ struct kr_sockaddr {
 /* A system call, recorded at its exit with the arguments read at its entry. */
 struct kr_syscall {
   struct kr_header h;
-  __u32 nr;  /* the architecture's system call number */
-  __u32 pad;
+  __u32 nr;         /* the architecture's system call number */
+  __u16 sock_type;  /* network calls: SOCK_STREAM 1, SOCK_DGRAM 2, ...; 0 when unknown */
+  __u16 protocol;   /* network calls: IPPROTO_TCP 6, IPPROTO_UDP 17, ...; 0 when unknown */
   __s64 ret; /* the result: >= 0, or -errno */
   __s64 args[6];
-  struct kr_sockaddr addr; /* connect / bind: the address; accept: the peer */
+  struct kr_sockaddr addr; /* connect / bind: the address; accept: the peer; listen: the local address */
   char path[KR_PATH_MAX];  /* the first path argument (rename: the old path); memfd: its name */
   char path2[KR_PATH_MAX]; /* rename: the new path */
 };
