@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/rule_setup.h"
 #include "engine/detection_engine.h"
+#include "eql/optimizer.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
 #include "event/event_writer.h"
@@ -46,19 +47,102 @@ constexpr uint64_t kProcessTypes = Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | 
 constexpr uint64_t kFileTypes = Bit(KR_OPEN) | Bit(KR_RENAME) | Bit(KR_UNLINK) | Bit(KR_CHMOD) | Bit(KR_CHOWN);
 constexpr uint64_t kNetworkTypes = Bit(KR_CONNECT) | Bit(KR_ACCEPT) | Bit(KR_BIND) | Bit(KR_LISTEN);
 
-// Interest pushdown v1: the record types some rule's stage can match, by its event category;
-// exec, fork and exit always (they keep the process table).
-uint64_t InterestOf(const engine::RuleSet& rules) {
-  uint64_t mask = Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR);
+// Interest pushdown v1 (docs/live.md): the record types some rule's stage can match, by its event
+// category (exec, fork, exit and chdir always: they keep the process table); and, when every
+// stage that can match a file record requires `file.path` to equal a literal or match a glob
+// with a literal head, those heads, so that BPF drops the records of other paths.
+struct Interest {
+  uint64_t mask = 0;
+  std::vector<ebpf::EbpfOptions::Prefix> file_prefixes;
+  std::string no_file_filter;  // why there is none
+};
+
+// Fewer, shorter prefixes that pass at least the same paths: one that another starts with is
+// dropped, and past the filter's size neighbours are replaced by their common head ("/etc/app1/",
+// "/etc/app2/" -> "/etc/app") while it is a directory path.
+void MergePrefixes(std::vector<ebpf::EbpfOptions::Prefix>& prefixes) {
+  for (auto& p : prefixes) {
+    if (!p.insensitive) continue;
+    std::transform(p.bytes.begin(), p.bytes.end(), p.bytes.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; });
+  }
+  auto keep_shortest = [&] {
+    std::sort(prefixes.begin(), prefixes.end(), [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
+    std::vector<ebpf::EbpfOptions::Prefix> out;
+    for (auto& p : prefixes) {
+      if (!out.empty() && p.bytes.starts_with(out.back().bytes)) {
+        out.back().insensitive = out.back().insensitive || p.insensitive;
+        continue;
+      }
+      out.push_back(std::move(p));
+    }
+    prefixes = std::move(out);
+  };
+  keep_shortest();
+  while (prefixes.size() > KR_PREFIXES) {
+    size_t best = prefixes.size(), best_len = 0;
+    for (size_t k = 0; k + 1 < prefixes.size(); ++k) {
+      const std::string& a = prefixes[k].bytes;
+      const std::string& b = prefixes[k + 1].bytes;
+      size_t n = 0;
+      while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+      if (n > best_len) {
+        best = k;
+        best_len = n;
+      }
+    }
+    if (best == prefixes.size() || best_len < 2) return;  // nothing in common: the caller gives up
+    prefixes[best].bytes.resize(best_len);
+    prefixes[best].insensitive = prefixes[best].insensitive || prefixes[best + 1].insensitive;
+    prefixes.erase(prefixes.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    keep_shortest();
+  }
+}
+
+Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry) {
+  Interest in;
+  in.mask = Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR);
+  std::optional<FieldId> path = registry.Find("file.path");
   for (const engine::Rule& rule : rules.rules) {
     for (const eql::Program* p : rule.Programs()) {
-      if (p->category == "process") mask |= kProcessTypes;
-      else if (p->category == "file") mask |= kFileTypes;
-      else if (p->category == "network") mask |= kNetworkTypes;
-      else mask |= ebpf::AllRecordTypes();  // `any`, or a category no record has: everything
+      if (p->category == "process") {
+        in.mask |= kProcessTypes;
+        continue;
+      }
+      if (p->category == "network") {
+        in.mask |= kNetworkTypes;
+        continue;
+      }
+      in.mask |= p->category == "file" ? kFileTypes : ebpf::AllRecordTypes();  // `any` and others: everything
+      if (!in.no_file_filter.empty()) continue;
+      std::vector<ebpf::EbpfOptions::Prefix> heads;
+      for (const eql::Prefilter& pf : eql::ExtractPrefilters(*p)) {
+        if (!path || pf.field != *path) continue;
+        for (const std::string& v : pf.values) heads.push_back({v, pf.insensitive});
+        for (const std::string& g : pf.globs) heads.push_back({g.substr(0, g.find_first_of("*?\\")), pf.insensitive});
+        break;
+      }
+      bool usable = !heads.empty() && std::all_of(heads.begin(), heads.end(), [](const auto& h) {
+        return h.bytes.size() > 1 && h.bytes[0] == '/';
+      });
+      if (!usable) {
+        in.no_file_filter = fmt::format("rule {} may match any file path", rule.id);
+        continue;
+      }
+      for (auto& h : heads) {
+        if (h.bytes.size() > KR_PREFIX_MAX) h.bytes.resize(KR_PREFIX_MAX);  // a shorter head still passes its paths
+        in.file_prefixes.push_back(std::move(h));
+      }
     }
   }
-  return mask;
+  if (in.no_file_filter.empty() && (in.mask & kFileTypes) == 0) in.no_file_filter = "no rule looks at files";
+  MergePrefixes(in.file_prefixes);
+  if (in.no_file_filter.empty() && in.file_prefixes.size() > KR_PREFIXES) {
+    in.no_file_filter = fmt::format("{} path prefixes, more than the {} the filter holds", in.file_prefixes.size(),
+                                    KR_PREFIXES);
+  }
+  if (!in.no_file_filter.empty()) in.file_prefixes.clear();
+  return in;
 }
 
 std::string ReadBootId() {
@@ -125,7 +209,9 @@ int RunLive(const RunCommandOptions& o) {
 
   ebpf::EbpfOptions eopts;
   eopts.ring_bytes = o.ring_bytes;
-  eopts.interest = InterestOf(setup->rules);
+  Interest interest = InterestOf(setup->rules, registry);
+  eopts.interest = interest.mask;
+  eopts.file_prefixes = interest.file_prefixes;
   size_t seeded = processes.SeedFromProc();
   auto source = ebpf::EbpfSource::Open(eopts, on_record);
   if (!source) {
@@ -133,13 +219,16 @@ int RunLive(const RunCommandOptions& o) {
     return kExitFailure;
   }
   for (const std::string& w : (*source)->warnings()) fmt::print(stderr, "warning: {}\n", w);
+  normalizer.set_cwd_from_proc(!(*source)->syscalls_attached());
   std::string types;
   for (int t = 1; t < KR_TYPE_COUNT; ++t) {
     if ((eopts.interest >> t) & 1) types += fmt::format("{}{}", types.empty() ? "" : " ", kTypeNames[t]);
   }
-  fmt::print(stderr, "run: {} rules; {} programs attached; {} processes from /proc; recording {}; watching: {}\n",
+  std::string files = interest.file_prefixes.empty() ? fmt::format("every file ({})", interest.no_file_filter)
+                                                     : fmt::format("files under {} prefixes", interest.file_prefixes.size());
+  fmt::print(stderr, "run: {} rules; {} programs attached; {} processes from /proc; recording {}; watching: {}; {}\n",
              setup->rules.rules.size(), (*source)->attached().size(), seeded, o.record.empty() ? "off" : o.record,
-             types);
+             types, files);
   std::fflush(stderr);
 
   struct sigaction sa {};

@@ -56,15 +56,18 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
 struct ProgramInfo {
   const char* name;
   const char* events;
+  bool syscall;
 };
 constexpr ProgramInfo kPrograms[] = {
-    {"on_exec", "process exec events (event.action: exec)"},
-    {"on_fork", "process fork events (event.action: fork)"},
-    {"on_exit", "process end events (event.action: end)"},
+    {"on_exec", "process exec events (event.action: exec)", false},
+    {"on_fork", "process fork events (event.action: fork)", false},
+    {"on_exit", "process end events (event.action: end)", false},
     {"on_sys_enter", "file, network and privilege events (open, rename, unlink, chmod, chown, connect, accept, bind, "
-                     "listen, setuid, setgid, capset, ptrace, memfd_create)"},
-    {"on_sys_exit", "the same file, network and privilege events"},
+                     "listen, setuid, setgid, capset, ptrace, memfd_create) and working directory changes", true},
+    {"on_sys_exit", "the same file, network and privilege events", true},
 };
+
+constexpr uint64_t Bit(int type) { return uint64_t{1} << type; }
 
 std::string Errno(int err) { return fmt::format("{} ({})", std::strerror(err < 0 ? -err : err), err < 0 ? -err : err); }
 
@@ -128,9 +131,40 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
     return failure("cannot size the ring buffer", err);
   }
   if (int err = kestrel_bpf__load(im.skel); err != 0) return failure("the kernel refused Kestrel's BPF programs", err);
-  KESTREL_TRY(source->SetInterest(options.interest == 0 ? AllRecordTypes() : options.interest));
+  const uint64_t interest = options.interest == 0 ? AllRecordTypes() : options.interest;
+  KESTREL_TRY(source->SetInterest(interest));
+  if (options.file_prefixes.size() > KR_PREFIXES) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} file path prefixes; the filter holds {}", options.file_prefixes.size(), KR_PREFIXES));
+  }
+  for (uint32_t k = 0; k < options.file_prefixes.size(); ++k) {
+    const std::string& prefix = options.file_prefixes[k].bytes;
+    kr_prefix value{};
+    value.insensitive = options.file_prefixes[k].insensitive ? 1 : 0;
+    if (prefix.empty() || prefix.size() > KR_PREFIX_MAX) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("file path prefix \"{}\" is empty or longer than {} bytes",
+                                                                prefix, KR_PREFIX_MAX));
+    }
+    value.len = static_cast<__u32>(prefix.size());
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      char c = prefix[i];
+      value.bytes[i] = value.insensitive && c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+    if (int err = bpf_map__update_elem(im.skel->maps.file_prefixes, &k, sizeof k, &value, sizeof value, 0); err != 0) {
+      return failure("cannot set the file path filter", err);
+    }
+  }
+  uint32_t zero = 0, count = static_cast<uint32_t>(options.file_prefixes.size());
+  if (int err = bpf_map__update_elem(im.skel->maps.file_prefix_count, &zero, sizeof zero, &count, sizeof count, 0);
+      err != 0) {
+    return failure("cannot set the file path filter", err);
+  }
+  // Interest pushdown at attach time: without a rule on system call records, the syscall
+  // programs are not attached at all (every system call of the host would pay for them).
+  const bool syscalls = (interest & ~(Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR))) != 0;
 
   for (const ProgramInfo& p : kPrograms) {
+    if (!syscalls && p.syscall) continue;
     bpf_program* prog = bpf_object__find_program_by_name(im.skel->obj, p.name);
     bpf_link* link = prog == nullptr ? nullptr : bpf_program__attach(prog);
     if (link == nullptr) {
@@ -141,6 +175,7 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
       continue;
     }
     im.links.push_back(link);
+    if (p.syscall) source->syscalls_attached_ = true;
     source->attached_.push_back(fmt::format("{} ({})", p.name, bpf_program__section_name(prog)));
   }
   if (im.links.empty()) return failure("no BPF program could be attached", -EPERM);

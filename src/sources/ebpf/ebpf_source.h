@@ -21,6 +21,13 @@ uint64_t AllRecordTypes();
 struct EbpfOptions {
   uint32_t ring_bytes = 8u << 20;  // a power of two, at least a page
   uint64_t interest = 0;           // bit t: records of type t (0: all)
+  // File records only for paths under one of these (empty: every path); at most 16 of at most
+  // 64 bytes. Relative and unnormalized paths always pass (user space resolves them).
+  struct Prefix {
+    std::string bytes;
+    bool insensitive = false;  // ASCII case folded
+  };
+  std::vector<Prefix> file_prefixes;
 };
 
 // Why this build or this machine cannot run the live source ("" when it can try).
@@ -47,6 +54,8 @@ class EbpfSource {
   Status SetInterest(uint64_t interest);
 
   const std::vector<std::string>& attached() const { return attached_; }
+  // Whether the system call programs run (not when no rule needs their records).
+  bool syscalls_attached() const { return syscalls_attached_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
@@ -55,6 +64,7 @@ class EbpfSource {
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> attached_;
   std::vector<std::string> warnings_;
+  bool syscalls_attached_ = false;
 };
 
 }  // namespace kestrel::ebpf

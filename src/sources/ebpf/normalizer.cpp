@@ -210,7 +210,13 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
         at = end + 1;
       }
       std::string cwd;
-      if (const ProcessInfo* known = processes_.Find(t.pid, start)) cwd = known->working_directory;
+      if (cwd_from_proc_) {
+        char buf[4096];
+        ssize_t got = readlink(fmt::format("/proc/{}/cwd", t.pid).c_str(), buf, sizeof buf);
+        if (got > 0) cwd.assign(buf, static_cast<size_t>(got));
+      }
+      const ProcessInfo* known = processes_.Find(t.pid, start);
+      if (cwd.empty() && known != nullptr) cwd = known->working_directory;
       const ProcessInfo& p = processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),
                                                std::move(args), std::move(cwd), t.uid, t.gid);
       SetStrings(b, f.type, {"start"});

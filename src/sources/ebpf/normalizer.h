@@ -38,6 +38,9 @@ class Normalizer {
   std::optional<Event> Normalize(std::span<const uint8_t> record, EventBuilder& b);
 
   const NormalizerStats& stats() const { return stats_; }
+  // Without the system call programs no chdir is seen: an exec then takes its working directory
+  // from /proc while the process lives (else the one it inherited).
+  void set_cwd_from_proc(bool on) { cwd_from_proc_ = on; }
 
   // CLOCK_REALTIME - CLOCK_BOOTTIME now.
   static int64_t BootToWallNow();
@@ -57,6 +60,7 @@ class Normalizer {
   std::shared_ptr<const Fields> f_;
   std::optional<EventTypeId> types_[3];  // process, file, network
   uint64_t last_mono_ = 0;
+  bool cwd_from_proc_ = false;
   uint64_t next_id_ = 1;
   NormalizerStats stats_;
 };

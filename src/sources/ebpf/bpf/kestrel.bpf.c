@@ -36,6 +36,20 @@ struct {
   __type(value, __u64);
 } lost SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} file_prefix_count SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, KR_PREFIXES);
+  __type(key, __u32);
+  __type(value, struct kr_prefix);
+} file_prefixes SEC(".maps");
+
 // A system call between its entry and its exit, by thread id.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -169,6 +183,38 @@ static __always_inline __u32 syscall_type(long nr) {
   }
 }
 
+// Does a file record with this path pass the pushdown filter (records.h)?
+static __always_inline int path_wanted(const char* path) {
+  __u32 k = 0;
+  __u32* count = bpf_map_lookup_elem(&file_prefix_count, &k);
+  if (!count || *count == 0 || path[0] != '/') return 1;
+  char prev = 0;
+  for (int i = 0; i < KR_PATH_MAX; i++) {
+    char c = path[i];
+    if (c == 0) break;
+    if (prev == '/' && (c == '/' || c == '.')) return 1;  // "//", "/./", "/../", "/.x": user space decides
+    prev = c;
+  }
+  for (__u32 p = 0; p < KR_PREFIXES; p++) {
+    if (p >= *count) break;
+    __u32 key = p;
+    struct kr_prefix* prefix = bpf_map_lookup_elem(&file_prefixes, &key);
+    if (!prefix) break;
+    int same = 1;
+    for (int i = 0; i < KR_PREFIX_MAX; i++) {
+      if (i >= prefix->len) break;
+      char c = path[i];
+      if (prefix->insensitive && c >= 'A' && c <= 'Z') c += 'a' - 'A';
+      if (c != prefix->bytes[i]) {
+        same = 0;
+        break;
+      }
+    }
+    if (same) return 1;
+  }
+  return 0;
+}
+
 static __always_inline void read_sockaddr(struct kr_sockaddr* out, const void* uaddr) {
   __u8 raw[28] = {};
   out->family = 0;
@@ -235,6 +281,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   }
   if (path) bpf_probe_read_user_str(s->path, sizeof(s->path), path);
   if (path2) bpf_probe_read_user_str(s->path2, sizeof(s->path2), path2);
+  if ((type == KR_OPEN || type == KR_RENAME || type == KR_UNLINK || type == KR_CHMOD || type == KR_CHOWN) &&
+      !path_wanted(s->path) && !(path2 && path_wanted(s->path2))) {
+    return 0;  // no rule looks at this file
+  }
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   if (bpf_map_update_elem(&inflight, &tid, s, BPF_ANY) != 0) count_lost();
   return 0;

@@ -12,6 +12,17 @@
 #define KR_PATH_MAX 256
 #define KR_ARGS_MAX 1024 /* exec argv bytes, NUL-separated; longer lists are cut (flag) */
 #define KR_COMM_MAX 16
+#define KR_PREFIXES 16    /* file path prefixes of the pushdown filter */
+#define KR_PREFIX_MAX 64
+
+/* Interest pushdown: file records are made only for absolute, normalized paths that start with
+ * one of `count` prefixes (count 0: every path); relative or unnormalized paths always pass,
+ * since only user space can resolve them. */
+struct kr_prefix {
+  __u32 len;
+  __u32 insensitive; /* 1: bytes are lower case, and ASCII letters of the path are folded */
+  char bytes[KR_PREFIX_MAX];
+};
 
 /* Record types; bit `type` of the interest mask enables one. */
 enum kr_type {
