@@ -87,13 +87,22 @@ s.bind(("127.0.0.1", $PORT)); s.listen()
 c = socket.socket(); c.connect(("127.0.0.1", $PORT)); a, _ = s.accept()
 PY
 python3 "$WORK/kestrel-live-client.py"
-python3 -c '
-import os
+chmod 600 "$WORK/files/keep.dat" 2>/dev/null || { echo x >"$WORK/files/keep.dat"; chmod 600 "$WORK/files/keep.dat"; }
+chown 65534 "$WORK/files/keep.dat"
+python3 - "$PORT" <<'PY'
+import ctypes, os, socket, sys
+port = int(sys.argv[1])
+os.close(os.memfd_create("kestrel-live-memfd"))
+ctypes.CDLL(None, use_errno=True).ptrace(0, 0, 0, 0)  # PTRACE_TRACEME
+s = socket.socket(socket.AF_INET6); s.bind(("::1", port + 1)); s.listen()
+c = socket.socket(socket.AF_INET6); c.connect(("::1", port + 1)); a, _ = s.accept()
 pid = os.fork()
 if pid == 0:
+    os.setgid(65534)
     os.setuid(65534)
     os._exit(0)
-os.waitpid(pid, 0)'
+os.waitpid(pid, 0)
+PY
 sleep 1
 kill -INT "$KPID"
 wait "$KPID"
@@ -134,7 +143,7 @@ def expect(what, e, **fields):
     for k, v in fields.items():
         got = get(e, k.replace("__", "."))
         if got != v:
-            problems.append(f"{what}: {k.replace('__', '.')} is {got!r}, expected {v!r}")
+            problems.append(f"{what}: {k.replace('__', '.')} is {got!r}, expected {v!r} in {json.dumps(e)[:400]}")
 marker = find(event__action="exec", process__name="kestrel-marker")
 expect("marker exec", marker, event__category="process", event__type="start",
        process__executable=f"{work}/kestrel-marker",
@@ -161,6 +170,15 @@ expect("listen", find(event__action="listen", source__port=port), event__categor
        network__transport="tcp")
 expect("setuid", find(event__action="setuid", user__changes__id="65534"), event__category="process",
        event__outcome="success")
+expect("setgid", find(event__action="setgid"), event__category="process")
+expect("chmod", find(event__action="attributes_modified", file__mode="600"), file__path=f"{work}/files/keep.dat")
+expect("chown", find(event__action="attributes_modified", file__uid="65534"), file__path=f"{work}/files/keep.dat")
+expect("memfd_create", find(event__action="memfd_create"), file__name="kestrel-live-memfd")
+expect("ptrace", find(event__action="ptrace", process__name="python3.11") or find(event__action="ptrace", auditd__data__a0="0"),
+       auditd__data__syscall="ptrace", auditd__data__a0="0", host__os__type="linux")
+expect("IPv6 connect", find(event__action="connection_attempted", destination__port=port + 1),
+       destination__ip="::1", network__type="ipv6", network__transport="tcp")
+expect("bind", find(event__action="bind", source__port=port + 1), source__ip="::1")
 fork = find(event__action="fork")
 expect("fork", fork, event__category="process")
 if fork is not None and get(fork, "process.parent.pid") is None:

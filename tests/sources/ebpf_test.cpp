@@ -207,6 +207,9 @@ TEST_F(NormalizerTest, ExecFileNetworkAndExitRecordsBecomeEcsEvents) {
   EXPECT_EQ(Str(*e, "file.extension"), "txt");
   EXPECT_EQ(Str(*e, "event.outcome"), "success");
   EXPECT_EQ(Str(*e, "process.entity_id"), nc_entity);
+  EXPECT_EQ(Str(*e, "auditd.data.syscall"), "openat");  // as auditd names it, arguments in hex
+  EXPECT_EQ(Str(*e, "auditd.data.a2"), "41");
+  EXPECT_EQ(Str(*e, "host.os.type"), "linux");
 
   // connect to [::1]:4444 that failed; its clock is behind the previous record's.
   auto connect = Record<kr_syscall>(KR_CONNECT, 6000, 1150);

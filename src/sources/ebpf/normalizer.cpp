@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "common/hash.h"
 #include "records.h"
@@ -19,7 +20,8 @@ struct Normalizer::Fields {
   FieldId user_id, group_id, effective_id, changes_id, group_changes_id;
   FieldId file_path, file_name, file_directory, file_extension, original_path, file_mode, file_uid, file_gid;
   FieldId dst_ip, dst_port, src_ip, src_port, transport, net_type, direction;
-  FieldId ptrace_request, target_pid, syscall;
+  FieldId syscall, a0, a1, a2, a3;
+  FieldId host_os_type, host_name, host_id, host_kernel, host_arch;
 };
 
 namespace {
@@ -31,6 +33,53 @@ const T* As(std::span<const uint8_t> record) {
 
 // A NUL-terminated string inside a fixed array.
 std::string_view Text(const char* s, size_t cap) { return {s, strnlen(s, cap)}; }
+
+// x86_64 names of the system calls the programs record.
+std::string_view SyscallName(uint32_t nr) {
+  switch (nr) {
+    case 2: return "open";
+    case 85: return "creat";
+    case 257: return "openat";
+    case 437: return "openat2";
+    case 82: return "rename";
+    case 264: return "renameat";
+    case 316: return "renameat2";
+    case 87: return "unlink";
+    case 84: return "rmdir";
+    case 263: return "unlinkat";
+    case 90: return "chmod";
+    case 91: return "fchmod";
+    case 268: return "fchmodat";
+    case 92: return "chown";
+    case 93: return "fchown";
+    case 94: return "lchown";
+    case 260: return "fchownat";
+    case 42: return "connect";
+    case 43: return "accept";
+    case 288: return "accept4";
+    case 49: return "bind";
+    case 50: return "listen";
+    case 105: return "setuid";
+    case 113: return "setreuid";
+    case 117: return "setresuid";
+    case 106: return "setgid";
+    case 114: return "setregid";
+    case 119: return "setresgid";
+    case 126: return "capset";
+    case 101: return "ptrace";
+    case 319: return "memfd_create";
+    case 80: return "chdir";
+    case 81: return "fchdir";
+    default: return "unknown";
+  }
+}
+
+std::string ReadLine(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
 
 std::string_view BaseName(std::string_view path) {
   size_t slash = path.rfind('/');
@@ -96,15 +145,36 @@ Normalizer::Normalizer(SchemaRegistry& registry, ProcessTable& processes, int64_
   f->transport = field("network.transport", s);
   f->net_type = field("network.type", s);
   f->direction = field("network.direction", s);
-  f->ptrace_request = field("kestrel.ptrace.request", i);
-  f->target_pid = field("kestrel.target.pid", i);
-  f->syscall = field("kestrel.syscall", s);
+  // As auditd reports a system call (Elastic's Linux rules read these): its name, and the first
+  // four arguments in hex.
+  f->syscall = field("auditd.data.syscall", s);
+  f->a0 = field("auditd.data.a0", s);
+  f->a1 = field("auditd.data.a1", s);
+  f->a2 = field("auditd.data.a2", s);
+  f->a3 = field("auditd.data.a3", s);
+  f->host_os_type = field("host.os.type", s);
+  f->host_name = field("host.name", s);
+  f->host_id = field("host.id", s);
+  f->host_kernel = field("host.os.kernel", s);
+  f->host_arch = field("host.architecture", s);
   f_ = std::move(f);
+  host_name_ = ReadLine("/proc/sys/kernel/hostname");
+  host_id_ = ReadLine("/etc/machine-id");
+  kernel_ = ReadLine("/proc/sys/kernel/osrelease");
   const char* names[] = {"process", "file", "network"};
   for (int k = 0; k < 3; ++k) {
     auto t = registry_.InternEventType(names[k]);
     if (t) types_[k] = *t;
   }
+}
+
+void Normalizer::SetHost(EventBuilder& b) {
+  const Fields& f = *f_;
+  b.Set(f.host_os_type, b.StringValue("linux"));
+  if (!host_name_.empty()) b.Set(f.host_name, b.StringValue(host_name_));
+  if (!host_id_.empty()) b.Set(f.host_id, b.StringValue(host_id_));
+  if (!kernel_.empty()) b.Set(f.host_kernel, b.StringValue(kernel_));
+  b.Set(f.host_arch, b.StringValue("x86_64"));
 }
 
 void Normalizer::SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values) {
@@ -235,6 +305,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
       b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
       b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
+      SetHost(b);
       b.Set(f.category, b.StringValue(category));
       header.type = *types_[0];
       ++stats_.events;
@@ -253,7 +324,11 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     default: {
       const auto* s = As<kr_syscall>(record);
       syscall_outcome(*s);
-      b.Set(f.syscall, b.StringValue(fmt::format("{}", s->nr)));
+      b.Set(f.syscall, b.StringValue(SyscallName(s->nr)));
+      const FieldId arg_fields[] = {f.a0, f.a1, f.a2, f.a3};
+      for (int k = 0; k < 4; ++k) {
+        b.Set(arg_fields[k], b.StringValue(fmt::format("{:x}", static_cast<uint64_t>(s->args[k]))));
+      }
       // The *at calls' first argument is the directory a relative path starts from.
       const bool at = s->nr == 257 || s->nr == 437 || s->nr == 263 || s->nr == 268 || s->nr == 260 ||
                       s->nr == 264 || s->nr == 316;
@@ -371,9 +446,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
           break;
         case KR_PTRACE:
           SetStrings(b, f.type, {"access"});
-          b.Set(f.action, b.StringValue("ptrace"));
-          b.Set(f.ptrace_request, Value::I64(s->args[0]));
-          b.Set(f.target_pid, Value::I64(s->args[1]));
+          b.Set(f.action, b.StringValue("ptrace"));  // request and target pid: auditd.data.a0, a1
           break;
         case KR_MEMFD:
           SetStrings(b, f.type, {"creation"});
@@ -407,6 +480,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
   b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
   b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
   b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
+  SetHost(b);
   b.Set(f.category, b.StringValue(category));
   header.type = category == "process" ? *types_[0] : category == "file" ? *types_[1] : *types_[2];
   header.entity_key = Hash64(p->entity_id);

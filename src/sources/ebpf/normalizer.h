@@ -49,6 +49,7 @@ class Normalizer {
   struct Fields;
   void SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values);
   void SetProcess(EventBuilder& b, const ProcessInfo& p, bool parent);
+  void SetHost(EventBuilder& b);  // host.os.type, host.name, host.id, host.os.kernel, host.architecture
   // A system call's path argument made absolute: against the process's working directory, or
   // the directory `dirfd` is open on (read from /proc while the process lives); as given when
   // neither is known.
@@ -61,6 +62,7 @@ class Normalizer {
   std::optional<EventTypeId> types_[3];  // process, file, network
   uint64_t last_mono_ = 0;
   bool cwd_from_proc_ = false;
+  std::string host_name_, host_id_, kernel_;
   uint64_t next_id_ = 1;
   NormalizerStats stats_;
 };
