@@ -55,7 +55,48 @@ struct Interest {
   uint64_t mask = 0;
   std::vector<ebpf::EbpfOptions::Prefix> file_prefixes;
   std::string no_file_filter;  // why there is none
+  std::vector<uint16_t> connect_ports;
+  std::string no_port_filter;
 };
+
+// The destination ports a stage requires (`destination.port == 22`, `destination.port in (...)`
+// in its top-level conjunction), or none when it does not require one.
+std::vector<uint16_t> RequiredPorts(const eql::Program& p, FieldId port) {
+  std::vector<uint32_t> pending = {p.root};
+  while (!pending.empty()) {
+    const eql::IrNode& n = p.nodes[pending.back()];
+    pending.pop_back();
+    if (n.op == eql::IrOp::kAnd) {
+      pending.insert(pending.end(), n.children.begin(), n.children.end());
+      continue;
+    }
+    auto is_port = [&](uint32_t c) { return p.nodes[c].op == eql::IrOp::kField && p.nodes[c].field == port; };
+    auto as_port = [](const eql::Scalar& s) -> std::optional<uint16_t> {
+      if (s.kind != eql::SKind::kInt || s.i < 0 || s.i > 65535) return std::nullopt;
+      return static_cast<uint16_t>(s.i);
+    };
+    std::vector<uint16_t> ports;
+    if (n.op == eql::IrOp::kCompare && n.cmp == eql::Op::kEq && n.children.size() == 2) {
+      uint32_t f = is_port(n.children[0]) ? n.children[0] : n.children[1];
+      uint32_t c = f == n.children[0] ? n.children[1] : n.children[0];
+      if (!is_port(f) || p.nodes[c].op != eql::IrOp::kConst) continue;
+      if (auto v = as_port(p.nodes[c].constant)) ports.push_back(*v);
+    } else if (n.op == eql::IrOp::kInSet && !n.negated && is_port(n.children[0])) {
+      const eql::LiteralSet& set = p.sets[n.index];
+      if (set.strings.size() != 0) continue;
+      for (const eql::Scalar& x : set.others) {
+        auto v = as_port(x);
+        if (!v) {
+          ports.clear();
+          break;
+        }
+        ports.push_back(*v);
+      }
+    }
+    if (!ports.empty()) return ports;
+  }
+  return {};
+}
 
 // Fewer, shorter prefixes that pass at least the same paths: one that another starts with is
 // dropped, and past the filter's size neighbours are replaced by their common head ("/etc/app1/",
@@ -103,11 +144,17 @@ Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry
   Interest in;
   in.mask = Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR);
   std::optional<FieldId> path = registry.Find("file.path");
+  std::optional<FieldId> port = registry.Find("destination.port");
   for (const engine::Rule& rule : rules.rules) {
     for (const eql::Program* p : rule.Programs()) {
       if (p->category == "process") {
         in.mask |= kProcessTypes;
         continue;
+      }
+      if (p->category != "file" && in.no_port_filter.empty()) {  // network, any, ...: may match connects
+        std::vector<uint16_t> ports = port ? RequiredPorts(*p, *port) : std::vector<uint16_t>{};
+        if (ports.empty()) in.no_port_filter = fmt::format("rule {} may match any connection", rule.id);
+        in.connect_ports.insert(in.connect_ports.end(), ports.begin(), ports.end());
       }
       if (p->category == "network") {
         in.mask |= kNetworkTypes;
@@ -142,6 +189,13 @@ Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry
                                     KR_PREFIXES);
   }
   if (!in.no_file_filter.empty()) in.file_prefixes.clear();
+  std::sort(in.connect_ports.begin(), in.connect_ports.end());
+  in.connect_ports.erase(std::unique(in.connect_ports.begin(), in.connect_ports.end()), in.connect_ports.end());
+  if (in.no_port_filter.empty() && (in.mask & Bit(KR_CONNECT)) == 0) in.no_port_filter = "no rule looks at connections";
+  if (in.no_port_filter.empty() && in.connect_ports.size() > KR_PORTS) {
+    in.no_port_filter = fmt::format("{} ports, more than the {} the filter holds", in.connect_ports.size(), KR_PORTS);
+  }
+  if (!in.no_port_filter.empty()) in.connect_ports.clear();
   return in;
 }
 
@@ -212,12 +266,15 @@ int RunLive(const RunCommandOptions& o) {
   Interest interest = InterestOf(setup->rules, registry);
   eopts.interest = interest.mask;
   eopts.file_prefixes = interest.file_prefixes;
-  size_t seeded = processes.SeedFromProc();
+  eopts.connect_ports = interest.connect_ports;
   auto source = ebpf::EbpfSource::Open(eopts, on_record);
   if (!source) {
     fmt::print(stderr, "error: {}\n", source.error().ToString());
     return kExitFailure;
   }
+  // After attaching: a process that starts meanwhile is in /proc or in the ring (records are
+  // only read by Poll below, so the table is seeded before any of them).
+  size_t seeded = processes.SeedFromProc();
   for (const std::string& w : (*source)->warnings()) fmt::print(stderr, "warning: {}\n", w);
   normalizer.set_cwd_from_proc(!(*source)->syscalls_attached());
   std::string types;
@@ -226,9 +283,12 @@ int RunLive(const RunCommandOptions& o) {
   }
   std::string files = interest.file_prefixes.empty() ? fmt::format("every file ({})", interest.no_file_filter)
                                                      : fmt::format("files under {} prefixes", interest.file_prefixes.size());
-  fmt::print(stderr, "run: {} rules; {} programs attached; {} processes from /proc; recording {}; watching: {}; {}\n",
+  std::string connects = interest.connect_ports.empty()
+                             ? fmt::format("every connection ({})", interest.no_port_filter)
+                             : fmt::format("connections to {} ports", interest.connect_ports.size());
+  fmt::print(stderr, "run: {} rules; {} programs attached; {} processes from /proc; recording {}; watching: {}; {}; {}\n",
              setup->rules.rules.size(), (*source)->attached().size(), seeded, o.record.empty() ? "off" : o.record,
-             types, files);
+             types, files, connects);
   std::fflush(stderr);
 
   struct sigaction sa {};

@@ -159,6 +159,21 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
       err != 0) {
     return failure("cannot set the file path filter", err);
   }
+  if (options.connect_ports.size() > KR_PORTS) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} connect ports; the filter holds {}", options.connect_ports.size(), KR_PORTS));
+  }
+  for (uint16_t port : options.connect_ports) {
+    uint8_t one = 1;
+    if (int err = bpf_map__update_elem(im.skel->maps.connect_ports, &port, sizeof port, &one, sizeof one, 0); err != 0) {
+      return failure("cannot set the connect port filter", err);
+    }
+  }
+  uint32_t ports = static_cast<uint32_t>(options.connect_ports.size());
+  if (int err = bpf_map__update_elem(im.skel->maps.connect_port_count, &zero, sizeof zero, &ports, sizeof ports, 0);
+      err != 0) {
+    return failure("cannot set the connect port filter", err);
+  }
   // Interest pushdown at attach time: without a rule on system call records, the syscall
   // programs are not attached at all (every system call of the host would pay for them).
   const bool syscalls = (interest & ~(Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR))) != 0;

@@ -28,6 +28,8 @@ struct EbpfOptions {
     bool insensitive = false;  // ASCII case folded
   };
   std::vector<Prefix> file_prefixes;
+  // Connect records only to these destination ports (empty: every connect); at most 64.
+  std::vector<uint16_t> connect_ports;
 };
 
 // Why this build or this machine cannot run the live source ("" when it can try).

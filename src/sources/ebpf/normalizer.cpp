@@ -300,7 +300,13 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       SetStrings(b, f.type, {"start"});
       b.Set(f.action, b.StringValue("fork"));
       SetProcess(b, child, false);
-      if (const ProcessInfo* parent = processes_.Find(t.pid, start)) SetProcess(b, *parent, true);
+      if (const ProcessInfo* parent = processes_.Find(t.pid, start)) {
+        SetProcess(b, *parent, true);
+      } else {  // a parent the table does not know: what the record says
+        b.Set(f.ppid, Value::I64(t.pid));
+        b.Set(f.parent_entity_id, b.StringValue(processes_.EntityId(t.pid, start)));
+        b.Set(f.parent_name, b.StringValue(Text(t.comm, sizeof t.comm)));
+      }
       header.entity_key = Hash64(child.entity_id);
       b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
       b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));

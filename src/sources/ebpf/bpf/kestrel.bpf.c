@@ -50,6 +50,20 @@ struct {
   __type(value, struct kr_prefix);
 } file_prefixes SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} connect_port_count SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KR_PORTS);
+  __type(key, __u16);
+  __type(value, __u8);
+} connect_ports SEC(".maps");
+
 // A system call between its entry and its exit, by thread id.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -281,6 +295,11 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   }
   if (path) bpf_probe_read_user_str(s->path, sizeof(s->path), path);
   if (path2) bpf_probe_read_user_str(s->path2, sizeof(s->path2), path2);
+  if (type == KR_CONNECT) {
+    __u32* ports = bpf_map_lookup_elem(&connect_port_count, &k);
+    __u16 port = s->addr.port;
+    if (ports && *ports > 0 && !bpf_map_lookup_elem(&connect_ports, &port)) return 0;  // no rule's port
+  }
   if ((type == KR_OPEN || type == KR_RENAME || type == KR_UNLINK || type == KR_CHMOD || type == KR_CHOWN) &&
       !path_wanted(s->path) && !(path2 && path_wanted(s->path2))) {
     return 0;  // no rule looks at this file

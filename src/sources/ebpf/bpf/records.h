@@ -17,7 +17,10 @@
 
 /* Interest pushdown: file records are made only for absolute, normalized paths that start with
  * one of `count` prefixes (count 0: every path); relative or unnormalized paths always pass,
- * since only user space can resolve them. */
+ * since only user space can resolve them. Connect records are made only for the destination
+ * ports in `connect_ports`, when it has any. */
+#define KR_PORTS 64 /* destination ports of the connect filter */
+
 struct kr_prefix {
   __u32 len;
   __u32 insensitive; /* 1: bytes are lower case, and ASCII letters of the path are folded */
