@@ -34,6 +34,7 @@ struct RunCommandOptions {
   RuleSetupOptions setup;
   std::string output = "-";
   std::string record;         // --record FILE (.klog or .ndjson)
+  std::string metrics;        // --metrics FILE (JSON)
   uint32_t ring_bytes = 8u << 20;
   double duration_s = 0;      // 0: until SIGINT / SIGTERM
 };
@@ -332,6 +333,22 @@ int RunLive(const RunCommandOptions& o) {
   ebpf::ProcessTableStats ps = processes.stats();
   fmt::print(stderr, "  process table: {} processes, {} read from /proc, {} exited reaped, {} evicted\n", ps.size,
              ps.seeded, ps.reaped, ps.evicted);
+  if (!o.metrics.empty() && failed) {
+    engine::EngineStats es = engine.stats();
+    std::string json = fmt::format(
+        "{{\"kestrel.metrics.version\":1,\"source\":\"ebpf\",\"events\":{},\"seconds\":{:.6f},\"alerts\":{},"
+        "\"lost\":{},\"malformed\":{},\"reordered\":{},\"events_by_type\":{{",
+        ns.events, seconds, alert_count, (*source)->lost(), ns.malformed, ns.reordered);
+    for (int t = 1; t < KR_CHDIR; ++t) json += fmt::format("{}\"{}\":{}", t == 1 ? "" : ",", kTypeNames[t], ns.by_type[t]);
+    json += fmt::format("}},\"process_table\":{{\"size\":{},\"seeded\":{},\"reaped\":{},\"evicted\":{}}},"
+                        "\"alerts_by_rule\":{{", ps.size, ps.seeded, ps.reaped, ps.evicted);
+    for (size_t r = 0; r < setup->rules.rules.size(); ++r) {
+      uint64_t n = r < es.alerts_by_rule.size() ? es.alerts_by_rule[r] : 0;
+      json += fmt::format("{}\"{}\":{}", r == 0 ? "" : ",", setup->rules.rules[r].id, n);
+    }
+    json += "}}\n";
+    failed = OutputFile::WriteAll(o.metrics, json);
+  }
   if (!failed) {
     fmt::print(stderr, "error: {}\n", failed.error().ToString());
     return kExitFailure;
@@ -354,6 +371,8 @@ CommandFn AddRunCommand(CLI::App& app) {
   cmd->add_flag("--skip-bad-rules", options->setup.skip_bad_rules, "Run the rules that compile; report the others");
   cmd->add_option("--backend", options->setup.backend, "Predicate backend for rules that do not choose one")
       ->check(CLI::IsMember({"native", "wasm", "lua"}));
+  cmd->add_option("--metrics", options->metrics,
+                 "At the end, write the run's counters (events by type, lost records, alerts by rule, ...) as JSON");
   cmd->add_option("--ring-size", options->ring_bytes, "Ring buffer bytes (a power of two)")->capture_default_str();
   cmd->add_option("--duration", options->duration_s, "Stop after this many seconds (default: at SIGINT / SIGTERM)");
   return [options] { return RunLive(*options); };

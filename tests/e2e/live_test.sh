@@ -55,6 +55,7 @@ sequence by process.entity_id with maxspan=1m
 EQL
 
 timeout 120 "$KESTREL" run --rules "$WORK/rules" --record "$WORK/events.klog" -o "$WORK/alerts.ndjson" \
+  --metrics "$WORK/metrics.json" \
   2>"$WORK/err" &
 KPID=$!
 for _ in $(seq 300); do
@@ -115,6 +116,11 @@ code=$?
 KPID=""
 check "SIGINT stops kestrel run cleanly (exit $code)" test "$code" -eq 0
 check "the summary counts events" grep -qE "^run: [0-9]+ events" "$WORK/err"
+check "the metrics count the lost records and the alerts by rule" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["lost"] == 0 and m["events"] > 0 and m["events_by_type"]["exec"] > 0, m
+assert m["alerts_by_rule"]["marker"] == 1, m' "$WORK/metrics.json"
 check "no record was lost" contains "$WORK/err" "lost: 0 records"
 check "the pushdown filters files and connections" contains "$WORK/err" "files under 1 prefixes; connections to 1 ports"
 
