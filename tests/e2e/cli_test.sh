@@ -9,24 +9,12 @@ EXAMPLES=$(cd "$DATA/../../examples" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-passed=0
-failed=0
-check() {  # check NAME CONDITION...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
+source "$(dirname "$0")/check.sh"
 # run CMD...: runs a kestrel command, keeping stdout, stderr and the exit code.
 run() {
   "$KESTREL" "$@" >"$WORK/out" 2>"$WORK/err"
   code=$?
 }
-contains() { grep -qF -- "$2" "$1"; }
 
 # --- help and usage errors -------------------------------------------------------------
 run --help
@@ -284,5 +272,4 @@ printf '// predicate: lua v2.lua\nprocess where true\n' >"$WORK/prules/zz_spin.e
 run replay --rules "$WORK/prules" --input "$EXAMPLES/events.ndjson"
 check "a predicate for another ABI is refused" contains "$WORK/err" "v2.lua: built for Host API v2; this Kestrel provides v1"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -20,19 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() {  # check NAME CONDITION...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
-contains() { grep -qF -- "$2" "$1"; }
+source "$(dirname "$0")/check.sh"
 
 PORT=$((40000 + $$ % 20000))
 mkdir -p "$WORK/rules" "$WORK/files"
@@ -217,5 +205,4 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
   check "... saying it needs root" contains "$WORK/nonroot.err" "needs root"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

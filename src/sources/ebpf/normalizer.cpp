@@ -238,6 +238,12 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
   const uint64_t start = StartTicks(t.start_ns);
   const uint64_t parent_start = StartTicks(t.parent_start_ns);
   std::string_view category = "process";
+  // event.category, event.type and event.action.
+  auto classify = [&](std::string_view cat, std::initializer_list<std::string_view> types, std::string_view action) {
+    category = cat;
+    SetStrings(b, f.type, types);
+    b.Set(f.action, b.StringValue(action));
+  };
   if (h->type == KR_CHDIR) {
     const auto* s = As<kr_syscall>(record);
     ++stats_.internal;
@@ -289,16 +295,14 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       if (cwd.empty() && known != nullptr) cwd = known->working_directory;
       const ProcessInfo& p = processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),
                                                std::move(args), std::move(cwd), t.uid, t.gid);
-      SetStrings(b, f.type, {"start"});
-      b.Set(f.action, b.StringValue("exec"));
+      classify("process", {"start"}, "exec");
       SetProcess(b, p, false);
       break;
     }
     case KR_FORK: {
       const auto* fk = As<kr_fork>(record);
       const ProcessInfo& child = processes_.OnFork(t.pid, start, fk->child_pid, StartTicks(fk->child_start_ns));
-      SetStrings(b, f.type, {"start"});
-      b.Set(f.action, b.StringValue("fork"));
+      classify("process", {"start"}, "fork");
       SetProcess(b, child, false);
       if (const ProcessInfo* parent = processes_.Find(t.pid, start)) {
         SetProcess(b, *parent, true);
@@ -320,8 +324,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     }
     case KR_EXIT: {
       const auto* x = As<kr_exit>(record);
-      SetStrings(b, f.type, {"end"});
-      b.Set(f.action, b.StringValue("end"));
+      classify("process", {"end"}, "end");
       // wait(2) status: the exit status, or 128 + the signal that ended the process (a shell's $?).
       int code = x->exit_code;
       b.Set(f.exit_code, Value::I64((code & 0x7f) != 0 ? 128 + (code & 0x7f) : (code >> 8) & 0xff));
@@ -369,94 +372,74 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       };
       switch (h->type) {
         case KR_OPEN: {
-          category = "file";
           // open(2) flags: O_WRONLY 1, O_RDWR 2, O_CREAT 0100, O_TRUNC 01000; creat = O_CREAT|O_WRONLY|O_TRUNC.
           int64_t flags = s->nr == 85 ? 01101 : s->nr == 2 ? s->args[1] : s->args[2];
           if (s->nr == 437) flags = 0;  // openat2: flags sit in a struct how; reported as an open
-          bool create = (flags & 0100) != 0, write = (flags & 3) != 0, trunc = (flags & 01000) != 0;
-          SetStrings(b, f.type, {create ? "creation" : (write || trunc) ? "change" : "access"});
-          b.Set(f.action, b.StringValue(create ? "creation" : (write || trunc) ? "modification" : "open"));
+          bool create = (flags & 0100) != 0, change = (flags & 3) != 0 || (flags & 01000) != 0;
+          if (create) classify("file", {"creation"}, "creation");
+          else if (change) classify("file", {"change"}, "modification");
+          else classify("file", {"access"}, "open");
           set_file(path);
           break;
         }
         case KR_RENAME:
-          category = "file";
-          SetStrings(b, f.type, {"change"});
-          b.Set(f.action, b.StringValue("rename"));
+          classify("file", {"change"}, "rename");
           set_file(Absolute(actor, t.pid, at ? s->args[2] : -100, Text(s->path2, sizeof s->path2)));
           b.Set(f.original_path, b.StringValue(path));
           break;
         case KR_UNLINK:
-          category = "file";
-          SetStrings(b, f.type, {"deletion"});
-          b.Set(f.action, b.StringValue("deletion"));
+          classify("file", {"deletion"}, "deletion");
           set_file(path);
           break;
         case KR_CHMOD:
-          category = "file";
-          SetStrings(b, f.type, {"change"});
-          b.Set(f.action, b.StringValue("attributes_modified"));
+          classify("file", {"change"}, "attributes_modified");
           if (!path.empty()) set_file(path);
           b.Set(f.file_mode, b.StringValue(fmt::format("{:o}", s->nr == 268 ? s->args[2] : s->args[1])));
           break;
         case KR_CHOWN: {
-          category = "file";
-          SetStrings(b, f.type, {"change"});
-          b.Set(f.action, b.StringValue("attributes_modified"));
+          classify("file", {"change"}, "attributes_modified");
           if (!path.empty()) set_file(path);
           b.Set(f.file_uid, b.StringValue(fmt::format("{}", static_cast<int32_t>(s->args[at ? 2 : 1]))));
           b.Set(f.file_gid, b.StringValue(fmt::format("{}", static_cast<int32_t>(s->args[at ? 3 : 2]))));
           break;
         }
         case KR_CONNECT:
-          category = "network";
-          SetStrings(b, f.type, {"connection", "start"});
-          b.Set(f.action, b.StringValue("connection_attempted"));
+          classify("network", {"connection", "start"}, "connection_attempted");
           b.Set(f.direction, b.StringValue("egress"));
           set_addr(f.dst_ip, f.dst_port);
           break;
         case KR_ACCEPT:
-          category = "network";
-          SetStrings(b, f.type, {"connection", "start"});
-          b.Set(f.action, b.StringValue("connection_accepted"));
+          classify("network", {"connection", "start"}, "connection_accepted");
           b.Set(f.direction, b.StringValue("ingress"));
           set_addr(f.src_ip, f.src_port);
           break;
         case KR_BIND:
-          category = "network";
-          SetStrings(b, f.type, {"start"});
-          b.Set(f.action, b.StringValue("bind"));
+          classify("network", {"start"}, "bind");
           set_addr(f.src_ip, f.src_port);
           break;
         case KR_LISTEN:
-          category = "network";
-          SetStrings(b, f.type, {"start"});
-          b.Set(f.action, b.StringValue("listen"));
+          classify("network", {"start"}, "listen");
           set_addr(f.src_ip, f.src_port);  // the socket's local address
           break;
         case KR_SETUID:
         case KR_SETGID: {
           bool uid = h->type == KR_SETUID;
-          SetStrings(b, f.type, {"change"});
+          classify("process", {"change"}, uid ? "setuid" : "setgid");
           // setuid(u), setreuid(r, e), setresuid(r, e, s): the effective id asked for (-1: unchanged).
           int64_t wanted = (s->nr == 105 || s->nr == 106) ? s->args[0] : s->args[1];
-          b.Set(f.action, b.StringValue(uid ? "setuid" : "setgid"));
           if (static_cast<int32_t>(wanted) != -1) {
             b.Set(uid ? f.changes_id : f.group_changes_id, b.StringValue(fmt::format("{}", static_cast<uint32_t>(wanted))));
           }
           break;
         }
         case KR_CAPSET:
-          SetStrings(b, f.type, {"change"});
-          b.Set(f.action, b.StringValue("capset"));
+          classify("process", {"change"}, "capset");
           break;
         case KR_PTRACE:
-          SetStrings(b, f.type, {"access"});
-          b.Set(f.action, b.StringValue("ptrace"));  // request and target pid: auditd.data.a0, a1
+          classify("process", {"access"}, "ptrace");  // request and target pid: auditd.data.a0, a1
           break;
         case KR_MEMFD:
-          SetStrings(b, f.type, {"creation"});
-          b.Set(f.action, b.StringValue("memfd_create"));
+          classify("process", {"creation"}, "memfd_create");
           b.Set(f.file_name, b.StringValue(path));
           break;
         default: break;

@@ -1,0 +1,20 @@
+# Sourced by the end-to-end scripts: `check NAME CONDITION...` counts a passed or failed check
+# (printing the failed ones), `contains FILE TEXT` is a fixed-string grep, and `finish` prints
+# the count and exits non-zero when a check failed.
+passed=0
+failed=0
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name" >&2
+  fi
+}
+contains() { grep -qF -- "$2" "$1"; }
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
