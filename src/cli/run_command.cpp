@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -40,6 +41,9 @@ struct RunCommandOptions {
 };
 
 std::atomic<bool> g_stop{false};
+// How often the ring is read when the programs do not wake the reader (they do once it is a
+// quarter full): the most a record waits before the rules see it.
+constexpr int kPollMs = 20;
 extern "C" void OnStopSignal(int) { g_stop.store(true); }
 
 constexpr uint64_t Bit(int type) { return uint64_t{1} << type; }
@@ -49,9 +53,10 @@ constexpr uint64_t kFileTypes = Bit(KR_OPEN) | Bit(KR_RENAME) | Bit(KR_UNLINK) |
 constexpr uint64_t kNetworkTypes = Bit(KR_CONNECT) | Bit(KR_ACCEPT) | Bit(KR_BIND) | Bit(KR_LISTEN);
 
 // Interest pushdown v1 (docs/live.md): the record types some rule's stage can match, by its event
-// category (exec, fork, exit and chdir always: they keep the process table); and, when every
-// stage that can match a file record requires `file.path` to equal a literal or match a glob
-// with a literal head, those heads, so that BPF drops the records of other paths.
+// category and the event.action / event.type it requires (exec, fork, exit and chdir always: they
+// keep the process table); when every stage that can match a file record requires `file.path` to
+// equal a literal or match a glob with a literal head, those heads; when every stage that can
+// match a connect requires `destination.port` values, those ports. BPF drops the rest.
 struct Interest {
   uint64_t mask = 0;
   std::vector<ebpf::EbpfOptions::Prefix> file_prefixes;
@@ -141,6 +146,39 @@ void MergePrefixes(std::vector<ebpf::EbpfOptions::Prefix>& prefixes) {
   }
 }
 
+// The record types a stage of `category` can match: those whose events have an event.action /
+// event.type the stage requires (docs/live.md's table), or all of the category's.
+uint64_t TypesOf(const eql::Program& p, uint64_t category_types, const SchemaRegistry& registry) {
+  static const std::pair<std::string_view, uint64_t> kActions[] = {
+      {"exec", Bit(KR_EXEC)}, {"fork", Bit(KR_FORK)}, {"end", Bit(KR_EXIT)}, {"setuid", Bit(KR_SETUID)},
+      {"setgid", Bit(KR_SETGID)}, {"capset", Bit(KR_CAPSET)}, {"ptrace", Bit(KR_PTRACE)},
+      {"memfd_create", Bit(KR_MEMFD)}, {"creation", Bit(KR_OPEN)}, {"modification", Bit(KR_OPEN)},
+      {"open", Bit(KR_OPEN)}, {"rename", Bit(KR_RENAME)}, {"deletion", Bit(KR_UNLINK)},
+      {"attributes_modified", Bit(KR_CHMOD) | Bit(KR_CHOWN)}, {"connection_attempted", Bit(KR_CONNECT)},
+      {"connection_accepted", Bit(KR_ACCEPT)}, {"bind", Bit(KR_BIND)}, {"listen", Bit(KR_LISTEN)}};
+  static const std::pair<std::string_view, uint64_t> kTypes[] = {
+      {"start", Bit(KR_EXEC) | Bit(KR_FORK) | kNetworkTypes}, {"end", Bit(KR_EXIT)},
+      {"change", Bit(KR_SETUID) | Bit(KR_SETGID) | Bit(KR_CAPSET) | Bit(KR_OPEN) | Bit(KR_RENAME) | Bit(KR_CHMOD) |
+                     Bit(KR_CHOWN)},
+      {"access", Bit(KR_PTRACE) | Bit(KR_OPEN)}, {"creation", Bit(KR_MEMFD) | Bit(KR_OPEN)},
+      {"deletion", Bit(KR_UNLINK)}, {"connection", Bit(KR_CONNECT) | Bit(KR_ACCEPT)}};
+  std::optional<FieldId> action = registry.Find("event.action"), type = registry.Find("event.type");
+  uint64_t types = category_types;
+  for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
+    bool is_action = action && pf.field == *action, is_type = type && pf.field == *type;
+    if ((!is_action && !is_type) || !pf.globs.empty()) continue;
+    uint64_t allowed = 0;
+    for (const std::string& v : pf.values) {
+      using Table = std::span<const std::pair<std::string_view, uint64_t>>;
+      for (const auto& [name, bits] : is_action ? Table(kActions) : Table(kTypes)) {
+        if (v == name) allowed |= bits;
+      }
+    }
+    types &= allowed;  // each required field narrows the types
+  }
+  return types;
+}
+
 Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry) {
   Interest in;
   in.mask = Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR);
@@ -148,21 +186,19 @@ Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry
   std::optional<FieldId> port = registry.Find("destination.port");
   for (const engine::Rule& rule : rules.rules) {
     for (const eql::Program* p : rule.Programs()) {
-      if (p->category == "process") {
-        in.mask |= kProcessTypes;
-        continue;
-      }
-      if (p->category != "file" && in.no_port_filter.empty()) {  // network, any, ...: may match connects
+      // `any` and categories no record has: everything their event.action / event.type allows.
+      uint64_t category = p->category == "process" ? kProcessTypes
+                          : p->category == "file"  ? kFileTypes
+                          : p->category == "network" ? kNetworkTypes
+                                                     : ebpf::AllRecordTypes();
+      uint64_t types = TypesOf(*p, category, registry);
+      in.mask |= types;
+      if ((types & Bit(KR_CONNECT)) != 0 && in.no_port_filter.empty()) {  // it may match connects
         std::vector<uint16_t> ports = port ? RequiredPorts(*p, *port) : std::vector<uint16_t>{};
         if (ports.empty()) in.no_port_filter = fmt::format("rule {} may match any connection", rule.id);
         in.connect_ports.insert(in.connect_ports.end(), ports.begin(), ports.end());
       }
-      if (p->category == "network") {
-        in.mask |= kNetworkTypes;
-        continue;
-      }
-      in.mask |= p->category == "file" ? kFileTypes : ebpf::AllRecordTypes();  // `any` and others: everything
-      if (!in.no_file_filter.empty()) continue;
+      if ((types & kFileTypes) == 0 || !in.no_file_filter.empty()) continue;  // it may match file records
       std::vector<ebpf::EbpfOptions::Prefix> heads;
       for (const eql::Prefilter& pf : eql::ExtractPrefilters(*p)) {
         if (!path || pf.field != *path) continue;
@@ -299,7 +335,7 @@ int RunLive(const RunCommandOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   while (!g_stop.load() && failed && (o.duration_s <= 0 || elapsed() < o.duration_s)) {
-    auto n = (*source)->Poll(100);
+    auto n = (*source)->Poll(kPollMs);
     if (!n) {
       failed = tl::unexpected(n.error());
       break;

@@ -36,6 +36,17 @@ EQL
 cat >"$WORK/rules/setuid.eql" <<EQL
 process where event.action == "setuid" and user.changes.id == "65534"
 EQL
+# Rules that never alert (pid -1) but ask for the other kinds of records, so that the recording
+# holds every event the workload makes (the pushdown leaves out what no rule could match).
+cat >"$WORK/rules/watch_files.eql" <<EQL
+file where event.action in ("creation", "deletion", "attributes_modified") and file.path : "$WORK/files/*" and process.pid == -1
+EQL
+cat >"$WORK/rules/watch_sockets.eql" <<EQL
+network where event.action in ("connection_accepted", "bind", "listen") and process.pid == -1
+EQL
+cat >"$WORK/rules/watch_processes.eql" <<EQL
+process where event.action in ("setgid", "memfd_create", "ptrace") and process.pid == -1
+EQL
 cat >"$WORK/rules/exec_then_connect.eql" <<EQL
 sequence by process.entity_id with maxspan=1m
   [process where event.action == "exec" and process.args : "*kestrel-live-client*"]
@@ -194,6 +205,13 @@ check "the recorded ECS events have their fields: $(tr '\n' ';' <"$WORK/fields.o
 
 "$KESTREL" replay --rules "$WORK/rules" --input "$WORK/events.klog" -o "$WORK/replayed.ndjson" 2>"$WORK/replay.err"
 check "replaying the recording writes the live alerts, byte for byte" cmp -s "$WORK/alerts.ndjson" "$WORK/replayed.ndjson"
+
+# Rules that only look at execs: the system call programs are not even attached.
+mkdir -p "$WORK/exec_rules"
+echo 'process where event.action == "exec" and process.name == "kestrel-marker"' >"$WORK/exec_rules/marker.eql"
+timeout 60 "$KESTREL" run --rules "$WORK/exec_rules" --duration 1 -o /dev/null 2>"$WORK/exec_only.err"
+check "exec-only rules attach only the process programs" contains "$WORK/exec_only.err" "3 programs attached"
+check "... and say why no file is watched" contains "$WORK/exec_only.err" "every file (no rule looks at files)"
 
 # Not root: a clear message, not a crash.
 if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -200,10 +201,13 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
 }
 
 Result<size_t> EbpfSource::Poll(int timeout_ms) {
+  // The programs wake the reader only when the ring fills up (kestrel.bpf.c): wait for that or
+  // the timeout, then take whatever is there.
   int n = ring_buffer__poll(impl_->ring, timeout_ms);
-  if (n == -EINTR) return size_t{0};
-  if (n < 0) return MakeError(ErrorCode::kIo, fmt::format("reading the ring buffer: {}", Errno(n)));
-  return static_cast<size_t>(n);
+  if (n < 0 && n != -EINTR) return MakeError(ErrorCode::kIo, fmt::format("reading the ring buffer: {}", Errno(n)));
+  int more = ring_buffer__consume(impl_->ring);
+  if (more < 0) return MakeError(ErrorCode::kIo, fmt::format("reading the ring buffer: {}", Errno(more)));
+  return static_cast<size_t>(std::max(n, 0) + more);
 }
 
 void EbpfSource::Detach() {

@@ -92,6 +92,15 @@ static __always_inline void count_lost(void) {
   if (n) *n += 1;  // per CPU: no other writer
 }
 
+// Records are batched: the reader is woken only once the ring is a quarter full, and reads on its
+// own every few milliseconds otherwise. A wakeup per record costs the traced process more than
+// the record itself.
+static __always_inline __u64 wakeup_flags(void) {
+  __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+  return avail * 4 >= size ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline int is_self(void) { return (bpf_get_current_pid_tgid() >> 32) == kestrel_tgid; }
 
 static __always_inline void fill_header(struct kr_header* h, __u16 type, __u16 size, struct task_struct* task) {
@@ -136,7 +145,7 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   __u32 n = len & (2 * KR_ARGS_MAX - 1);  // bounds the size for the verifier
   if (n > KR_ARGS_MAX) n = KR_ARGS_MAX;
   if (n > 0 && bpf_probe_read_user(e->args, n, (void*)start) == 0) e->args_len = n;
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, wakeup_flags());
   return 0;
 }
 
@@ -153,7 +162,7 @@ int BPF_PROG(on_fork, struct task_struct* parent, struct task_struct* child) {
   f->child_pid = BPF_CORE_READ(child, tgid);
   f->pad = 0;
   f->child_start_ns = BPF_CORE_READ(child, start_boottime);
-  bpf_ringbuf_submit(f, 0);
+  bpf_ringbuf_submit(f, wakeup_flags());
   return 0;
 }
 
@@ -171,7 +180,7 @@ int BPF_PROG(on_exit, struct task_struct* p) {
   fill_header(&x->h, KR_EXIT, sizeof(*x), p);
   x->exit_code = BPF_CORE_READ(p, exit_code);
   x->pad = 0;
-  bpf_ringbuf_submit(x, 0);
+  bpf_ringbuf_submit(x, wakeup_flags());
   return 0;
 }
 
@@ -355,7 +364,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
     read_socket(s, (nr == 43 || nr == 288) ? ret : s->args[0], nr == 50);
   }
   fill_header(&s->h, s->h.type, sizeof(*s), (struct task_struct*)bpf_get_current_task_btf());
-  if (bpf_ringbuf_output(&events, s, sizeof(*s), 0) != 0) count_lost();
+  if (bpf_ringbuf_output(&events, s, sizeof(*s), wakeup_flags()) != 0) count_lost();
   bpf_map_delete_elem(&inflight, &tid);
   return 0;
 }
