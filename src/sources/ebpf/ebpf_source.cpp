@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 
@@ -41,7 +42,8 @@ Status EbpfSource::SetInterest(uint64_t) { return Ok(); }
 
 namespace {
 
-// libbpf's messages of the load in progress, for the error that explains a failure.
+// libbpf's messages of the load in progress, for the error that explains a failure (warnings and
+// errors only; later ones go to stderr).
 std::mutex g_log_mutex;
 std::string* g_log = nullptr;
 
@@ -49,7 +51,11 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   if (level == LIBBPF_DEBUG) return 0;
   char line[1024];
   int n = std::vsnprintf(line, sizeof line, format, args);
-  if (g_log != nullptr && g_log->size() < 64 * 1024) g_log->append(line);
+  if (g_log == nullptr) {
+    std::fputs(line, stderr);  // after loading: libbpf's warnings go to the log as they come
+  } else if (g_log->size() < 64 * 1024) {
+    g_log->append(line);
+  }
   return n;
 }
 
