@@ -7,6 +7,8 @@
 #include <numeric>
 
 #include "event/ip_address.h"
+#include <fmt/format.h>
+
 #include "event/ndjson.h"
 #include "event/timestamp.h"
 
@@ -154,6 +156,7 @@ class JsonObjectWriter {
     out.push_back('{');
     levels_.assign(1, Level{});
     open_.clear();
+    bool own_kestrel = false;  // the event has a field named kestrel or kestrel.*
     for (uint32_t index : order_) {
       const Field& field = fields[index];
       Split(registry.name(field.id));
@@ -173,13 +176,14 @@ class JsonObjectWriter {
       // The leaf; if an object of that name could not be opened (a leaf took the key),
       // the remaining segments stay as one dotted key, which readers accept.
       std::string_view name = registry.name(field.id);
+      own_kestrel = own_kestrel || segments_[0] == "kestrel";
       std::string_view leaf = name.substr(static_cast<size_t>(segments_[depth].data() - name.data()));
       Key(out, leaf);
       levels_[depth].leaves.push_back(leaf);
       AppendValue(out, field.value);
     }
     while (!open_.empty()) Close(out);
-    if (header) AppendHeader(out, event.header(), registry);
+    if (header) AppendHeader(out, event.header(), registry, own_kestrel);
     out.push_back('}');
   }
 
@@ -216,19 +220,27 @@ class JsonObjectWriter {
     levels_.pop_back();
   }
 
-  void AppendHeader(std::string& out, const EventHeader& h, const SchemaRegistry& registry) {
-    Key(out, "kestrel");
-    out.append("{\"event_type\":");
+  // The header under "kestrel"; as dotted "kestrel.*" keys when the event has fields of that name
+  // (one object cannot be written twice, and readers accept both forms).
+  void AppendHeader(std::string& out, const EventHeader& h, const SchemaRegistry& registry, bool dotted) {
+    const char* prefix = dotted ? "\"kestrel." : "\"";
+    if (dotted) {
+      if (!levels_.back().first) out.push_back(',');
+    } else {
+      Key(out, "kestrel");
+      out.push_back('{');
+    }
+    out.append(fmt::format("{}event_type\":", prefix));
     AppendJsonString(out, registry.event_type_name(h.type));
-    out.append(",\"event_id\":");
+    out.append(fmt::format(",{}event_id\":", prefix));
     AppendNumber(out, h.event_id);
-    out.append(",\"ts_mono_ns\":");
+    out.append(fmt::format(",{}ts_mono_ns\":", prefix));
     AppendNumber(out, h.ts_mono_ns);
-    out.append(",\"ts_wall_ns\":");
+    out.append(fmt::format(",{}ts_wall_ns\":", prefix));
     AppendNumber(out, h.ts_wall_ns);
-    out.append(",\"entity_key\":");
+    out.append(fmt::format(",{}entity_key\":", prefix));
     AppendNumber(out, h.entity_key);
-    out.push_back('}');
+    if (!dotted) out.push_back('}');
   }
 
   NameOrder names_;

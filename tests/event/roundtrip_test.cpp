@@ -62,6 +62,27 @@ TEST_P(RoundTripTest, NdjsonPreservesEveryJsonRepresentableEvent) {
   for (size_t i = 0; i < batch.size(); ++i) ExpectSameByName(batch[i], registry, other->events[i], fresh);
 }
 
+// An event with fields of its own under "kestrel" keeps them and its header through NDJSON (the
+// header is then written as dotted keys: one "kestrel" object cannot be written twice).
+TEST(NdjsonHeaderTest, FieldsNamedKestrelAndTheHeaderBothSurvive) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  b.Start();
+  b.header() = EventHeader{*registry.FindEventType("process"), 7, 7, 42, 99};
+  b.Set(*registry.Intern("kestrel.custom", {ValueKind::kString, false}), b.StringValue("x"));
+  b.Set(*registry.Find("process.name"), b.StringValue("bash"));
+  batch.Add(b.Finish());
+  std::string json = Json(batch[0], registry);
+  EXPECT_EQ(json.find("\"kestrel\":"), json.rfind("\"kestrel\":")) << "a repeated key: " << json;
+  TempFile file(".ndjson");
+  ASSERT_TRUE(WriteAll(file.path(), FileFormat::kNdjson, batch, registry));
+  auto back = ReadAllEvents(file.path(), {}, &registry);
+  ASSERT_TRUE(back) << back.error().ToString();
+  ASSERT_EQ(back->events.size(), 1u);
+  EXPECT_EQ(back->events[0], batch[0]) << json;
+}
+
 // The `kestrel convert` chain: every step in a fresh process (a fresh registry).
 TEST_P(RoundTripTest, KlogToNdjsonToKlogIsLossless) {
   SchemaRegistry origin = SchemaRegistry::WithEcs();
