@@ -21,6 +21,7 @@
 #include "event/event_builder.h"
 #include "event/event_writer.h"
 #include "event/file_io.h"
+#include "event/ndjson.h"
 #include "sources/ebpf/ebpf_source.h"
 #include "sources/ebpf/normalizer.h"
 #include "sources/ebpf/process_table.h"
@@ -380,7 +381,9 @@ int RunLive(const RunCommandOptions& o) {
                         "\"alerts_by_rule\":{{", ps.size, ps.seeded, ps.reaped, ps.evicted);
     for (size_t r = 0; r < setup->rules.rules.size(); ++r) {
       uint64_t n = r < es.alerts_by_rule.size() ? es.alerts_by_rule[r] : 0;
-      json += fmt::format("{}\"{}\":{}", r == 0 ? "" : ",", setup->rules.rules[r].id, n);
+      if (r > 0) json += ',';
+      AppendJsonString(json, setup->rules.rules[r].id);
+      json += fmt::format(":{}", n);
     }
     json += "}}\n";
     failed = OutputFile::WriteAll(o.metrics, json);
