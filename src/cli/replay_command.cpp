@@ -57,6 +57,10 @@ void PrintSummary(const replay::ReplaySummary& s, const engine::RuleSet& rules, 
   }
   fmt::print(stderr, "\n  bus: {} events dropped, {} backpressure waits\n", s.bus.dropped_events,
              s.bus.backpressure_waits);
+  if (e.lineage_processes > 0) {
+    fmt::print(stderr, "  lineage table: {} processes, {} forgotten for capacity\n", e.lineage_processes,
+               e.lineage_evicted);
+  }
   for (runtime::Backend b : runtime::kAllBackends) {
     const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
     size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
@@ -103,8 +107,9 @@ std::string MetricsJson(const replay::ReplaySummary& s, const engine::RuleSet& r
     out += fmt::format("{}\"{}\":{}", r > 0 ? "," : "", nfa::EvictReasonName(static_cast<nfa::EvictReason>(r)),
                        st.evicted[r]);
   }
-  out += fmt::format("}}}},\"bus\":{{\"dropped_events\":{},\"backpressure_waits\":{}}},\"backends\":{{",
-                     s.bus.dropped_events, s.bus.backpressure_waits);
+  out += fmt::format("}}}},\"bus\":{{\"dropped_events\":{},\"backpressure_waits\":{}}},"
+                     "\"lineage\":{{\"processes\":{},\"evicted\":{}}},\"backends\":{{",
+                     s.bus.dropped_events, s.bus.backpressure_waits, e.lineage_processes, e.lineage_evicted);
   for (runtime::Backend b : runtime::kAllBackends) {
     const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
     size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),

@@ -244,7 +244,7 @@ std::string ReadBootId() {
   return id;
 }
 
-constexpr const char* kTypeNames[] = {"", "exec", "fork", "exit", "open", "rename", "unlink", "chmod", "chown",
+constexpr const char* kTypeNames[] = {"already_running", "exec", "fork", "exit", "open", "rename", "unlink", "chmod", "chown",
                                       "connect", "accept", "bind", "listen", "setuid", "setgid", "capset", "ptrace",
                                       "memfd_create", "chdir"};
 static_assert(std::size(kTypeNames) == KR_TYPE_COUNT);
@@ -289,14 +289,15 @@ int RunLive(const RunCommandOptions& o) {
     }
     alerts.clear();
   };
-  auto on_record = [&](std::span<const uint8_t> record) {
-    std::optional<Event> event = normalizer.Normalize(record, builder);
-    if (!event) return;
+  auto on_event = [&](const Event& event) {
     if (recorder) {
-      if (Status w = recorder->Write(*event); !w && failed) failed = w;
+      if (Status w = recorder->Write(event); !w && failed) failed = w;
     }
-    engine.Process(*event, alerts);
+    engine.Process(event, alerts);
     if (!alerts.empty()) write_alerts();
+  };
+  auto on_record = [&](std::span<const uint8_t> record) {
+    if (std::optional<Event> event = normalizer.Normalize(record, builder)) on_event(*event);
   };
 
   ebpf::EbpfOptions eopts;
@@ -313,6 +314,10 @@ int RunLive(const RunCommandOptions& o) {
   // After attaching: a process that starts meanwhile is in /proc or in the ring (records are
   // only read by Poll below, so the table is seeded before any of them).
   size_t seeded = processes.SeedFromProc();
+  // Each of them becomes an already_running event, first in the stream (and the recording): the
+  // lineage rules' process table starts from them, live and in a replay alike.
+  for (const ebpf::ProcessInfo* p : processes.Live()) on_event(normalizer.AlreadyRunning(*p, builder));
+  batch.Clear();
   for (const std::string& w : (*source)->warnings()) fmt::print(stderr, "warning: {}\n", w);
   normalizer.set_cwd_from_proc(!(*source)->syscalls_attached());
   std::string types;
@@ -359,7 +364,7 @@ int RunLive(const RunCommandOptions& o) {
 
   const ebpf::NormalizerStats& ns = normalizer.stats();
   std::string by_type;
-  for (int t = 1; t < KR_CHDIR; ++t) {
+  for (int t = 0; t < KR_CHDIR; ++t) {
     if (ns.by_type[t] != 0) by_type += fmt::format("{}{} {}", by_type.empty() ? "" : ", ", kTypeNames[t], ns.by_type[t]);
   }
   double seconds = elapsed();
@@ -370,15 +375,20 @@ int RunLive(const RunCommandOptions& o) {
   ebpf::ProcessTableStats ps = processes.stats();
   fmt::print(stderr, "  process table: {} processes, {} read from /proc, {} exited reaped, {} evicted\n", ps.size,
              ps.seeded, ps.reaped, ps.evicted);
+  engine::EngineStats es = engine.stats();
+  if (es.lineage_processes > 0) {
+    fmt::print(stderr, "  lineage table: {} processes, {} forgotten for capacity\n", es.lineage_processes,
+               es.lineage_evicted);
+  }
   if (!o.metrics.empty() && failed) {
-    engine::EngineStats es = engine.stats();
     std::string json = fmt::format(
         "{{\"kestrel.metrics.version\":1,\"source\":\"ebpf\",\"events\":{},\"seconds\":{:.6f},\"alerts\":{},"
         "\"lost\":{},\"malformed\":{},\"reordered\":{},\"events_by_type\":{{",
         ns.events, seconds, alert_count, (*source)->lost(), ns.malformed, ns.reordered);
-    for (int t = 1; t < KR_CHDIR; ++t) json += fmt::format("{}\"{}\":{}", t == 1 ? "" : ",", kTypeNames[t], ns.by_type[t]);
+    for (int t = 0; t < KR_CHDIR; ++t) json += fmt::format("{}\"{}\":{}", t == 0 ? "" : ",", kTypeNames[t], ns.by_type[t]);
     json += fmt::format("}},\"process_table\":{{\"size\":{},\"seeded\":{},\"reaped\":{},\"evicted\":{}}},"
-                        "\"alerts_by_rule\":{{", ps.size, ps.seeded, ps.reaped, ps.evicted);
+                        "\"lineage\":{{\"processes\":{},\"evicted\":{}}},\"alerts_by_rule\":{{",
+                        ps.size, ps.seeded, ps.reaped, ps.evicted, es.lineage_processes, es.lineage_evicted);
     for (size_t r = 0; r < setup->rules.rules.size(); ++r) {
       uint64_t n = r < es.alerts_by_rule.size() ? es.alerts_by_rule[r] : 0;
       if (r > 0) json += ',';

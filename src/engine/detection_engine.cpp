@@ -32,12 +32,23 @@ void EngineStats::Add(const EngineStats& o) {
     if (std::find(disabled_rules.begin(), disabled_rules.end(), r) == disabled_rules.end()) disabled_rules.push_back(r);
   }
   backend_errors += o.backend_errors;
+  lineage_processes = std::max(lineage_processes, o.lineage_processes);  // every worker sees every event
+  lineage_evicted = std::max(lineage_evicted, o.lineage_evicted);
 }
 
 DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& registry, const EngineOptions& options,
                                  size_t worker, size_t workers)
     : rules_(rules), registry_(registry), worker_(worker), workers_(workers == 0 ? 1 : workers), options_(options) {
   rule_predicates_.resize(rules.rules.size());
+  oracles_.assign(rules.rules.size(), nullptr);
+  size_t sequence_rules = 0;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    const Rule& rule = rules.rules[i];
+    const bool mine = !rule.is_sequence() || sequence_rules++ % workers_ == worker_;
+    if (!mine || rule.compiled->lineage.empty()) continue;
+    if (!lineage_) lineage_ = std::make_unique<nfa::ProcessLineage>(registry, options.lineage_processes);
+    oracles_[i] = lineage_->Watch(*rule.compiled);
+  }
   std::vector<RuleIndex::Entry> single;
   filters_.assign(rules.rules.size(), nullptr);
   size_t sequence_number = 0;
@@ -52,6 +63,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
         auto runner = std::make_unique<nfa::SequenceRunner>(*rule.compiled, runner_options);
         runner->set_shared_copy(&event_copy_);
         runner->set_shared_keys(&join_keys_);
+        if (oracles_[i] != nullptr) runner->set_lineage(oracles_[i]);
         if (rule_predicates_[i] && !rule_predicates_[i]->programs.empty()) {
           runner->set_term_predicate(&DetectionEngine::SequenceTerm, rule_predicates_[i].get());
         }
@@ -99,6 +111,7 @@ std::unique_ptr<DetectionEngine::RulePredicates> DetectionEngine::MakePredicates
     ++stats_.backend_errors;
     rp->programs.clear();
   }
+  for (runtime::Predicate& p : rp->programs) p.set_lineage(oracles_[i]);
   if (rule.user_predicate) {
     auto user = runtime::Predicate::LoadUser(*rule.user_predicate, registry_, predicate_context_);
     if (!user) {
@@ -160,6 +173,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
   ++stats_.events;
   out_ = &out;
   now_ = event.ts_mono_ns();
+  if (lineage_) lineage_->Observe(event);
   if (single_rules_ > 0 && (workers_ == 1 || bus::PartitionOf(event.entity_key(), workers_) == worker_)) {
     ++stats_.single_events;
     stats_.naive_evaluations += single_rules_;
@@ -174,6 +188,7 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
       } else if (rp != nullptr && !rp->programs.empty()) {
         matched = RunPredicate(*rp, 0, event);
       } else {
+        evaluator_.set_lineage(oracles_[rule]);
         matched = Sampled(stats_.backends[static_cast<size_t>(runtime::Backend::kNative)],
                           [&] { return evaluator_.Matches(*filters_[rule], event); });
       }
@@ -233,6 +248,10 @@ void DetectionEngine::EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std
 
 EngineStats DetectionEngine::stats() const {
   EngineStats s = stats_;
+  if (lineage_) {
+    s.lineage_processes = lineage_->processes();
+    s.lineage_evicted = lineage_->evicted();
+  }
   for (const SequenceRule& seq : sequences_) {
     s.state.Add(seq.runner->stats());
     // Stages on the native backend: the other backends count theirs in SequenceTerm.

@@ -18,6 +18,7 @@
 #include "engine/rule.h"
 #include "common/histogram.h"
 #include "engine/rule_index.h"
+#include "nfa/process_lineage.h"
 #include "nfa/sequence_runner.h"
 
 namespace kestrel::engine {
@@ -30,6 +31,9 @@ struct EngineOptions {
   uint64_t predicate_budget = 1'000'000;
   uint32_t max_overruns = 5;
   uint64_t overrun_window_ns = 60'000'000'000;
+  // Rules with lineage predicates (descendant of / child of / event of): the processes the
+  // worker's lineage table remembers, least recently seen forgotten first.
+  size_t lineage_processes = 65536;
 };
 
 struct Alert {
@@ -65,6 +69,8 @@ struct EngineStats {
   BackendStats backends[3];              // by runtime::Backend
   std::vector<uint32_t> disabled_rules;  // rule numbers, in the order they were disabled
   uint64_t backend_errors = 0;           // predicates a worker could not instantiate (run natively)
+  uint64_t lineage_processes = 0;        // in the lineage table (the largest worker's)
+  uint64_t lineage_evicted = 0;          // forgotten for capacity (the largest worker's)
 
   void Add(const EngineStats& other);
 };
@@ -130,6 +136,10 @@ class DetectionEngine {
   EngineOptions options_;
   runtime::PredicateContext predicate_context_;
   std::vector<std::unique_ptr<RulePredicates>> rule_predicates_;  // by rule; null when native
+  // The process table of the rules with lineage predicates (null: no such rule here), and each
+  // rule's oracle in it (by rule number; null for the others).
+  std::unique_ptr<nfa::ProcessLineage> lineage_;
+  std::vector<eql::LineageOracle*> oracles_;
   std::vector<Alert>* out_ = nullptr;  // where the current event's alerts go
   uint64_t now_ = 0;                   // the current event's ts_mono_ns
   uint64_t latency_tick_ = 0;

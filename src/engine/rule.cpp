@@ -24,7 +24,7 @@ std::string_view SeverityName(Severity s) {
 
 namespace {
 
-// What the engine runs: event queries and sequences, without pipes or lineage.
+// What the engine runs: event queries and sequences, without pipes.
 Status CheckSupported(const std::string& path, const eql::CompiledQuery& q) {
   auto refuse = [&](std::string_view what) {
     return MakeErrorAt(path + ":1:1", ErrorCode::kInvalidArgument,
@@ -32,7 +32,6 @@ Status CheckSupported(const std::string& path, const eql::CompiledQuery& q) {
   };
   if (q.kind == eql::QueryKind::kSample) return refuse("sample queries");
   if (!q.pipes.empty()) return refuse("pipes");
-  if (!q.lineage.empty()) return refuse("lineage predicates (descendant of, child of, event of)");
   if (q.kind == eql::QueryKind::kSequence) {
     if (auto checked = nfa::SequenceRunner::Check(q); !checked) {
       return MakeErrorAt(path + ":1:1", checked.error().code(), checked.error().message());

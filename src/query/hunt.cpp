@@ -4,13 +4,14 @@
 
 #include <algorithm>
 
-#include "eql/evaluator.h"
 #include <unordered_map>
 
+#include "eql/evaluator.h"
+
 #include "nfa/join_keys.h"
+#include "nfa/process_lineage.h"
 #include "nfa/sample_matcher.h"
 #include "nfa/sequence_runner.h"
-#include "query/process_lineage.h"
 
 namespace kestrel::query {
 namespace {
@@ -129,9 +130,10 @@ Result<HuntResult> EventQueryStream::Finish() {
 Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event>& events,
                         const SchemaRegistry& registry, BackendTerms* backend) {
   HuntResult result;
-  ProcessLineage lineage(query, registry);
+  nfa::ProcessLineage lineage(registry);  // unbounded: a hunt keeps the whole recording
+  eql::LineageOracle* oracle = lineage.Watch(query);
   const bool track = !query.lineage.empty();
-  if (track && backend != nullptr) backend->set_lineage(&lineage);
+  if (track && backend != nullptr) backend->set_lineage(oracle);
   std::vector<Match>& matches = result.matches;
   if (query.kind == eql::QueryKind::kSample) {
     // Samples ignore time: candidates in document (input) order, i.e. by event_id.
@@ -150,7 +152,7 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
   if (query.kind == eql::QueryKind::kSequence) {
     KESTREL_TRY(nfa::SequenceRunner::Check(query));
     nfa::SequenceRunner runner(query, nfa::RunnerOptions{});  // unbounded; the events outlive it
-    if (track) runner.set_lineage(&lineage);
+    if (track) runner.set_lineage(oracle);
     if (backend != nullptr) runner.set_term_predicate(&BackendTerms::Callback, backend);
     std::vector<nfa::SequenceMatch> found;
     for (const Event& e : events) {
@@ -180,7 +182,7 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
     return result;
   }
   eql::Evaluator evaluator;
-  if (track) evaluator.set_lineage(&lineage);
+  if (track) evaluator.set_lineage(oracle);
   const eql::Program& filter = query.terms[0].filter;
   for (const Event& e : events) {
     if (track) lineage.Observe(e);

@@ -36,6 +36,17 @@ EQL
 cat >"$WORK/rules/setuid.eql" <<EQL
 process where event.action == "setuid" and user.changes.id == "65534"
 EQL
+# Lineage from the live process table: the marker is a grandchild of the shell that runs this
+# script's parent ($PPID), a process that was running before kestrel started (it knows it from
+# its already_running event).
+cat >"$WORK/rules/lineage.eql" <<EQL
+process where event.action == "exec" and process.name == "kestrel-marker" and
+  descendant of [process where event.action == "already_running" and process.pid == $PPID]
+EQL
+cat >"$WORK/rules/lineage_child.eql" <<EQL
+process where event.action == "exec" and process.name == "kestrel-marker" and
+  child of [process where event.action == "already_running" and process.pid == $PPID]
+EQL
 # Rules that never alert (pid -1) but ask for the other kinds of records, so that the recording
 # holds every event the workload makes (the pushdown leaves out what no rule could match).
 cat >"$WORK/rules/watch_files.eql" <<EQL
@@ -121,6 +132,8 @@ check "the metrics count the lost records and the alerts by rule" python3 -c '
 import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["lost"] == 0 and m["events"] > 0 and m["events_by_type"]["exec"] > 0, m
+assert m["events_by_type"]["already_running"] == m["process_table"]["seeded"] > 0, m
+assert m["lineage"]["processes"] > m["process_table"]["seeded"] / 2, m
 assert m["alerts_by_rule"]["marker"] == 1 and m["alerts_by_rule"]["watch\"quoted"] == 0, m' "$WORK/metrics.json"
 check "no record was lost" contains "$WORK/err" "lost: 0 records"
 check "the pushdown filters files and connections" contains "$WORK/err" "files under 1 prefixes; connections to 1 ports"
@@ -129,11 +142,11 @@ alert_rules=$(python3 -c '
 import json, sys
 print(" ".join(sorted({json.loads(l)["rule"]["id"] for l in open(sys.argv[1])})))' "$WORK/alerts.ndjson")
 check "the alerts are the expected rules (got: $alert_rules)" \
-  test "$alert_rules" = "connect exec_then_connect file_rename marker setuid"
+  test "$alert_rules" = "connect exec_then_connect file_rename lineage marker setuid"
 
 "$KESTREL" convert "$WORK/events.klog" -o "$WORK/events.ndjson" 2>"$WORK/convert.err"
 check "the recording converts to NDJSON" test -s "$WORK/events.ndjson"
-python3 - "$WORK/events.ndjson" "$WORK" "$PORT" >"$WORK/fields.out" 2>&1 <<'PY'
+python3 - "$WORK/events.ndjson" "$WORK" "$PORT" "$$" >"$WORK/fields.out" 2>&1 <<'PY'
 import json, sys
 path, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 events = [json.loads(l) for l in open(path)]
@@ -200,6 +213,11 @@ if fork is not None and get(fork, "process.parent.pid") is None:
     problems.append("fork: no process.parent.pid")
 end = find(event__action="end", process__name="kestrel-marker")
 expect("marker exit", end, process__exit_code=0, event__type="end")
+shell = find(event__action="already_running", process__pid=int(sys.argv[4]))
+expect("already_running (the test's shell)", shell, event__category="process", event__type="info",
+       process__name="bash")
+if get(events[0], "event.action") != "already_running":
+    problems.append("the recording does not start with the already_running events")
 print("\n".join(problems) if problems else "ok")
 PY
 check "the recorded ECS events have their fields: $(tr '\n' ';' <"$WORK/fields.out")" \

@@ -15,6 +15,7 @@
 #include "engine/rule_index.h"
 #include "engine/synthetic_stream.h"
 #include "event/test_files.h"
+#include "query/hunt.h"
 #include "replay/replay.h"
 
 namespace kestrel::engine {
@@ -389,6 +390,67 @@ TEST(ReplayTest, BackendsAgreeOnAlertsAndEvaluationCounts) {
       EXPECT_EQ(summary->alert_hash, *hash);
       EXPECT_EQ(n, *evaluations);
     }
+  }
+}
+
+// Lineage predicates in detection rules: each worker keeps its own process table from the whole
+// stream, so the alerts are those of the hunt over the same events, for any thread count and on
+// every backend; a bounded table forgets processes and still agrees with itself.
+TEST(ReplayTest, LineageRulesAlertLikeTheHuntOnAnyThreadCountAndBackend) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  testing::SyntheticStream stream(registry, 5, 64);  // ent-k's parent is ent-(k/4): a process tree
+  EventBatch batch;
+  stream.Next(batch, 4000);
+  std::vector<Event> events(batch.begin(), batch.end());
+  const std::vector<std::string> texts = {
+      R"(process where process.name == "nc" and descendant of [process where process.name == "bash"])",
+      R"(file where child of [process where event.action == "exec" and process.name == "curl"])",
+      R"(network where event of [file where file.path == "/etc/shadow"])",
+      R"(process where not descendant of [process where process.name in ("sshd", "ls")])",
+      R"(sequence by host.id with maxspan=1s
+           [process where descendant of [process where process.name == "sshd"]]
+           [network where destination.port == 4444 and child of [process where process.name == "cat"]])",
+  };
+  RuleSet reference = MakeRules(texts, registry);
+  std::vector<uint64_t> expected;
+  for (const Rule& rule : reference.rules) {
+    auto hunt = query::Hunt(*rule.compiled, events, registry, nullptr);
+    ASSERT_TRUE(hunt) << hunt.error().ToString();
+    expected.push_back(hunt->matches.size());
+    EXPECT_GT(hunt->matches.size(), 0u) << rule.query;
+  }
+  std::optional<uint64_t> hash;
+  for (runtime::Backend backend : runtime::kAllBackends) {
+    for (size_t threads : {1, 3}) {
+      SCOPED_TRACE(fmt::format("{} with {} threads", runtime::BackendName(backend), threads));
+      RuleSet rules = MakeRules(texts, registry);
+      ASSERT_TRUE(CompileBackends(rules, backend, registry));
+      replay::ReplayOptions options;
+      options.threads = threads;
+      options.chunk_events = 500;
+      auto summary = replay::Run(rules, registry, events, options, [](std::string_view) { return Ok(); });
+      ASSERT_TRUE(summary) << summary.error().ToString();
+      EXPECT_EQ(summary->engine.alerts_by_rule, expected);
+      EXPECT_EQ(summary->engine.lineage_processes, 64u);
+      if (!hash) hash = summary->alert_hash;
+      EXPECT_EQ(summary->alert_hash, *hash);
+    }
+  }
+  // A table of 8 processes forgets ancestors: fewer descendants are found, the same way on any
+  // thread count.
+  std::optional<uint64_t> bounded;
+  for (size_t threads : {1, 2}) {
+    RuleSet rules = MakeRules(texts, registry);
+    replay::ReplayOptions options;
+    options.threads = threads;
+    options.engine.lineage_processes = 8;
+    auto summary = replay::Run(rules, registry, events, options, [](std::string_view) { return Ok(); });
+    ASSERT_TRUE(summary) << summary.error().ToString();
+    EXPECT_EQ(summary->engine.lineage_processes, 8u);
+    EXPECT_GT(summary->engine.lineage_evicted, 0u);
+    EXPECT_LT(summary->engine.alerts_by_rule[0], expected[0]);
+    if (!bounded) bounded = summary->alert_hash;
+    EXPECT_EQ(summary->alert_hash, *bounded);
   }
 }
 

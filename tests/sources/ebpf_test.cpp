@@ -243,5 +243,69 @@ TEST_F(NormalizerTest, ExecFileNetworkAndExitRecordsBecomeEcsEvents) {
   EXPECT_EQ(n.stats().internal, 1u);
 }
 
+TEST_F(NormalizerTest, ForkMakesTheChildTheProcessAndTheForkerItsParent) {
+  ProcessTable table("boot");
+  table.SeedFromProc(proc_.string());
+  Normalizer n(registry_, table, 0);
+  uint64_t ns_per_tick = 1'000'000'000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+  // bash (4242, known from /proc) forks 7000.
+  auto fork = Record<kr_fork>(KR_FORK, 4242, 500);
+  fork.h.task.start_ns = 123456 * ns_per_tick;
+  fork.h.task.ppid = 1;
+  fork.h.task.tid = 4243;  // the forking thread: not reported for a fork
+  fork.child_pid = 7000;
+  fork.child_start_ns = 400000 * ns_per_tick;
+  auto e = n.Normalize(Bytes(fork), builder_);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(Str(*e, "event.action"), "fork");
+  EXPECT_EQ(Str(*e, "event.type"), "start");
+  EXPECT_EQ(Str(*e, "process.pid"), "7000");
+  EXPECT_EQ(Str(*e, "process.entity_id"), table.EntityId(7000, 400000));
+  EXPECT_EQ(Str(*e, "process.executable"), "/usr/bin/bash");  // inherited
+  EXPECT_EQ(Str(*e, "process.parent.pid"), "4242");
+  EXPECT_EQ(Str(*e, "process.parent.name"), "bash");
+  EXPECT_EQ(Str(*e, "process.thread.id"), "<none>");
+  EXPECT_EQ(Str(*e, "user.effective.id"), "1000");
+  EXPECT_EQ(e->entity_key(), Hash64(table.EntityId(7000, 400000)));
+  // A forker the table does not know: the record's pid, start time and comm.
+  auto unknown = Record<kr_fork>(KR_FORK, 8000, 600);
+  unknown.child_pid = 8001;
+  unknown.child_start_ns = 400001 * ns_per_tick;
+  e = n.Normalize(Bytes(unknown), builder_);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(Str(*e, "process.pid"), "8001");
+  EXPECT_EQ(Str(*e, "process.parent.pid"), "8000");
+  EXPECT_EQ(Str(*e, "process.parent.name"), "comm");
+  EXPECT_EQ(Str(*e, "process.parent.entity_id"), table.EntityId(8000, 300000));
+  EXPECT_EQ(n.stats().by_type[KR_FORK], 2u);
+}
+
+TEST_F(NormalizerTest, ProcessesFoundAtStartUpBecomeAlreadyRunningEvents) {
+  ProcessTable table("boot");
+  table.SeedFromProc(proc_.string());
+  Normalizer n(registry_, table, 0);
+  std::vector<const ProcessInfo*> live = table.Live();
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0]->pid, 1u);  // by pid
+  Event init = n.AlreadyRunning(*live[0], builder_);
+  Event bash = n.AlreadyRunning(*live[1], builder_);
+  EXPECT_EQ(Str(init, "process.name"), "init");
+  EXPECT_EQ(Str(init, "process.parent.pid"), "<none>");
+  EXPECT_EQ(Str(bash, "event.category"), "process");
+  EXPECT_EQ(Str(bash, "event.type"), "info");
+  EXPECT_EQ(Str(bash, "event.action"), "already_running");
+  EXPECT_EQ(Str(bash, "process.args"), "bash,-i");
+  EXPECT_EQ(Str(bash, "process.working_directory"), "/home/u");
+  EXPECT_EQ(Str(bash, "process.parent.entity_id"), table.EntityId(1, 5));
+  EXPECT_EQ(Str(bash, "process.parent.name"), "init");
+  EXPECT_EQ(Str(bash, "user.id"), "1000");
+  EXPECT_EQ(Str(bash, "group.id"), "7");
+  EXPECT_EQ(bash.event_id(), init.event_id() + 1);
+  EXPECT_GE(bash.ts_mono_ns(), init.ts_mono_ns());
+  EXPECT_EQ(n.stats().by_type[0], 2u);
+  table.OnExit(4242);
+  EXPECT_EQ(table.Live().size(), 1u);
+}
+
 }  // namespace
 }  // namespace kestrel::ebpf

@@ -260,15 +260,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     return std::nullopt;
   }
 
-  b.Start();
-  EventHeader& header = b.header();
-  header.event_id = next_id_++;
-  if (h->ktime_ns < last_mono_) ++stats_.reordered;
-  last_mono_ = std::max<uint64_t>(last_mono_, h->ktime_ns);
-  header.ts_mono_ns = last_mono_;
-  header.ts_wall_ns = static_cast<uint64_t>(static_cast<int64_t>(h->ktime_ns) + boot_to_wall_ns_);
-  b.Set(f.timestamp, Value::Timestamp(static_cast<int64_t>(header.ts_wall_ns)));
-  b.Set(f.kind, b.StringValue("event"));
+  Begin(b, h->ktime_ns);
 
   auto syscall_outcome = [&](const kr_syscall& s) {
     b.Set(f.outcome, b.StringValue(s.ret >= 0 ? "success" : "failure"));
@@ -293,35 +285,14 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       }
       const ProcessInfo* known = processes_.Find(t.pid, start);
       if (cwd.empty() && known != nullptr) cwd = known->working_directory;
-      const ProcessInfo& p = processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),
+      processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),
                                                std::move(args), std::move(cwd), t.uid, t.gid);
       classify("process", {"start"}, "exec");
-      SetProcess(b, p, false);
       break;
     }
-    case KR_FORK: {
-      const auto* fk = As<kr_fork>(record);
-      const ProcessInfo& child = processes_.OnFork(t.pid, start, fk->child_pid, StartTicks(fk->child_start_ns));
+    case KR_FORK:
       classify("process", {"start"}, "fork");
-      SetProcess(b, child, false);
-      if (const ProcessInfo* parent = processes_.Find(t.pid, start)) {
-        SetProcess(b, *parent, true);
-      } else {  // a parent the table does not know: what the record says
-        b.Set(f.ppid, Value::I64(t.pid));
-        b.Set(f.parent_entity_id, b.StringValue(processes_.EntityId(t.pid, start)));
-        b.Set(f.parent_name, b.StringValue(Text(t.comm, sizeof t.comm)));
-      }
-      header.entity_key = Hash64(child.entity_id);
-      b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
-      b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
-      b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
-      SetHost(b);
-      b.Set(f.category, b.StringValue(category));
-      header.type = *types_[0];
-      ++stats_.events;
-      ++stats_.by_type[h->type];
-      return b.Finish();
-    }
+      break;
     case KR_EXIT: {
       const auto* x = As<kr_exit>(record);
       classify("process", {"end"}, "end");
@@ -448,35 +419,75 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     }
   }
 
-  // The acting process, from the table when it knows it (name, executable, arguments).
-  const ProcessInfo* p = processes_.Find(t.pid, start);
-  ProcessInfo fallback;
-  if (p == nullptr) {
-    fallback.pid = t.pid;
-    fallback.start_ticks = start;
-    fallback.entity_id = processes_.EntityId(t.pid, start);
-    fallback.name = std::string(Text(t.comm, sizeof t.comm));
-    p = &fallback;
+  // The acting process (a fork's child) from the table, else what the record says; its parent
+  // likewise (a fork's parent is the record's task).
+  ProcessInfo process_fallback, parent_fallback;
+  auto known = [&](uint32_t pid, uint64_t start_ticks, std::string_view comm, ProcessInfo& fallback) -> const ProcessInfo& {
+    if (const ProcessInfo* p = processes_.Find(pid, start_ticks)) return *p;
+    fallback.pid = pid;
+    fallback.start_ticks = start_ticks;
+    if (pid != 0) fallback.entity_id = processes_.EntityId(pid, start_ticks);
+    fallback.name = std::string(comm);
+    return fallback;
+  };
+  const std::string_view comm = Text(t.comm, sizeof t.comm);
+  const ProcessInfo* process;
+  const ProcessInfo* parent;
+  if (h->type == KR_FORK) {
+    const auto* fk = As<kr_fork>(record);
+    process = &processes_.OnFork(t.pid, start, fk->child_pid, StartTicks(fk->child_start_ns));
+    parent = &known(t.pid, start, comm, parent_fallback);
+  } else {
+    process = &known(t.pid, start, comm, process_fallback);
+    parent = &known(t.ppid, parent_start, "", parent_fallback);
+    if (t.tid != t.pid) b.Set(f.thread_id, Value::I64(t.tid));
   }
-  if (h->type != KR_EXEC) SetProcess(b, *p, false);
-  if (t.tid != t.pid) b.Set(f.thread_id, Value::I64(t.tid));
-  if (const ProcessInfo* parent = processes_.Find(t.ppid, parent_start)) {
-    SetProcess(b, *parent, true);
-  } else if (t.ppid != 0) {
-    b.Set(f.ppid, Value::I64(t.ppid));
-    b.Set(f.parent_entity_id, b.StringValue(processes_.EntityId(t.ppid, parent_start)));
-  }
-  b.Set(f.user_id, b.StringValue(fmt::format("{}", t.uid)));
-  b.Set(f.group_id, b.StringValue(fmt::format("{}", t.gid)));
-  b.Set(f.effective_id, b.StringValue(fmt::format("{}", t.euid)));
+  Event event = Complete(b, category, *process, *parent, t.uid, t.gid, t.euid, h->type);
+  if (h->type == KR_EXIT) processes_.OnExit(t.pid);
+  return event;
+}
+
+EventHeader& Normalizer::Begin(EventBuilder& b, uint64_t ktime_ns) {
+  b.Start();
+  EventHeader& header = b.header();
+  header.event_id = next_id_++;
+  if (ktime_ns < last_mono_) ++stats_.reordered;
+  last_mono_ = std::max<uint64_t>(last_mono_, ktime_ns);
+  header.ts_mono_ns = last_mono_;
+  header.ts_wall_ns = static_cast<uint64_t>(static_cast<int64_t>(ktime_ns) + boot_to_wall_ns_);
+  b.Set(f_->timestamp, Value::Timestamp(static_cast<int64_t>(header.ts_wall_ns)));
+  b.Set(f_->kind, b.StringValue("event"));
+  return header;
+}
+
+Event Normalizer::Complete(EventBuilder& b, std::string_view category, const ProcessInfo& process,
+                           const ProcessInfo& parent, uint32_t uid, uint32_t gid, std::optional<uint32_t> euid,
+                           uint16_t record_type) {
+  const Fields& f = *f_;
+  SetProcess(b, process, false);
+  if (parent.pid != 0) SetProcess(b, parent, true);
+  b.Set(f.user_id, b.StringValue(fmt::format("{}", uid)));
+  b.Set(f.group_id, b.StringValue(fmt::format("{}", gid)));
+  if (euid) b.Set(f.effective_id, b.StringValue(fmt::format("{}", *euid)));
   SetHost(b);
   b.Set(f.category, b.StringValue(category));
+  EventHeader& header = b.header();
   header.type = category == "process" ? *types_[0] : category == "file" ? *types_[1] : *types_[2];
-  header.entity_key = Hash64(p->entity_id);
-  if (h->type == KR_EXIT) processes_.OnExit(t.pid);
+  header.entity_key = Hash64(process.entity_id);
   ++stats_.events;
-  ++stats_.by_type[h->type];
+  ++stats_.by_type[record_type];
   return b.Finish();
+}
+
+Event Normalizer::AlreadyRunning(const ProcessInfo& p, EventBuilder& b) {
+  timespec now{};
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  Begin(b, static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec));
+  b.Set(f_->type, b.StringValue("info"));
+  b.Set(f_->action, b.StringValue("already_running"));
+  ProcessInfo none;
+  const ProcessInfo* parent = p.ppid != 0 ? processes_.Find(p.ppid) : nullptr;
+  return Complete(b, "process", p, parent != nullptr ? *parent : none, p.uid, p.gid, std::nullopt, 0);
 }
 
 }  // namespace kestrel::ebpf

@@ -37,6 +37,11 @@ class Normalizer {
   // malformed record (counted). Fork, exec and exit records also update the process table.
   std::optional<Event> Normalize(std::span<const uint8_t> record, EventBuilder& b);
 
+  // An `already_running` event (event.type info, as Elastic's endpoint reports a process it found
+  // at start-up) for a process of the table, stamped now. Emitted for every process seeded from
+  // /proc, so that a recording holds the processes its lineage starts from.
+  Event AlreadyRunning(const ProcessInfo& p, EventBuilder& b);
+
   const NormalizerStats& stats() const { return stats_; }
   // Without the system call programs no chdir is seen: an exec then takes its working directory
   // from /proc while the process lives (else the one it inherited).
@@ -50,6 +55,12 @@ class Normalizer {
   void SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values);
   void SetProcess(EventBuilder& b, const ProcessInfo& p, bool parent);
   void SetHost(EventBuilder& b);  // host.os.type, host.name, host.id, host.os.kernel, host.architecture
+  // Starts an event at boot-time clock `ktime_ns`: header, @timestamp, event.kind.
+  EventHeader& Begin(EventBuilder& b, uint64_t ktime_ns);
+  // What every event ends with: its process and its parent (pid 0: none), the user ids, host.*,
+  // event.category and the header's type and entity key; counted as an event of `record_type`.
+  Event Complete(EventBuilder& b, std::string_view category, const ProcessInfo& process, const ProcessInfo& parent,
+                 uint32_t uid, uint32_t gid, std::optional<uint32_t> euid, uint16_t record_type);
   // A system call's path argument made absolute: against the process's working directory, or
   // the directory `dirfd` is open on (read from /proc while the process lives); as given when
   // neither is known.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -140,6 +141,15 @@ size_t ProcessTable::SeedFromProc(const std::string& proc) {
   closedir(dir);
   stats_.seeded += n;
   return n;
+}
+
+std::vector<const ProcessInfo*> ProcessTable::Live() const {
+  std::vector<const ProcessInfo*> live;
+  for (const auto& [pid, entry] : by_pid_) {
+    if (!entry.info.exited) live.push_back(&entry.info);
+  }
+  std::sort(live.begin(), live.end(), [](const ProcessInfo* a, const ProcessInfo* b) { return a->pid < b->pid; });
+  return live;
 }
 
 const ProcessInfo* ProcessTable::Find(uint32_t pid, uint64_t start_ticks) {

@@ -61,6 +61,8 @@ class ProcessTable {
   const ProcessInfo& OnExec(uint32_t pid, uint64_t start_ticks, uint32_t ppid, std::string executable,
                             std::vector<std::string> args, std::string working_directory, uint32_t uid, uint32_t gid);
   void SetWorkingDirectory(uint32_t pid, uint64_t start_ticks, std::string directory);
+  // The live processes, by pid.
+  std::vector<const ProcessInfo*> Live() const;
   // Marks `pid` exited; it stays findable until `exited_grace` more processes exit.
   void OnExit(uint32_t pid);
 
