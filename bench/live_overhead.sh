@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The live source's overhead (docs/live.md): the wall time of bench/live_workload.cpp (EXECS
 # execs of /bin/true, OPENS opens of a file, CONNECTS loopback TCP connections) alone, under
-# `kestrel run` with 100 rules, and under bpftrace counting the same tracepoints (raw syscall
-# enter/exit, sched exec/fork/exit). ROUNDS rounds, the three runs in turn; prints each run, the
+# `kestrel run` with 100 rules, and under bpftrace counting the same tracepoints (sched
+# exec/fork/exit, and the syscalls:sys_enter_* / sys_exit_* of the calls those rules need: the
+# open family, connect, and chdir / fchdir). ROUNDS rounds, the three runs in turn; prints each run, the
 # medians, the ratios to the bare workload, and the records kestrel lost. Needs root.
 # Usage: bench/live_overhead.sh [BUILD_DIR] [EXECS] [OPENS] [CONNECTS] [ROUNDS]
 set -euo pipefail
@@ -45,6 +46,10 @@ wait_for() {  # wait_for FILE TEXT PID
 workload() { "$WORKLOAD" "$EXECS" "$OPENS" "$CONNECTS" "$WORK"; }
 
 mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
+BPFTRACE_PROBES=""
+for call in open creat openat openat2 connect chdir fchdir; do
+  BPFTRACE_PROBES+="${BPFTRACE_PROBES:+, }tracepoint:syscalls:sys_enter_$call, tracepoint:syscalls:sys_exit_$call"
+done
 declare -a bare kestrel bpftrace
 lost=""
 for r in $(seq 1 "$ROUNDS"); do
@@ -60,10 +65,9 @@ for r in $(seq 1 "$ROUNDS"); do
   lost+="$(grep -oE 'lost: [0-9]+' "$WORK/kestrel.err" | grep -oE '[0-9]+') "
   events=$(grep -oE '^run: [0-9]+ events' "$WORK/kestrel.err" | grep -oE '[0-9]+')
 
-  bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @enter = count(); }
-               tracepoint:raw_syscalls:sys_exit { @exit = count(); }
+  bpftrace -e "$BPFTRACE_PROBES { @syscalls = count(); }
                tracepoint:sched:sched_process_exec, tracepoint:sched:sched_process_fork,
-               tracepoint:sched:sched_process_exit { @proc = count(); }' >"$WORK/bpftrace.out" 2>&1 &
+               tracepoint:sched:sched_process_exit { @proc = count(); }" >"$WORK/bpftrace.out" 2>&1 &
   TRACER=$!
   wait_for "$WORK/bpftrace.out" Attaching $TRACER || { cat "$WORK/bpftrace.out" >&2; exit 1; }
   sleep 0.5

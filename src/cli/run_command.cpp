@@ -39,6 +39,7 @@ struct RunCommandOptions {
   std::string metrics;        // --metrics FILE (JSON)
   uint32_t ring_bytes = 8u << 20;
   double duration_s = 0;      // 0: until SIGINT / SIGTERM
+  std::string syscall_tracepoints = "auto";  // auto | per-syscall | raw
 };
 
 std::atomic<bool> g_stop{false};
@@ -302,6 +303,9 @@ int RunLive(const RunCommandOptions& o) {
 
   ebpf::EbpfOptions eopts;
   eopts.ring_bytes = o.ring_bytes;
+  eopts.syscall_tracepoints = o.syscall_tracepoints == "raw"           ? ebpf::SyscallTracepoints::kRaw
+                              : o.syscall_tracepoints == "per-syscall" ? ebpf::SyscallTracepoints::kPerSyscall
+                                                                       : ebpf::SyscallTracepoints::kAuto;
   Interest interest = InterestOf(setup->rules, registry);
   eopts.interest = interest.mask;
   eopts.file_prefixes = interest.file_prefixes;
@@ -329,6 +333,9 @@ int RunLive(const RunCommandOptions& o) {
   std::string connects = interest.connect_ports.empty()
                              ? fmt::format("every connection ({})", interest.no_port_filter)
                              : fmt::format("connections to {} ports", interest.connect_ports.size());
+  std::string programs;
+  for (const std::string& a : (*source)->attached()) programs += fmt::format("{}{}", programs.empty() ? "" : ", ", a);
+  fmt::print(stderr, "  programs: {}\n", programs);
   fmt::print(stderr, "run: {} rules; {} programs attached; {} processes from /proc; recording {}; watching: {}; {}; {}\n",
              setup->rules.rules.size(), (*source)->attached().size(), seeded, o.record.empty() ? "off" : o.record,
              types, files, connects);
@@ -424,6 +431,11 @@ CommandFn AddRunCommand(CLI::App& app) {
                  "At the end, write the run's counters (events by type, lost records, alerts by rule, ...) as JSON");
   cmd->add_option("--ring-size", options->ring_bytes, "Ring buffer bytes (a power of two)")->capture_default_str();
   cmd->add_option("--duration", options->duration_s, "Stop after this many seconds (default: at SIGINT / SIGTERM)");
+  cmd->add_option("--syscall-tracepoints", options->syscall_tracepoints,
+                  "Watch system calls from the per-syscall tracepoints (cheaper; need tracefs), the raw ones (every "
+                  "system call pays), or the first where the kernel has them")
+      ->check(CLI::IsMember({"auto", "per-syscall", "raw"}))
+      ->capture_default_str();
   return [options] { return RunLive(*options); };
 }
 

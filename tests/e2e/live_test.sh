@@ -21,6 +21,9 @@ cleanup() {
 trap cleanup EXIT
 
 source "$(dirname "$0")/check.sh"
+# The per-syscall tracepoints are looked up in tracefs (kestrel falls back to the raw ones, with a
+# warning, when it is not mounted; the test wants the usual path).
+mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
 
 PORT=$((40000 + $$ % 20000))
 mkdir -p "$WORK/rules" "$WORK/files"
@@ -137,6 +140,7 @@ assert m["lineage"]["processes"] > m["process_table"]["seeded"] / 2, m
 assert m["alerts_by_rule"]["marker"] == 1 and m["alerts_by_rule"]["watch\"quoted"] == 0, m' "$WORK/metrics.json"
 check "no record was lost" contains "$WORK/err" "lost: 0 records"
 check "the pushdown filters files and connections" contains "$WORK/err" "files under 1 prefixes; connections to 1 ports"
+check "system calls come from the per-syscall tracepoints" contains "$WORK/err" "on_syscall_enter (syscalls:sys_enter_*,"
 
 alert_rules=$(python3 -c '
 import json, sys
@@ -231,6 +235,19 @@ mkdir -p "$WORK/exec_rules"
 echo 'process where event.action == "exec" and process.name == "kestrel-marker"' >"$WORK/exec_rules/marker.eql"
 timeout 60 "$KESTREL" run --rules "$WORK/exec_rules" --duration 1 -o /dev/null 2>"$WORK/exec_only.err"
 check "exec-only rules attach only the process programs" contains "$WORK/exec_only.err" "3 programs attached"
+
+# The raw syscall tracepoints, where the per-syscall ones are missing (forced here).
+echo "file where event.action == \"creation\" and file.path == \"$WORK/files/raw.txt\"" >"$WORK/exec_rules/raw.eql"
+timeout 60 "$KESTREL" run --rules "$WORK/exec_rules" --syscall-tracepoints raw -o "$WORK/raw.ndjson" 2>"$WORK/raw.err" &
+KPID=$!
+for _ in $(seq 300); do grep -q "watching" "$WORK/raw.err" 2>/dev/null && break; sleep 0.1; done
+echo raw >"$WORK/files/raw.txt"
+sleep 0.5
+kill -INT "$KPID"
+wait "$KPID"
+KPID=""
+check "--syscall-tracepoints raw attaches the raw programs" contains "$WORK/raw.err" "on_sys_enter (tp_btf/sys_enter)"
+check "... and they see the file creation" contains "$WORK/raw.ndjson" "$WORK/files/raw.txt"
 check "... and say why no file is watched" contains "$WORK/exec_only.err" "every file (no rule looks at files)"
 
 # Not root: a clear message, not a crash.

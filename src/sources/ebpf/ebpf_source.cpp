@@ -63,16 +63,44 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
 struct ProgramInfo {
   const char* name;
   const char* events;
-  bool syscall;
 };
-constexpr ProgramInfo kPrograms[] = {
-    {"on_exec", "process exec events (event.action: exec)", false},
-    {"on_fork", "process fork events (event.action: fork)", false},
-    {"on_exit", "process end events (event.action: end)", false},
-    {"on_sys_enter", "file, network and privilege events (open, rename, unlink, chmod, chown, connect, accept, bind, "
-                     "listen, setuid, setgid, capset, ptrace, memfd_create) and working directory changes", true},
-    {"on_sys_exit", "the same file, network and privilege events", true},
+constexpr ProgramInfo kProcessPrograms[] = {
+    {"on_exec", "process exec events (event.action: exec)"},
+    {"on_fork", "process fork events (event.action: fork)"},
+    {"on_exit", "process end events (event.action: end)"},
 };
+constexpr const char* kSyscallEvents =
+    "file, network and privilege events (open, rename, unlink, chmod, chown, connect, accept, bind, listen, setuid, "
+    "setgid, capset, ptrace, memfd_create) and working directory changes";
+
+// The system calls behind each record type (x86_64 names; records.h).
+struct SyscallGroup {
+  int type;
+  const char* names[5];
+};
+constexpr SyscallGroup kSyscalls[] = {
+    {KR_OPEN, {"open", "creat", "openat", "openat2"}},
+    {KR_RENAME, {"rename", "renameat", "renameat2"}},
+    {KR_UNLINK, {"unlink", "rmdir", "unlinkat"}},
+    {KR_CHMOD, {"chmod", "fchmod", "fchmodat"}},
+    {KR_CHOWN, {"chown", "fchown", "lchown", "fchownat"}},
+    {KR_CONNECT, {"connect"}},
+    {KR_ACCEPT, {"accept", "accept4"}},
+    {KR_BIND, {"bind"}},
+    {KR_LISTEN, {"listen"}},
+    {KR_SETUID, {"setuid", "setreuid", "setresuid"}},
+    {KR_SETGID, {"setgid", "setregid", "setresgid"}},
+    {KR_CAPSET, {"capset"}},
+    {KR_PTRACE, {"ptrace"}},
+    {KR_MEMFD, {"memfd_create"}},
+    {KR_CHDIR, {"chdir", "fchdir"}},
+};
+
+// Where libbpf looks the tracepoints up.
+bool HaveSyscallTracepoints() {
+  return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+         access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
+}
 
 constexpr uint64_t Bit(int type) { return uint64_t{1} << type; }
 
@@ -185,25 +213,89 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
   // programs are not attached at all (every system call of the host would pay for them).
   const bool syscalls = (interest & ~(Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR))) != 0;
 
-  for (const ProgramInfo& p : kPrograms) {
-    if (!syscalls && p.syscall) continue;
+  auto refused = [&](bpf_program* prog, const char* name, int err, const std::string& events) {
+    source->warnings_.push_back(fmt::format("program {} ({}) was refused: {}; {} will be missing", name,
+                                            prog == nullptr ? "?" : bpf_program__section_name(prog), Errno(err), events));
+  };
+  for (const ProgramInfo& p : kProcessPrograms) {
     bpf_program* prog = bpf_object__find_program_by_name(im.skel->obj, p.name);
     bpf_link* link = prog == nullptr ? nullptr : bpf_program__attach(prog);
     if (link == nullptr) {
-      int err = prog == nullptr ? -ENOENT : -errno;
-      source->warnings_.push_back(fmt::format("program {} ({}) was refused: {}; {} will be missing", p.name,
-                                              prog == nullptr ? "?" : bpf_program__section_name(prog), Errno(err),
-                                              p.events));
+      refused(prog, p.name, prog == nullptr ? -ENOENT : -errno, p.events);
       continue;
     }
     im.links.push_back(link);
-    if (p.syscall) source->syscalls_attached_ = true;
     source->attached_.push_back(fmt::format("{} ({})", p.name, bpf_program__section_name(prog)));
   }
+  if (syscalls) KESTREL_TRY(source->AttachSyscalls(options, interest));
   if (im.links.empty()) return failure("no BPF program could be attached", -EPERM);
   im.ring = ring_buffer__new(bpf_map__fd(im.skel->maps.events), &Impl::OnRecord, &im, nullptr);
   if (im.ring == nullptr) return failure("cannot open the ring buffer", -errno);
   return source;
+}
+
+Status EbpfSource::AttachSyscalls(const EbpfOptions& options, uint64_t interest) {
+  Impl& im = *impl_;
+  auto refused = [&](const char* name, int err, std::string_view events) {
+    warnings_.push_back(fmt::format("program {} was refused: {}; {} will be missing", name, Errno(err), events));
+  };
+  SyscallTracepoints mode = options.syscall_tracepoints;
+  if (mode == SyscallTracepoints::kAuto) {
+    mode = HaveSyscallTracepoints() ? SyscallTracepoints::kPerSyscall : SyscallTracepoints::kRaw;
+    if (mode == SyscallTracepoints::kRaw) {
+      warnings_.push_back(
+          "no per-syscall tracepoints (tracefs is not mounted at /sys/kernel/tracing, or the kernel lacks "
+          "CONFIG_FTRACE_SYSCALLS): using the raw syscall tracepoints, which run for every system call of the host "
+          "(mount -t tracefs none /sys/kernel/tracing for the cheaper ones)");
+    }
+  }
+  if (mode == SyscallTracepoints::kRaw) {
+    for (const char* name : {"on_sys_enter", "on_sys_exit"}) {
+      bpf_program* prog = bpf_object__find_program_by_name(im.skel->obj, name);
+      bpf_link* link = prog == nullptr ? nullptr : bpf_program__attach(prog);
+      if (link == nullptr) {
+        refused(name, prog == nullptr ? -ENOENT : -errno, kSyscallEvents);
+        continue;
+      }
+      im.links.push_back(link);
+      syscalls_attached_ = true;
+      attached_.push_back(fmt::format("{} ({})", name, bpf_program__section_name(prog)));
+    }
+    return Ok();
+  }
+  // One program for every entry, one for every exit, each attached to the tracepoints of the
+  // system calls the rules need (and chdir / fchdir, for working directories).
+  bpf_program* enter = bpf_object__find_program_by_name(im.skel->obj, "on_syscall_enter");
+  bpf_program* exit = bpf_object__find_program_by_name(im.skel->obj, "on_syscall_exit");
+  if (enter == nullptr || exit == nullptr) {
+    refused("on_syscall_enter", -ENOENT, kSyscallEvents);
+    return Ok();
+  }
+  size_t enters = 0, exits = 0;
+  for (const SyscallGroup& group : kSyscalls) {
+    if (group.type != KR_CHDIR && ((interest >> group.type) & 1) == 0) continue;
+    for (const char* name : group.names) {
+      if (name == nullptr) break;
+      for (bool entry : {true, false}) {
+        std::string tracepoint = fmt::format("sys_{}_{}", entry ? "enter" : "exit", name);
+        bpf_link* link = bpf_program__attach_tracepoint(entry ? enter : exit, "syscalls", tracepoint.c_str());
+        if (link == nullptr) {
+          int err = -errno;
+          warnings_.push_back(fmt::format("tracepoint syscalls:{} could not be attached: {}; {} calls will be missing",
+                                          tracepoint, Errno(err), name));
+          continue;
+        }
+        im.links.push_back(link);
+        ++(entry ? enters : exits);
+      }
+    }
+  }
+  if (enters > 0 && exits > 0) {
+    syscalls_attached_ = true;
+    attached_.push_back(fmt::format("on_syscall_enter (syscalls:sys_enter_*, {} tracepoints)", enters));
+    attached_.push_back(fmt::format("on_syscall_exit (syscalls:sys_exit_*, {} tracepoints)", exits));
+  }
+  return Ok();
 }
 
 Result<size_t> EbpfSource::Poll(int timeout_ms) {

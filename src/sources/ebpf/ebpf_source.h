@@ -18,6 +18,11 @@ namespace kestrel::ebpf {
 // Record types (bpf/records.h's enum kr_type) as interest bits.
 uint64_t AllRecordTypes();
 
+// Where system calls are watched from: the per-syscall tracepoints (syscalls:sys_enter_NAME,
+// run only for the calls Kestrel records; need tracefs), the raw ones (raw_syscalls, run for
+// every system call), or the first when the kernel has them.
+enum class SyscallTracepoints { kAuto, kPerSyscall, kRaw };
+
 struct EbpfOptions {
   uint32_t ring_bytes = 8u << 20;  // a power of two, at least a page
   uint64_t interest = 0;           // bit t: records of type t (0: all)
@@ -30,6 +35,7 @@ struct EbpfOptions {
   std::vector<Prefix> file_prefixes;
   // Connect records only to these destination ports (empty: every connect); at most 64.
   std::vector<uint16_t> connect_ports;
+  SyscallTracepoints syscall_tracepoints = SyscallTracepoints::kAuto;
 };
 
 // Why this build or this machine cannot run the live source ("" when it can try).
@@ -62,6 +68,7 @@ class EbpfSource {
 
  private:
   EbpfSource() = default;
+  Status AttachSyscalls(const EbpfOptions& options, uint64_t interest);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> attached_;

@@ -1,6 +1,9 @@
-// Kestrel's BPF programs: process exec / fork / exit from the sched tracepoints, and the system
-// calls Kestrel records (records.h lists them) from the raw syscall tracepoints, all BTF-enabled
-// (tp_btf) and CO-RE, so one object runs on any kernel >= 5.8 with BTF. Every record goes to one
+// Kestrel's BPF programs: process exec / fork / exit from the sched tracepoints (BTF-enabled,
+// tp_btf), and the system calls Kestrel records (records.h lists them) from the per-syscall
+// tracepoints (syscalls:sys_enter_NAME / sys_exit_NAME, one program attached to each wanted one),
+// or, where the kernel has none (no CONFIG_FTRACE_SYSCALLS), from the raw syscall tracepoints
+// (tp_btf sys_enter / sys_exit), which run for every system call of the host. All CO-RE, so one
+// object runs on any kernel >= 5.8 with BTF. Every record goes to one
 // ring buffer; a record the buffer has no room for is counted in `lost`, never dropped silently.
 // User space sets `interest` (a bitmask of record types) from the rules it loaded, and the
 // programs drop what no rule (and no part of Kestrel) needs before it reaches the ring.
@@ -259,8 +262,22 @@ static __always_inline void read_sockaddr(struct kr_sockaddr* out, const void* u
   out->port = port;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
+// How many arguments each recorded system call takes (the others are reported as 0).
+static __always_inline int syscall_args(long nr) {
+  switch (nr) {
+    case 87: case 84: case 105: case 106: case 80: case 81: return 1;  // unlink rmdir setuid setgid chdir fchdir
+    case 85: case 82: case 90: case 91: case 50: case 113: case 114: case 126: case 319:
+      return 2;  // creat rename chmod fchmod listen setreuid setregid capset memfd_create
+    case 2: case 263: case 268: case 92: case 93: case 94: case 42: case 43: case 49: case 117: case 119:
+      return 3;  // open unlinkat fchmodat chown fchown lchown connect accept bind setresuid setresgid
+    case 257: case 437: case 264: case 288: case 101: return 4;  // openat openat2 renameat accept4 ptrace
+    default: return 5;                                           // renameat2 fchownat
+  }
+}
+
+// A system call's entry: its record waits in `inflight` for the exit, unless the interest or
+// the pushdown filters drop it. `args` as the call got them.
+static __always_inline int sys_enter(long nr, const __u64* args) {
   __u32 type = syscall_type(nr);
   if (type == 0 || !wanted(type) || is_self()) return 0;
   __u32 k = 0;
@@ -271,12 +288,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   s->sock_type = 0;
   s->protocol = 0;
   s->ret = 0;
-  s->args[0] = BPF_CORE_READ(regs, di);
-  s->args[1] = BPF_CORE_READ(regs, si);
-  s->args[2] = BPF_CORE_READ(regs, dx);
-  s->args[3] = BPF_CORE_READ(regs, r10);
-  s->args[4] = BPF_CORE_READ(regs, r8);
-  s->args[5] = BPF_CORE_READ(regs, r9);
+  int n = syscall_args(nr);
+  for (int i = 0; i < 6; i++) s->args[i] = i < n ? args[i] : 0;
   s->path[0] = 0;
   s->path2[0] = 0;
   __builtin_memset(&s->addr, 0, sizeof(s->addr));
@@ -318,6 +331,34 @@ int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
   return 0;
 }
 
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs* regs, long nr) {
+  if (syscall_type(nr) == 0) return 0;  // the common case: one switch, no map lookup
+  __u64 args[6] = {BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
+                   BPF_CORE_READ(regs, r10), BPF_CORE_READ(regs, r8), BPF_CORE_READ(regs, r9)};
+  return sys_enter(nr, args);
+}
+
+// The context of a syscalls:sys_enter_NAME tracepoint program (the kernel's syscall_tp_t): the
+// arguments the call takes, the rest undefined.
+struct kr_tp_enter {
+  __u64 common;
+  __s32 nr;
+  __u32 pad;
+  __u64 args[6];
+};
+
+// Attached by user space to syscalls:sys_enter_NAME of each system call the rules need. The
+// kernel refuses to attach a program that reads its context past the tracepoint's own fields
+// (16 bytes + 8 per argument), so the arguments are copied, not read in place: the context
+// always has room for six.
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_syscall_enter(struct kr_tp_enter* ctx) {
+  __u64 args[6];
+  if (bpf_probe_read_kernel(args, sizeof(args), ctx->args) != 0) return 0;
+  return sys_enter(ctx->nr, args);
+}
+
 // The socket behind `fd` of the current task: its type and protocol, and for listen its local
 // address. Leaves them 0 when `fd` is not an open socket.
 static __always_inline void read_socket(struct kr_syscall* s, long fd, int local_address) {
@@ -350,10 +391,8 @@ static __always_inline void read_socket(struct kr_syscall* s, long fd, int local
   }
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
-  long nr = BPF_CORE_READ(regs, orig_ax);
-  if (syscall_type(nr) == 0) return 0;  // not one Kestrel records: no map lookup
+// A system call's exit: its record, completed with the result, goes to the ring.
+static __always_inline int sys_exit(long nr, long ret) {
   __u32 tid = (__u32)bpf_get_current_pid_tgid();
   struct kr_syscall* s = bpf_map_lookup_elem(&inflight, &tid);
   if (!s) return 0;
@@ -368,3 +407,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
   bpf_map_delete_elem(&inflight, &tid);
   return 0;
 }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs* regs, long ret) {
+  long nr = BPF_CORE_READ(regs, orig_ax);
+  if (syscall_type(nr) == 0) return 0;  // not one Kestrel records: no map lookup
+  return sys_exit(nr, ret);
+}
+
+// The context of a syscalls:sys_exit_NAME tracepoint program.
+struct kr_tp_exit {
+  __u64 common;
+  __s32 nr;
+  __u32 pad;
+  __s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int on_syscall_exit(struct kr_tp_exit* ctx) { return sys_exit(ctx->nr, ctx->ret); }
