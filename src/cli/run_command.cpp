@@ -22,6 +22,7 @@
 #include "event/event_writer.h"
 #include "event/file_io.h"
 #include "event/ndjson.h"
+#include "response/response_engine.h"
 #include "sources/ebpf/ebpf_source.h"
 #include "sources/ebpf/normalizer.h"
 #include "sources/ebpf/process_table.h"
@@ -40,6 +41,13 @@ struct RunCommandOptions {
   uint32_t ring_bytes = 8u << 20;
   double duration_s = 0;      // 0: until SIGINT / SIGTERM
   std::string syscall_tracepoints = "auto";  // auto | per-syscall | raw
+  // Responses (docs/response.md).
+  std::vector<std::string> enforce_mounts;
+  std::string enforce_cgroup;
+  double deadline_ms = 100;
+  bool fail_closed = false;
+  std::vector<std::string> allow_executables;
+  bool no_lsm = false;
 };
 
 std::atomic<bool> g_stop{false};
@@ -68,42 +76,14 @@ struct Interest {
 };
 
 // The destination ports a stage requires (`destination.port == 22`, `destination.port in (...)`
-// in its top-level conjunction), or none when it does not require one.
+// in its top-level conjunction), or none when it does not require one (or one is not a port).
 std::vector<uint16_t> RequiredPorts(const eql::Program& p, FieldId port) {
-  std::vector<uint32_t> pending = {p.root};
-  while (!pending.empty()) {
-    const eql::IrNode& n = p.nodes[pending.back()];
-    pending.pop_back();
-    if (n.op == eql::IrOp::kAnd) {
-      pending.insert(pending.end(), n.children.begin(), n.children.end());
-      continue;
-    }
-    auto is_port = [&](uint32_t c) { return p.nodes[c].op == eql::IrOp::kField && p.nodes[c].field == port; };
-    auto as_port = [](const eql::Scalar& s) -> std::optional<uint16_t> {
-      if (s.kind != eql::SKind::kInt || s.i < 0 || s.i > 65535) return std::nullopt;
-      return static_cast<uint16_t>(s.i);
-    };
-    std::vector<uint16_t> ports;
-    if (n.op == eql::IrOp::kCompare && n.cmp == eql::Op::kEq && n.children.size() == 2) {
-      uint32_t f = is_port(n.children[0]) ? n.children[0] : n.children[1];
-      uint32_t c = f == n.children[0] ? n.children[1] : n.children[0];
-      if (!is_port(f) || p.nodes[c].op != eql::IrOp::kConst) continue;
-      if (auto v = as_port(p.nodes[c].constant)) ports.push_back(*v);
-    } else if (n.op == eql::IrOp::kInSet && !n.negated && is_port(n.children[0])) {
-      const eql::LiteralSet& set = p.sets[n.index];
-      if (set.strings.size() != 0) continue;
-      for (const eql::Scalar& x : set.others) {
-        auto v = as_port(x);
-        if (!v) {
-          ports.clear();
-          break;
-        }
-        ports.push_back(*v);
-      }
-    }
-    if (!ports.empty()) return ports;
+  std::vector<uint16_t> ports;
+  for (int64_t v : eql::RequiredIntegers(p, port)) {
+    if (v < 0 || v > 65535) return {};
+    ports.push_back(static_cast<uint16_t>(v));
   }
-  return {};
+  return ports;
 }
 
 // Fewer, shorter prefixes that pass at least the same paths: one that another starts with is
@@ -238,13 +218,6 @@ Interest InterestOf(const engine::RuleSet& rules, const SchemaRegistry& registry
   return in;
 }
 
-std::string ReadBootId() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
-  return id;
-}
-
 constexpr const char* kTypeNames[] = {"already_running", "exec", "fork", "exit", "open", "rename", "unlink", "chmod", "chown",
                                       "connect", "accept", "bind", "listen", "setuid", "setgid", "capset", "ptrace",
                                       "memfd_create", "chdir"};
@@ -252,7 +225,7 @@ static_assert(std::size(kTypeNames) == KR_TYPE_COUNT);
 
 int RunLive(const RunCommandOptions& o) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
-  ebpf::ProcessTable processes(ReadBootId());
+  ebpf::ProcessTable processes(ebpf::ReadBootId());
   ebpf::Normalizer normalizer(registry, processes, ebpf::Normalizer::BootToWallNow());  // fields first: rules see them
   auto setup = SetUpRules(o.setup, registry);
   if (!setup) {
@@ -290,13 +263,41 @@ int RunLive(const RunCommandOptions& o) {
     }
     alerts.clear();
   };
+  std::unique_ptr<response::ResponseEngine> responses;
+  std::vector<engine::Alert> response_alerts;
   auto on_event = [&](const Event& event) {
     if (recorder) {
       if (Status w = recorder->Write(event); !w && failed) failed = w;
     }
     engine.Process(event, alerts);
+    if (responses) {
+      responses->OnEvent(event, alerts, response_alerts);
+      for (engine::Alert& a : response_alerts) alerts.push_back(std::move(a));
+      response_alerts.clear();
+    }
     if (!alerts.empty()) write_alerts();
   };
+
+  response::ResponseOptions ropts;
+  ropts.mounts = o.enforce_mounts;
+  ropts.cgroup = o.enforce_cgroup;
+  ropts.deadline = std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000));
+  ropts.fallback = o.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
+  ropts.allow_executables = o.allow_executables;
+  ropts.probe_lsm = !o.no_lsm;
+  if (o.deadline_ms <= 0 || o.deadline_ms > 10'000) {
+    fmt::print(stderr, "error: --deadline-ms must be in (0, 10000]\n");
+    return kExitFailure;
+  }
+  auto started = response::ResponseEngine::Start(setup->rules, registry, ropts);
+  if (!started) {
+    fmt::print(stderr, "error: {}\n", started.error().ToString());
+    return kExitFailure;
+  }
+  if ((*started)->active()) {
+    responses = std::move(*started);
+    for (const std::string& line : responses->report()) fmt::print(stderr, "  response: {}\n", line);
+  }
   auto on_record = [&](std::span<const uint8_t> record) {
     if (std::optional<Event> event = normalizer.Normalize(record, builder)) on_event(*event);
   };
@@ -353,9 +354,18 @@ int RunLive(const RunCommandOptions& o) {
       failed = tl::unexpected(n.error());
       break;
     }
+    if (responses) {
+      responses->Drain(alerts);
+      if (!alerts.empty()) write_alerts();
+    }
     batch.Clear();  // the engine keeps copies of what its sequences hold
   }
-  // Stop: no new records, then everything already in the ring.
+  // Stop: nothing held or denied any more (every fanotify request answered, every mark, map and
+  // enforcement program removed), no new records, then everything already in the ring.
+  if (responses) {
+    responses->Stop();
+    responses->Drain(alerts);
+  }
   (*source)->Detach();
   for (;;) {
     auto n = (*source)->Poll(0);
@@ -382,6 +392,17 @@ int RunLive(const RunCommandOptions& o) {
   ebpf::ProcessTableStats ps = processes.stats();
   fmt::print(stderr, "  process table: {} processes, {} read from /proc, {} exited reaped, {} evicted\n", ps.size,
              ps.seeded, ps.reaped, ps.evicted);
+  if (responses) {
+    response::ResponseStats rs = responses->stats();
+    fmt::print(stderr,
+               "  responses: {} blocked, {} would_block, {} not_blocked; {} killed, {} would_kill, {} not_killed; {} "
+               "armed, {} disarmed; fanotify: {} requests, {} denied, {} exempt, {} late, answer p50 {} us p99 {} us; "
+               "kernel denied {} connects\n",
+               rs.blocked, rs.would_block, rs.not_blocked, rs.killed, rs.would_kill, rs.not_killed, rs.armed, rs.disarmed,
+               rs.responder.requests, rs.responder.denied, rs.responder.exempt, rs.responder.late,
+               rs.responder.answer_ns.Percentile(0.5) / 1000, rs.responder.answer_ns.Percentile(0.99) / 1000,
+               rs.kernel_denied_connects);
+  }
   engine::EngineStats es = engine.stats();
   if (es.lineage_processes > 0) {
     fmt::print(stderr, "  lineage table: {} processes, {} forgotten for capacity\n", es.lineage_processes,
@@ -436,6 +457,16 @@ CommandFn AddRunCommand(CLI::App& app) {
                   "system call pays), or the first where the kernel has them")
       ->check(CLI::IsMember({"auto", "per-syscall", "raw"}))
       ->capture_default_str();
+  cmd->add_option("--enforce-mount", options->enforce_mounts,
+                  "A mount point where exec / open block rules are enforced with fanotify (repeatable)");
+  cmd->add_option("--enforce-cgroup", options->enforce_cgroup,
+                  "A cgroup v2 directory whose processes' connects block rules deny");
+  cmd->add_option("--deadline-ms", options->deadline_ms,
+                  "How long an exec / open may wait for a decision before the fallback answer")
+      ->capture_default_str();
+  cmd->add_flag("--fail-closed", options->fail_closed, "Deny (instead of allow) what is not decided by the deadline");
+  cmd->add_option("--allow-exe", options->allow_executables, "An executable never blocked or killed (repeatable)");
+  cmd->add_flag("--no-lsm", options->no_lsm, "Do not use BPF-LSM even where the kernel allows it");
   return [options] { return RunLive(*options); };
 }
 

@@ -263,10 +263,17 @@ EngineStats DetectionEngine::stats() const {
 namespace {
 
 // `{"@timestamp":...,"event":{"kind":"alert"},"rule":{...}`: what every alert line starts with.
-std::string AlertHead(const Rule& rule, const Event& at) {
+std::string AlertHead(const Rule& rule, const Event& at, const AlertResponse* response = nullptr) {
   std::string out = "{\"@timestamp\":";
   AppendJsonString(out, FormatTimestamp(static_cast<int64_t>(at.ts_wall_ns())));
-  out += ",\"event\":{\"kind\":\"alert\"},\"rule\":{\"id\":";
+  out += ",\"event\":{\"kind\":\"alert\"";
+  if (response != nullptr) {
+    out += ",\"action\":";
+    AppendJsonString(out, response->action);
+    out += ",\"outcome\":";
+    AppendJsonString(out, response->outcome);
+  }
+  out += "},\"rule\":{\"id\":";
   AppendJsonString(out, rule.id);
   out += ",\"name\":";
   AppendJsonString(out, rule.name);
@@ -299,14 +306,14 @@ std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Ba
 
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
                         const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry,
-                        std::span<const std::string> notes) {
+                        std::span<const std::string> notes, const AlertResponse* response) {
   const Event* last = nullptr;
   for (const Event* e : events) {
     if (e != nullptr) last = e;
   }
   uint64_t id = Hash64(rule.id);
   for (const Event* e : events) id = Hash64(&(e != nullptr ? e->header().event_id : id), 8, id);
-  std::string out = AlertHead(rule, *last);
+  std::string out = AlertHead(rule, *last, response);
   // host.* of the last event, as the event has it.
   std::vector<Field> host;
   for (const Field& f : last->fields()) {
@@ -319,7 +326,7 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
     out.append(object, 1, object.size() - 2);  // {"host":{...}} without its braces
   }
   out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"{}\",\"join_keys\":",
-                     kAlertVersion, id, rule.is_sequence() ? "sequence" : "event");
+                     kAlertVersion, id, response != nullptr ? "response" : rule.is_sequence() ? "sequence" : "event");
   eql::AppendScalarsJson(out, join_key);
   if (!notes.empty()) {
     out += ",\"notes\":[";
@@ -328,6 +335,15 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
       AppendJsonString(out, notes[i]);
     }
     out += ']';
+  }
+  if (response != nullptr) {
+    out += ",\"response\":{\"mechanism\":";
+    AppendJsonString(out, response->mechanism);
+    if (!response->detail.empty()) {
+      out += ",\"detail\":";
+      AppendJsonString(out, response->detail);
+    }
+    out += '}';
   }
   out += ",\"events\":[";
   for (size_t i = 0; i < events.size(); ++i) {

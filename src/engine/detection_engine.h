@@ -154,10 +154,21 @@ class DetectionEngine {
 std::string RenderRuleDisabled(const Rule& rule, const Event& event, runtime::Backend backend,
                                std::string_view reason);
 
+// What a response did about a match: event.action and event.outcome of the alert (blocked,
+// would_block, killed, would_kill, ...), and kestrel.alert.response (the mechanism, and why
+// nothing was done when nothing was).
+struct AlertResponse {
+  std::string action;     // event.action
+  std::string outcome;    // event.outcome
+  std::string mechanism;  // e.g. fanotify, cgroup_connect4, kill(2)
+  std::string detail;     // optional
+};
+
 // The alert line for `events` (a sequence's missing stages are null) matched by `rule`, with the
-// notes its user-written predicate attached (kestrel.alert.notes, when there are any).
+// notes its user-written predicate attached (kestrel.alert.notes, when there are any) and what a
+// response did (when `response` is set).
 std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& events,
                         const std::vector<eql::Scalar>& join_key, const SchemaRegistry& registry,
-                        std::span<const std::string> notes = {});
+                        std::span<const std::string> notes = {}, const AlertResponse* response = nullptr);
 
 }  // namespace kestrel::engine

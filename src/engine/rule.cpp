@@ -96,6 +96,28 @@ Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
       rule.backend = *backend;
     } else if (key == "predicate") {
       KESTREL_TRY(ReadUserPredicate(path, where, value, rule));
+    } else if (key == "actions") {
+      std::string list(value);
+      std::replace(list.begin(), list.end(), ',', ' ');
+      std::istringstream words(list);
+      for (std::string w; words >> w;) {
+        if (w == "block") {
+          rule.actions.block = true;
+        } else if (w == "kill") {
+          rule.actions.kill = true;
+        } else if (w != "alert") {
+          return MakeErrorAt(where, ErrorCode::kInvalidArgument,
+                             fmt::format("unknown action '{}' (alert, block or kill)", w));
+        }
+      }
+    } else if (key == "mode") {
+      if (value == "monitor") {
+        rule.actions.mode = RuleMode::kMonitor;
+      } else if (value == "enforce") {
+        rule.actions.mode = RuleMode::kEnforce;
+      } else {
+        return MakeErrorAt(where, ErrorCode::kInvalidArgument, fmt::format("unknown mode '{}' (monitor or enforce)", value));
+      }
     }  // other comments may hold colons
   }
   return Ok();
@@ -144,6 +166,7 @@ Status CompileBackends(RuleSet& rules, runtime::Backend fallback, const SchemaRe
 Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,
                          const eql::CompileOptions& options) {
   Rule rule;
+  rule.compile_options = options;
   KESTREL_TRY(ReadOptions(path, text, rule));
   eql::Source source(path, text);
   auto compiled = eql::Compile(source, registry, options);

@@ -4,6 +4,8 @@
 //   // backend: native | wasm | lua      the predicate backend this rule runs on
 //   // predicate: wasm FILE [EXPORT]     a user-written predicate the event must also satisfy
 //   // predicate: lua FILE               (event rules; FILE relative to the rule file)
+//   // actions: alert[, block][, kill]   what to do on a match besides alerting (docs/response.md)
+//   // mode: monitor | enforce           monitor (the default) only logs what would be done
 #pragma once
 
 #include <memory>
@@ -21,6 +23,17 @@ namespace kestrel::engine {
 enum class Severity : uint8_t { kLow, kMedium, kHigh, kCritical };
 std::string_view SeverityName(Severity s);
 
+// What a rule does on a match besides alerting. In monitor mode nothing is done, and the alert
+// says what would have been (event.outcome: would_block / would_kill).
+enum class RuleMode : uint8_t { kMonitor, kEnforce };
+struct RuleActions {
+  bool block = false;  // deny the operation of the (last) matching event inline
+  bool kill = false;   // terminate the process of the (last) matching event
+  RuleMode mode = RuleMode::kMonitor;
+  bool any() const { return block || kill; }
+  bool enforce() const { return mode == RuleMode::kEnforce; }
+};
+
 struct Rule {
   std::string id;
   std::string name;
@@ -31,6 +44,8 @@ struct Rule {
   std::unique_ptr<eql::CompiledQuery> compiled;
   std::optional<runtime::Backend> backend;  // the rule's own choice of predicate backend
   std::optional<runtime::UserPredicateSource> user_predicate;  // `// predicate:`
+  RuleActions actions;                                          // `// actions:`, `// mode:`
+  eql::CompileOptions compile_options;                          // what it was compiled with
 
   // Set by CompileBackends: the backend the rule runs on, why it runs natively when another
   // was asked for globally, and its predicates (its filter, or its terms then `until`) compiled

@@ -256,4 +256,36 @@ std::vector<std::vector<Prefilter>> ExtractAlternatives(const Program& program, 
   return out;
 }
 
+std::vector<int64_t> RequiredIntegers(const Program& p, FieldId field) {
+  std::vector<uint32_t> pending = {p.root};
+  auto is_field = [&](uint32_t c) { return p.nodes[c].op == IrOp::kField && p.nodes[c].field == field; };
+  while (!pending.empty()) {
+    const IrNode& n = p.nodes[pending.back()];
+    pending.pop_back();
+    if (n.op == IrOp::kAnd) {
+      pending.insert(pending.end(), n.children.begin(), n.children.end());
+      continue;
+    }
+    std::vector<int64_t> values;
+    if (n.op == IrOp::kCompare && n.cmp == Op::kEq && n.children.size() == 2) {
+      uint32_t f = is_field(n.children[0]) ? n.children[0] : n.children[1];
+      uint32_t c = f == n.children[0] ? n.children[1] : n.children[0];
+      if (!is_field(f) || p.nodes[c].op != IrOp::kConst || p.nodes[c].constant.kind != SKind::kInt) continue;
+      values.push_back(p.nodes[c].constant.i);
+    } else if (n.op == IrOp::kInSet && !n.negated && is_field(n.children[0])) {
+      const LiteralSet& set = p.sets[n.index];
+      if (set.strings.size() != 0) continue;
+      for (const Scalar& x : set.others) {
+        if (x.kind != SKind::kInt) {
+          values.clear();
+          break;
+        }
+        values.push_back(x.i);
+      }
+    }
+    if (!values.empty()) return values;
+  }
+  return {};
+}
+
 }  // namespace kestrel::eql

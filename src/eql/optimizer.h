@@ -30,6 +30,10 @@ struct Prefilter {
 
 std::vector<Prefilter> ExtractPrefilters(const Program& program);
 
+// The integers a program requires `field` to equal (`field == 22`, `field in (22, 2222)` in its
+// top-level conjunction: the first such condition); empty when it requires none.
+std::vector<int64_t> RequiredIntegers(const Program& program, FieldId field);
+
 // Necessary conditions that are a choice: for each `or` in the top-level conjunction whose every
 // branch has a prefilter on a string field (`process.name == "nc" or process.args : "*-e*"`),
 // one prefilter per branch (the branch's best, by RankOf); a matching event meets one of them.

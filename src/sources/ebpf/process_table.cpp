@@ -50,9 +50,32 @@ uint64_t ParseU64(std::string_view s) {
 ProcessTable::ProcessTable(std::string boot_id, size_t capacity, size_t exited_grace)
     : boot_id_(std::move(boot_id)), capacity_(capacity), exited_grace_(exited_grace) {}
 
-std::string ProcessTable::EntityId(uint32_t pid, uint64_t start_ticks) const {
-  std::string key = fmt::format("{}/{}/{}", boot_id_, pid, start_ticks);
+std::string EntityIdOf(std::string_view boot_id, uint32_t pid, uint64_t start_ticks) {
+  std::string key = fmt::format("{}/{}/{}", boot_id, pid, start_ticks);
   return fmt::format("{:016x}", Hash64(key));
+}
+
+std::string ReadBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+uint64_t ProcStartTicks(uint32_t pid) {
+  std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int k = 3; k <= 22 && rest >> field; ++k) {
+    if (k == 22) return ParseU64(field);
+  }
+  return 0;
+}
+
+std::string ProcessTable::EntityId(uint32_t pid, uint64_t start_ticks) const {
+  return EntityIdOf(boot_id_, pid, start_ticks);
 }
 
 ProcessInfo& ProcessTable::Upsert(uint32_t pid, uint64_t start_ticks) {

@@ -32,6 +32,13 @@ struct ProcessInfo {
   bool exited = false;
 };
 
+// process.entity_id: a hash of the boot id, the pid and the start time.
+std::string EntityIdOf(std::string_view boot_id, uint32_t pid, uint64_t start_ticks);
+// /proc/sys/kernel/random/boot_id.
+std::string ReadBootId();
+// The start time (clock ticks since boot) of live process `pid` from /proc; 0 when it is gone.
+uint64_t ProcStartTicks(uint32_t pid);
+
 // `path` made absolute against `directory` and normalized lexically ("." and ".." resolved,
 // repeated slashes folded); `path` itself when it is absolute already.
 std::string ResolvePath(std::string_view directory, std::string_view path);

@@ -1,0 +1,549 @@
+#include "response/response_engine.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "eql/evaluator.h"
+#include "eql/optimizer.h"
+#include "event/event_batch.h"
+#include "event/event_builder.h"
+#include "nfa/sequence_runner.h"
+#include "sources/ebpf/process_table.h"
+
+namespace kestrel::response {
+
+namespace {
+
+enum class Target : uint8_t { kNone, kExec, kOpen, kConnect };
+
+std::string_view TargetName(Target t) {
+  switch (t) {
+    case Target::kExec: return "exec";
+    case Target::kOpen: return "open";
+    case Target::kConnect: return "connect";
+    case Target::kNone: break;
+  }
+  return "none";
+}
+
+Target TargetOf(const eql::Program& p) {
+  if (p.category == "process") return Target::kExec;
+  if (p.category == "file") return Target::kOpen;
+  if (p.category == "network") return Target::kConnect;
+  return Target::kNone;
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::string_view BaseName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The fields a program reads.
+std::set<FieldId> FieldsOf(const eql::Program& p) {
+  std::set<FieldId> out;
+  for (const eql::IrNode& n : p.nodes) {
+    if (n.op == eql::IrOp::kField) out.insert(n.field);
+  }
+  return out;
+}
+
+}  // namespace
+
+// A process armed by a sequence rule's stages before the last.
+struct ResponseEngine::Armed {
+  uint32_t pid;
+  uint32_t rule;
+  uint64_t deadline;  // event time (ts_mono_ns) past which it is disarmed; 0: none
+  Target target;
+};
+
+struct ResponseEngine::Impl {
+  struct Plan {
+    Target target = Target::kNone;  // what its block denies
+    bool inline_block = false;      // enforce mode, and a mechanism can deny it inline
+    std::string mechanism;          // how (or, when !inline_block, why not)
+    std::unique_ptr<eql::CompiledQuery> prefix;  // sequences: the stages before the last
+    std::unique_ptr<nfa::SequenceRunner> prefix_runner;
+  };
+  std::vector<Plan> plans;  // by rule
+  std::unique_ptr<KernelGuard> guard;
+  std::unique_ptr<FanotifyResponder> responder;
+  ResponseOptions options;
+  std::string boot_id;
+  std::set<std::string> allow;
+  int32_t self = 0, parent = 0;
+  std::vector<uint32_t> exec_rules, open_rules;  // decided by the responder
+  std::vector<Armed> armed;                      // engine thread
+  // KESTREL_FAILPOINT_DECIDE_DELAY_MS: every decision takes this long (tests of the deadline).
+  std::chrono::milliseconds decide_delay{0};
+
+  // The decision thread's own event and evaluator.
+  EventBatch batch;
+  EventBuilder builder{&batch.arena()};
+  eql::Evaluator evaluator;
+  EventTypeId process_type = 0, file_type = 0;
+  FieldId category, type, action, pid, executable, name, entity_id, ppid, user_id, file_path, file_name;
+
+  mutable std::mutex mu;  // guards what follows
+  std::vector<engine::Alert> alerts;                   // made by the decision thread
+  std::unordered_map<uint32_t, uint32_t> armed_exec;   // pid -> rule (the responder's check)
+  ResponseStats stats;
+  uint64_t ordinal = 0;
+};
+
+ResponseEngine::ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry)
+    : rules_(rules), registry_(registry), impl_(std::make_unique<Impl>()) {}
+
+ResponseEngine::~ResponseEngine() { Stop(); }
+
+Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::RuleSet& rules, SchemaRegistry& registry,
+                                                             const ResponseOptions& options) {
+  std::unique_ptr<ResponseEngine> r(new ResponseEngine(rules, registry));
+  Impl& im = *r->impl_;
+  im.options = options;
+  im.boot_id = ebpf::ReadBootId();
+  im.allow.insert(options.allow_executables.begin(), options.allow_executables.end());
+  im.self = static_cast<int32_t>(getpid());
+  if (const char* delay = std::getenv("KESTREL_FAILPOINT_DECIDE_DELAY_MS")) {
+    im.decide_delay = std::chrono::milliseconds(std::strtol(delay, nullptr, 10));
+    r->report_.push_back(fmt::format("failpoint: every exec / open decision is delayed by {} ms", im.decide_delay.count()));
+  }
+  im.parent = static_cast<int32_t>(getppid());
+  auto field = [&](std::string_view name) { return registry.Find(name).value_or(FieldId{}); };
+  im.category = field("event.category");
+  im.type = field("event.type");
+  im.action = field("event.action");
+  im.pid = field("process.pid");
+  im.executable = field("process.executable");
+  im.name = field("process.name");
+  im.entity_id = field("process.entity_id");
+  im.ppid = field("process.parent.pid");
+  im.user_id = field("user.id");
+  im.file_path = field("file.path");
+  im.file_name = field("file.name");
+  im.process_type = registry.InternEventType("process").value_or(0);
+  im.file_type = registry.InternEventType("file").value_or(0);
+  im.plans.resize(rules.rules.size());
+
+  bool any = false, want_guard = false, want_exec = false, want_open = false;
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    const engine::Rule& rule = rules.rules[i];
+    if (rule.actions.any()) any = true;
+    if (!rule.actions.block) continue;
+    Impl::Plan& plan = im.plans[i];
+    const eql::CompiledQuery& q = *rule.compiled;
+    plan.target = TargetOf(q.terms.back().filter);
+    if (!rule.actions.enforce()) continue;
+    if (plan.target == Target::kNone) {
+      plan.mechanism = fmt::format("cannot block {} events (exec, open and connect can be)",
+                                   q.terms.back().filter.category.empty() ? "any" : q.terms.back().filter.category);
+      continue;
+    }
+    if (rule.is_sequence()) {
+      if (plan.target == Target::kOpen || q.terms.size() < 2 || q.terms.back().missing ||
+          q.terms[q.terms.size() - 2].missing) {
+        plan.mechanism = "a sequence is blocked by arming its last stage, which must be an exec or a connect after "
+                         "a positive stage";
+        continue;
+      }
+      eql::Source source(rule.path, rule.query);
+      auto compiled = eql::Compile(source, registry, rule.compile_options);
+      if (!compiled.query) {
+        plan.mechanism = "its stages could not be compiled again for arming";
+        continue;
+      }
+      compiled.query->terms.pop_back();
+      plan.prefix = std::move(compiled.query);
+      nfa::RunnerOptions runner_options;
+      runner_options.store_events = true;
+      plan.prefix_runner = std::make_unique<nfa::SequenceRunner>(*plan.prefix, runner_options);
+      plan.inline_block = true;
+      if (plan.target == Target::kConnect) want_guard = true;
+      if (plan.target == Target::kExec) want_exec = true;
+      continue;
+    }
+    if (plan.target == Target::kConnect) {
+      // Only a rule whose whole condition is the destination port: exactly what the map holds.
+      const eql::Program& p = q.terms[0].filter;
+      std::optional<FieldId> port = registry.Find("destination.port");
+      std::vector<int64_t> ports = port ? eql::RequiredIntegers(p, *port) : std::vector<int64_t>{};
+      std::set<std::string_view> allowed = {"destination.port", "event.action", "event.type", "event.category",
+                                            "network.direction"};
+      bool exact = !ports.empty();
+      for (FieldId f : FieldsOf(p)) exact = exact && allowed.count(registry.name(f)) > 0;
+      if (exact) {  // and it matches a connect to those ports
+        EventBatch batch;
+        EventBuilder b(&batch.arena());
+        for (int64_t v : ports) {
+          b.Start();
+          b.header().type = registry.InternEventType("network").value_or(0);
+          b.Set(im.category, b.StringValue("network"));
+          b.Set(im.action, b.StringValue("connection_attempted"));
+          Value types[2] = {b.StringValue("connection"), b.StringValue("start")};
+          b.Set(im.type, Value::Array({types, 2}));
+          if (auto dir = registry.Find("network.direction")) b.Set(*dir, b.StringValue("egress"));
+          b.Set(*port, Value::I64(v));
+          Event e = b.Finish();
+          exact = exact && v >= 0 && v <= 65535 && im.evaluator.Matches(p, e);
+        }
+      }
+      if (!exact) {
+        plan.mechanism = "only connect rules whose whole condition is destination.port (== or in) are denied in "
+                         "the kernel; this one is alerted on, not blocked";
+        continue;
+      }
+      plan.inline_block = true;
+      plan.mechanism = "ports";
+      for (int64_t v : ports) plan.mechanism += fmt::format(" {}", v);
+      want_guard = true;
+      continue;
+    }
+    plan.inline_block = true;
+    (plan.target == Target::kExec ? im.exec_rules : im.open_rules).push_back(static_cast<uint32_t>(i));
+    (plan.target == Target::kExec ? want_exec : want_open) = true;
+  }
+  if (!any) return r;
+  r->active_ = true;
+
+  // The kernel: BPF-LSM, else cgroup programs and fanotify.
+  std::string lsm_why = options.probe_lsm ? KernelGuard::ProbeLsm() : "not probed (--no-lsm)";
+  const bool lsm = lsm_why.empty();
+  r->report_.push_back(lsm ? "BPF-LSM: available; connects and armed execs are denied by LSM programs"
+                           : fmt::format("BPF-LSM: unavailable ({}); using the fallbacks", lsm_why));
+  if (want_guard || (lsm && want_exec)) {
+    GuardOptions g;
+    g.lsm = lsm;
+    g.cgroup = options.cgroup;
+    if (!lsm && options.cgroup.empty()) {
+      r->report_.push_back("connect deny: no --enforce-cgroup given: connect block rules are alerted on, not blocked");
+      for (auto& plan : im.plans) {
+        if (plan.target == Target::kConnect && plan.inline_block) {
+          plan.inline_block = false;
+          plan.mechanism = "no cgroup to enforce on (--enforce-cgroup)";
+        }
+      }
+    } else {
+      auto guard = KernelGuard::Open(g);
+      if (!guard) return tl::unexpected(guard.error());
+      im.guard = std::move(*guard);
+      for (int32_t pid : {im.self, im.parent, int32_t{1}}) KESTREL_TRY(im.guard->Exempt(static_cast<uint32_t>(pid)));
+      r->report_.push_back(fmt::format("connect deny: {}", im.guard->connect_mechanism()));
+      for (size_t i = 0; i < im.plans.size(); ++i) {
+        Impl::Plan& plan = im.plans[i];
+        if (plan.target != Target::kConnect || !plan.inline_block || plan.prefix) continue;
+        for (int64_t v : eql::RequiredIntegers(rules.rules[i].compiled->terms[0].filter, *registry.Find("destination.port"))) {
+          KESTREL_TRY(im.guard->DenyPort(static_cast<uint16_t>(v), static_cast<uint32_t>(i)));
+        }
+        plan.mechanism = fmt::format("{} ({})", im.guard->connect_mechanism(), plan.mechanism);
+      }
+    }
+  }
+  if (want_exec || want_open) {
+    if (options.mounts.empty()) {
+      r->report_.push_back("exec / open deny: no --enforce-mount given: those block rules are alerted on, not blocked");
+      for (auto& plan : im.plans) {
+        if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block &&
+            !(plan.prefix && lsm)) {
+          plan.inline_block = false;
+          plan.mechanism = "no mount to enforce on (--enforce-mount)";
+        }
+      }
+      im.exec_rules.clear();
+      im.open_rules.clear();
+    } else {
+      ResponderOptions ro;
+      ro.mounts = options.mounts;
+      ro.exec = want_exec;
+      ro.open = want_open;
+      ro.deadline = options.deadline;
+      ro.fallback = options.fallback;
+      ro.exempt = {im.self, im.parent, 1};
+      ResponseEngine* self = r.get();
+      auto responder = FanotifyResponder::Start(ro, [self](const PermissionRequest& req) { return self->Decide(req); });
+      if (!responder) return tl::unexpected(responder.error());
+      im.responder = std::move(*responder);
+      std::string mounts;
+      for (const std::string& m : options.mounts) mounts += (mounts.empty() ? "" : ", ") + m;
+      r->report_.push_back(fmt::format("exec / open deny: fanotify permission events on {} ({} within {} ms, else {})",
+                                       mounts, want_exec && want_open ? "execs and opens" : want_exec ? "execs" : "opens",
+                                       options.deadline.count() / 1000.0,
+                                       options.fallback == Answer::kAllow ? "allowed (fail-open)" : "denied (fail-closed)"));
+      for (auto& plan : im.plans) {
+        if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block && !plan.prefix) {
+          plan.mechanism = fmt::format("fanotify on {}", mounts);
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < im.plans.size(); ++i) {
+    Impl::Plan& plan = im.plans[i];
+    if (plan.prefix && plan.inline_block) {
+      plan.mechanism = plan.target == Target::kConnect
+                           ? (im.guard ? "armed after the stages before the last: " + im.guard->connect_mechanism()
+                                       : std::string("no cgroup to enforce on (--enforce-cgroup)"))
+                           : (im.responder || lsm ? "armed after the stages before the last: the exec is denied"
+                                                  : std::string("no mount to enforce on (--enforce-mount)"));
+      if ((plan.target == Target::kConnect && !im.guard) ||
+          (plan.target == Target::kExec && !im.responder && !lsm)) {
+        plan.inline_block = false;
+      }
+    }
+  }
+  r->report_.push_back("kill: kill(2) of the deciding event's process, once its entity id is checked");
+  for (size_t i = 0; i < rules.rules.size(); ++i) {
+    const engine::Rule& rule = rules.rules[i];
+    if (!rule.actions.any()) continue;
+    const Impl::Plan& plan = im.plans[i];
+    std::string what;
+    if (rule.actions.block) {
+      what += rule.actions.enforce()
+                  ? (plan.inline_block ? fmt::format("block {}: {}", TargetName(plan.target), plan.mechanism)
+                                       : fmt::format("block: NOT enforced: {}", plan.mechanism))
+                  : fmt::format("block {}: monitor (would_block)", TargetName(plan.target));
+    }
+    if (rule.actions.kill) {
+      what += fmt::format("{}kill: {}", what.empty() ? "" : "; ", rule.actions.enforce() ? "enforce" : "monitor (would_kill)");
+    }
+    r->report_.push_back(fmt::format("rule {}: {}", rule.id, what));
+  }
+  return r;
+}
+
+Answer ResponseEngine::Decide(const PermissionRequest& request) {
+  Impl& im = *impl_;
+  if (im.decide_delay.count() > 0) std::this_thread::sleep_for(im.decide_delay);  // the stall failpoint
+  im.batch.Clear();
+  EventBuilder& b = im.builder;
+  b.Start();
+  EventHeader& h = b.header();
+  h.type = request.exec ? im.process_type : im.file_type;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  h.ts_wall_ns = h.ts_mono_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  const auto pid = static_cast<uint32_t>(request.pid);
+  std::string requester = ReadLink(fmt::format("/proc/{}/exe", pid));
+  b.Set(im.pid, Value::I64(request.pid));
+  b.Set(im.entity_id, b.StringValue(ebpf::EntityIdOf(im.boot_id, pid, ebpf::ProcStartTicks(pid))));
+  if (request.exec) {
+    b.Set(im.category, b.StringValue("process"));
+    b.Set(im.type, b.StringValue("start"));
+    b.Set(im.action, b.StringValue("exec"));
+    b.Set(im.executable, b.StringValue(request.path));
+    b.Set(im.name, b.StringValue(BaseName(request.path)));
+  } else {
+    b.Set(im.category, b.StringValue("file"));
+    b.Set(im.type, b.StringValue("access"));
+    b.Set(im.action, b.StringValue("open"));
+    b.Set(im.file_path, b.StringValue(request.path));
+    b.Set(im.file_name, b.StringValue(BaseName(request.path)));
+    if (!requester.empty()) {
+      b.Set(im.executable, b.StringValue(requester));
+      b.Set(im.name, b.StringValue(BaseName(requester)));
+    }
+  }
+  Event event = b.Finish();
+  auto respond = [&](uint32_t rule, std::string action, std::string detail) {
+    engine::AlertResponse response{action, action, "fanotify", std::move(detail)};
+    engine::Alert alert;
+    alert.rule = rule;
+    alert.json = engine::RenderAlert(rules_.rules[rule], {&event}, {}, registry_, {}, &response);
+    std::lock_guard<std::mutex> lock(im.mu);
+    ++(action == "blocked" ? im.stats.blocked : im.stats.not_blocked);
+    alert.ordinal = im.ordinal++;
+    im.alerts.push_back(std::move(alert));
+  };
+  const bool allowlisted = im.allow.count(requester) > 0 || (request.exec && im.allow.count(request.path) > 0);
+  if (request.exec) {
+    std::optional<uint32_t> armed;
+    {
+      std::lock_guard<std::mutex> lock(im.mu);
+      if (auto it = im.armed_exec.find(pid); it != im.armed_exec.end()) armed = it->second;
+    }
+    if (armed) {
+      if (allowlisted) {
+        respond(*armed, "not_blocked", "the executable is on the allowlist");
+        return Answer::kAllow;
+      }
+      respond(*armed, "blocked", "the process was armed by the sequence's earlier stages");
+      return Answer::kDeny;
+    }
+  }
+  for (uint32_t r : request.exec ? im.exec_rules : im.open_rules) {
+    if (!im.evaluator.Matches(rules_.rules[r].compiled->terms[0].filter, event)) continue;
+    if (allowlisted) {
+      respond(r, "not_blocked", "the executable is on the allowlist");
+      return Answer::kAllow;
+    }
+    respond(r, "blocked", "");
+    return Answer::kDeny;
+  }
+  return Answer::kAllow;
+}
+
+void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> alerts, std::vector<engine::Alert>& out) {
+  if (!active_) return;
+  Impl& im = *impl_;
+  auto text = [&](FieldId f) -> std::string_view {
+    const Value* v = event.Find(f);
+    return v != nullptr && v->kind() == ValueKind::kString ? v->as_string() : std::string_view();
+  };
+  const Value* pid_value = event.Find(im.pid);
+  const int64_t pid = pid_value != nullptr && pid_value->kind() == ValueKind::kI64 ? pid_value->as_i64() : 0;
+  const uint64_t now = event.ts_mono_ns();
+  auto respond = [&](uint32_t rule, std::string_view action, std::string mechanism, std::string detail) {
+    engine::AlertResponse response{std::string(action), std::string(action), std::move(mechanism), std::move(detail)};
+    engine::Alert alert;
+    alert.ts = event.ts_mono_ns();
+    alert.event_id = event.event_id();
+    alert.rule = rule;
+    alert.json = engine::RenderAlert(rules_.rules[rule], {&event}, {}, registry_, {}, &response);
+    std::lock_guard<std::mutex> lock(im.mu);
+    ResponseStats& s = im.stats;
+    ++(action == "blocked" ? s.blocked : action == "would_block" ? s.would_block : action == "not_blocked" ? s.not_blocked
+       : action == "killed" ? s.killed : action == "would_kill" ? s.would_kill : s.not_killed);
+    alert.ordinal = im.ordinal++;
+    out.push_back(std::move(alert));
+  };
+  auto disarm = [&](size_t k) {
+    Armed a = im.armed[k];
+    if (im.guard) im.guard->Disarm(a.pid);
+    {
+      std::lock_guard<std::mutex> lock(im.mu);
+      im.armed_exec.erase(a.pid);
+      ++im.stats.disarmed;
+    }
+    im.armed.erase(im.armed.begin() + static_cast<std::ptrdiff_t>(k));
+  };
+
+  for (const engine::Alert& alert : alerts) {
+    if (alert.event_id != event.event_id()) continue;  // decided by time, not by this event
+    const engine::Rule& rule = rules_.rules[alert.rule];
+    if (!rule.actions.any()) continue;
+    const Impl::Plan& plan = im.plans[alert.rule];
+    const bool failed = text(*registry_.Find("event.outcome")) == "failure";
+    if (rule.actions.block) {
+      if (!rule.actions.enforce()) {
+        respond(alert.rule, "would_block", std::string(TargetName(plan.target)), "monitor mode");
+      } else if (!plan.inline_block) {
+        respond(alert.rule, "not_blocked", "none", plan.mechanism);
+      } else if (plan.target == Target::kConnect && failed) {
+        respond(alert.rule, "blocked", plan.mechanism, "");
+      } else {
+        respond(alert.rule, "not_blocked", plan.mechanism,
+                plan.target == Target::kConnect ? "the connect went through: the process is outside the enforced cgroup"
+                                                 : "it happened outside the enforced mounts, or its decision was late");
+      }
+      for (size_t k = 0; k < im.armed.size(); ++k) {
+        if (im.armed[k].rule == alert.rule && im.armed[k].pid == pid) {
+          disarm(k);
+          break;
+        }
+      }
+    }
+    if (rule.actions.kill) {
+      std::string exe(text(im.executable));
+      std::string why;
+      if (pid <= 1) {
+        why = "no process to kill (or PID 1)";
+      } else if (pid == im.self || pid == im.parent) {
+        why = "Kestrel never kills itself or its parent";
+      } else if (im.allow.count(exe) > 0) {
+        why = "the executable is on the allowlist";
+      } else if (rule.actions.enforce()) {
+        auto p = static_cast<uint32_t>(pid);
+        std::string entity(text(im.entity_id));
+        uint64_t ticks = ebpf::ProcStartTicks(p);
+        if (ticks == 0) {
+          why = "the process has already exited";
+        } else if (entity.empty() || ebpf::EntityIdOf(im.boot_id, p, ticks) != entity) {
+          why = "the pid now belongs to another process (entity id differs)";
+        } else if (kill(static_cast<pid_t>(pid), SIGKILL) != 0) {
+          why = fmt::format("kill: {}", std::strerror(errno));
+        }
+      }
+      if (!rule.actions.enforce() && why.empty()) {
+        respond(alert.rule, "would_kill", "kill(2)", "monitor mode");
+      } else if (why.empty()) {
+        respond(alert.rule, "killed", "kill(2)", fmt::format("SIGKILL to pid {}", pid));
+      } else {
+        respond(alert.rule, "not_killed", "kill(2)", why);
+      }
+    }
+  }
+
+  // Arming: the stages before a blocking sequence's last one matched for a process.
+  for (size_t i = 0; i < im.plans.size(); ++i) {
+    Impl::Plan& plan = im.plans[i];
+    if (!plan.prefix_runner || !plan.inline_block) continue;
+    std::vector<nfa::SequenceMatch> matches;
+    plan.prefix_runner->Process(event, matches);
+    for (const nfa::SequenceMatch& m : matches) {
+      const Event* last = nullptr;
+      for (const EventRef& e : m.events) {
+        if (e.get() != nullptr) last = e.get();
+      }
+      const Value* v = last != nullptr ? last->Find(im.pid) : nullptr;
+      if (v == nullptr || v->kind() != ValueKind::kI64 || v->as_i64() <= 1 || v->as_i64() == im.self ||
+          v->as_i64() == im.parent) {
+        continue;
+      }
+      Armed a{static_cast<uint32_t>(v->as_i64()), static_cast<uint32_t>(i), 0, plan.target};
+      if (plan.prefix->maxspan_ns && !m.events.empty() && m.events.front().get() != nullptr) {
+        a.deadline = m.events.front().get()->ts_mono_ns() + static_cast<uint64_t>(*plan.prefix->maxspan_ns);
+      }
+      bool ok = true;
+      if (a.target == Target::kConnect && im.guard) ok = static_cast<bool>(im.guard->ArmConnect(a.pid, a.rule));
+      if (a.target == Target::kExec && im.guard && im.guard->lsm()) ok = static_cast<bool>(im.guard->ArmExec(a.pid, a.rule));
+      if (!ok) continue;
+      std::lock_guard<std::mutex> lock(im.mu);
+      if (a.target == Target::kExec) im.armed_exec[a.pid] = a.rule;
+      ++im.stats.armed;
+      im.armed.push_back(a);
+    }
+  }
+  // Disarming: maxspan passed, or the process ended.
+  const bool ended = text(im.action) == "end";
+  for (size_t k = im.armed.size(); k-- > 0;) {
+    if ((im.armed[k].deadline != 0 && now > im.armed[k].deadline) || (ended && im.armed[k].pid == pid)) disarm(k);
+  }
+}
+
+void ResponseEngine::Drain(std::vector<engine::Alert>& out) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (engine::Alert& a : impl_->alerts) out.push_back(std::move(a));
+  impl_->alerts.clear();
+}
+
+void ResponseEngine::Stop() {
+  if (impl_->responder) impl_->responder->Stop();
+  if (impl_->guard) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stats.kernel_denied_connects = impl_->guard->denied_connects();
+  }
+  impl_->guard.reset();  // detaches the programs, frees the maps
+}
+
+ResponseStats ResponseEngine::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  ResponseStats s = impl_->stats;
+  if (impl_->responder) s.responder = impl_->responder->stats();
+  if (impl_->guard) s.kernel_denied_connects = impl_->guard->denied_connects();  // else: as Stop() left it
+  return s;
+}
+
+}  // namespace kestrel::response

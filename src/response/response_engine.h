@@ -1,0 +1,85 @@
+// ResponseEngine: what Kestrel does about a match besides alerting (docs/response.md).
+//
+// At start it plans each rule's actions against the kernel it runs on and says, per rule, how
+// each is enforced or why it cannot be:
+//   block exec / open   BPF-LSM where the kernel loads it; else the fanotify responder on the
+//                       configured mounts, which runs the rule on the request within a deadline
+//   block connect       kernel maps read by BPF-LSM socket_connect or by cgroup connect4/6
+//                       programs on the configured cgroup: single-event rules whose whole
+//                       condition is a destination port (exactly what the map can hold)
+//   block, sequence     the last stage is blocked inline: when the stages before it matched for
+//                       a process, that process is armed in the kernel (connect) or in the
+//                       responder (exec) until maxspan passes, it exits, or the sequence completes
+//   kill                kill(2) of the process of the deciding event, after its entity id is
+//                       checked (a reused pid is not killed)
+// In monitor mode (the default) nothing is denied or killed; the response alerts say would_block /
+// would_kill. Kestrel, its parent, PID 1 and the allowlisted executables are never blocked or
+// killed. Response alerts are separate lines (kestrel.alert.kind: response), so detection alerts
+// stay the same live and in a replay.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/detection_engine.h"
+#include "response/fanotify_responder.h"
+#include "response/kernel_guard.h"
+
+namespace kestrel::response {
+
+struct ResponseOptions {
+  std::vector<std::string> mounts;  // --enforce-mount: where the fanotify responder listens
+  std::string cgroup;               // --enforce-cgroup: where the connect programs attach
+  std::chrono::microseconds deadline{100'000};
+  Answer fallback = Answer::kAllow;
+  std::vector<std::string> allow_executables;  // never blocked or killed
+  bool probe_lsm = true;                       // false: skip BPF-LSM (tests of the fallbacks)
+};
+
+struct ResponseStats {
+  uint64_t blocked = 0, would_block = 0, not_blocked = 0;
+  uint64_t killed = 0, would_kill = 0, not_killed = 0;
+  uint64_t armed = 0, disarmed = 0;
+  ResponderStats responder;
+  uint64_t kernel_denied_connects = 0;
+};
+
+class ResponseEngine {
+ public:
+  // Plans the responses of the rules with actions and starts what they need. An error when a
+  // mechanism asked for explicitly (a mount, a cgroup) cannot be set up.
+  static Result<std::unique_ptr<ResponseEngine>> Start(const engine::RuleSet& rules, SchemaRegistry& registry,
+                                                       const ResponseOptions& options);
+  ~ResponseEngine();
+
+  // The start-up report: the mechanism of each action kind, and what each rule gets.
+  const std::vector<std::string>& report() const { return report_; }
+  bool active() const { return active_; }
+
+  // On the engine thread, after the engine has processed `event`, whose alerts are `alerts`:
+  // kills, response alerts for blocks, arming and disarming. Response alerts go to `out`.
+  void OnEvent(const Event& event, std::span<const engine::Alert> alerts, std::vector<engine::Alert>& out);
+  // Response alerts made by the responder's decisions since the last call.
+  void Drain(std::vector<engine::Alert>& out);
+  // Stops the responder and detaches every program (also done by the destructor).
+  void Stop();
+  ResponseStats stats() const;
+
+ private:
+  struct Armed;
+  struct Impl;
+  explicit ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry);
+  Answer Decide(const PermissionRequest& request);
+
+  const engine::RuleSet& rules_;
+  const SchemaRegistry& registry_;
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> report_;
+  bool active_ = false;
+};
+
+}  // namespace kestrel::response
