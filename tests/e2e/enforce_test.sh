@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Responses end to end (docs/response.md), in a sandbox this script makes and removes: a tmpfs
+# mount for exec / open denial through fanotify, a child cgroup v2 for connect denial through
+# cgroup BPF, processes that complete sequences (kill; armed block of the last stage), monitor
+# mode, the decision deadline with a stalled engine (failpoint), the exemption of Kestrel's
+# parent, and that nothing is left behind once kestrel stops.
+# Needs root: otherwise it exits 77 (CTest: skipped), with the reason. Needs KESTREL.
+set -uo pipefail
+
+KESTREL=${KESTREL:?path to the kestrel binary}
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: enforcement needs root (fanotify permission events, BPF)"
+  exit 77
+fi
+WORK=$(mktemp -d /tmp/kestrel-enforce.XXXXXX)
+MNT=$WORK/mnt
+CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+CG=""
+KPID=""
+cleanup() {
+  [ -n "$KPID" ] && kill -KILL "$KPID" 2>/dev/null
+  wait 2>/dev/null
+  if [ -n "$CG" ] && [ -d "$CG" ]; then
+    while read -r p; do echo "$p" >"$CGROOT/cgroup.procs" 2>/dev/null; done <"$CG/cgroup.procs"
+    rmdir "$CG" 2>/dev/null
+  fi
+  mountpoint -q "$MNT" && umount -l "$MNT"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+source "$(dirname "$0")/check.sh"
+
+mkdir -p "$MNT" "$WORK/victim" "$WORK/rules" "$WORK/monitor"
+if ! mount -t tmpfs kestrel-enforce "$MNT"; then
+  echo "SKIP: cannot mount a tmpfs to enforce on"
+  exit 77
+fi
+cp /bin/true "$MNT/evil"
+cp /bin/true "$MNT/good"
+echo secret >"$MNT/secret"
+echo fine >"$MNT/public"
+if [ -n "$CGROOT" ]; then
+  CG=$CGROOT/kestrel-test-$$
+  mkdir "$CG" || CG=""
+fi
+P1=$((41000 + $$ % 10000))  # denied for every process of the cgroup
+P2=$((P1 + 1))             # denied for armed processes only
+P3=$((P1 + 2))             # never denied
+
+cat >"$WORK/rules/exec_block.eql" <<EQL
+// actions: block
+// mode: enforce
+process where event.action == "exec" and process.executable == "$MNT/evil"
+EQL
+cat >"$WORK/rules/open_block.eql" <<EQL
+// actions: block
+// mode: enforce
+file where event.action == "open" and file.path == "$MNT/secret"
+EQL
+cat >"$WORK/rules/connect_block.eql" <<EQL
+// actions: block
+// mode: enforce
+network where event.action == "connection_attempted" and destination.port == $P1
+EQL
+cat >"$WORK/rules/kill_sequence.eql" <<EQL
+// actions: kill
+// mode: enforce
+sequence by process.entity_id with maxspan=30s
+  [process where event.action == "exec" and process.name == "kestrel-victim"]
+  [file where event.action == "creation" and file.path : "$WORK/victim/*"]
+EQL
+cat >"$WORK/rules/armed_sequence.eql" <<EQL
+// actions: block
+// mode: enforce
+sequence by process.entity_id with maxspan=30s
+  [process where event.action == "exec" and process.name == "kestrel-armed"]
+  [network where event.action == "connection_attempted" and destination.port == $P2]
+EQL
+cat >"$WORK/connect.py" <<PY
+import socket, sys, time
+time.sleep(float(sys.argv[1]))
+for port in map(int, sys.argv[2:]):
+    c = socket.socket()
+    try:
+        c.connect(("127.0.0.1", port))
+        print(port, "connected")
+    except OSError as e:
+        print(port, "errno", e.errno)
+PY
+listen() {
+  python3 - "$@" <<'PY' &
+import socket, sys, time
+socks = []
+for port in map(int, sys.argv[1:]):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port)); s.listen(64); socks.append(s)
+time.sleep(60)
+PY
+  LISTENER=$!
+}
+in_cgroup() { sh -c "echo \$\$ >'$CG/cgroup.procs' && exec \"\$@\"" sh "$@"; }
+start() {  # start ERR OUT ARGS...: kestrel run in the background, waiting until it watches
+  local err=$1 out=$2
+  shift 2
+  timeout 120 "$KESTREL" run -o "$out" "$@" 2>"$err" &
+  KPID=$!
+  for _ in $(seq 300); do
+    grep -q "watching" "$err" 2>/dev/null && return 0
+    kill -0 "$KPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$KPID"
+  KPID=""
+  if grep -qE "built without|has no BTF|refused|fanotify_init" "$err"; then
+    echo "SKIP: kestrel run cannot enforce on this host: $(head -c 600 "$err")"
+    exit 77
+  fi
+  echo "FAIL: kestrel run did not start:" >&2
+  cat "$err" >&2
+  exit 1
+}
+stop() {
+  kill -INT "$KPID"
+  wait "$KPID"
+  local code=$?
+  KPID=""
+  return $code
+}
+# response ALERTS RULE ACTION: a response alert of RULE with event.action ACTION is in ALERTS.
+response() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, rule, action = sys.argv[1:4]
+for line in open(path):
+    a = json.loads(line)
+    if a["rule"]["id"] == rule and a["kestrel"]["alert"]["kind"] == "response" and a["event"].get("action") == action:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+elapsed() {  # elapsed CMD...: runs CMD, prints "RC SECONDS"
+  local t0 t1 rc
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1
+  rc=$?
+  t1=$(date +%s.%N)
+  echo "$rc $(echo "$t1 - $t0" | bc)"
+}
+
+# --- enforce ---------------------------------------------------------------------------------
+args=(--rules "$WORK/rules" --enforce-mount "$MNT" --deadline-ms 100)
+[ -n "$CG" ] && args+=(--enforce-cgroup "$CG")
+start "$WORK/enforce.err" "$WORK/enforce.ndjson" "${args[@]}"
+check "the start-up report names the fanotify fallback" contains "$WORK/enforce.err" "exec / open deny: fanotify permission events on $MNT"
+check "... and says BPF-LSM is not used, with the reason" grep -q "response: BPF-LSM: " "$WORK/enforce.err"
+
+"$MNT/evil" 2>"$WORK/evil.err"
+check "a blocked exec fails (exit $?)" contains "$WORK/evil.err" "Operation not permitted"
+"$MNT/good"
+check "an allowed binary on the same mount still runs" test $? -eq 0
+cat "$MNT/secret" >/dev/null 2>"$WORK/secret.err"
+check "a blocked open fails" contains "$WORK/secret.err" "Operation not permitted"
+check "another file on the mount still opens" test "$(cat "$MNT/public")" = fine
+
+cp /bin/bash "$WORK/kestrel-victim"
+res=$(elapsed "$WORK/kestrel-victim" -c "echo x >'$WORK/victim/f'; sleep 5; echo survived >'$WORK/victim/survived'")
+check "the process completing the kill sequence is killed (exit, seconds: $res)" test "${res%% *}" -eq 137
+check "... before it could go on" test ! -e "$WORK/victim/survived"
+
+if [ -n "$CG" ]; then
+  listen "$P1" "$P2" "$P3"
+  sleep 0.3
+  in_cgroup python3 "$WORK/connect.py" 0 "$P1" "$P3" >"$WORK/connect.out"
+  check "a connect to a blocked port from the cgroup is denied" contains "$WORK/connect.out" "$P1 errno 1"
+  check "... another port still connects" contains "$WORK/connect.out" "$P3 connected"
+  python3 "$WORK/connect.py" 0 "$P1" >"$WORK/outside.out"
+  check "outside the cgroup the blocked port connects" contains "$WORK/outside.out" "$P1 connected"
+  ln -s "$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')" "$WORK/kestrel-armed"
+  in_cgroup "$WORK/kestrel-armed" "$WORK/connect.py" 1 "$P2" >"$WORK/armed.out"
+  check "the last stage of an armed sequence is denied" contains "$WORK/armed.out" "$P2 errno 1"
+  in_cgroup python3 "$WORK/connect.py" 0 "$P2" >"$WORK/unarmed.out"
+  check "... while a process that did not exec kestrel-armed connects" contains "$WORK/unarmed.out" "$P2 connected"
+else
+  echo "note: no cgroup v2 mount: the connect cases are not run"
+fi
+
+stop
+check "kestrel run stops cleanly" test $? -eq 0
+check "the blocked exec has a response alert: blocked" response "$WORK/enforce.ndjson" exec_block blocked
+check "the blocked open has one" response "$WORK/enforce.ndjson" open_block blocked
+check "the kill has one: killed" response "$WORK/enforce.ndjson" kill_sequence killed
+if [ -n "$CG" ]; then
+  check "the blocked connect has one" response "$WORK/enforce.ndjson" connect_block blocked
+  check "the connect outside the cgroup says not_blocked" response "$WORK/enforce.ndjson" connect_block not_blocked
+  check "the armed sequence's connect has one" response "$WORK/enforce.ndjson" armed_sequence blocked
+  check "the summary counts the connects the kernel denied" grep -qE "kernel denied [1-9][0-9]* connects" "$WORK/enforce.err"
+fi
+
+# Kestrel's parent is exempt: a shell that starts kestrel and then execs the blocked binary.
+timeout 30 sh -c "\"$KESTREL\" run --rules '$WORK/rules' --enforce-mount '$MNT' --duration 3 -o /dev/null 2>'$WORK/parent.err' &
+  echo \$! >'$WORK/parent.pid'
+  for i in \$(seq 100); do grep -q watching '$WORK/parent.err' 2>/dev/null && break; sleep 0.1; done
+  exec '$MNT/evil'"
+check "Kestrel's parent is never blocked" test $? -eq 0
+while kill -0 "$(cat "$WORK/parent.pid")" 2>/dev/null; do sleep 0.1; done
+
+# Nothing is left behind.
+"$MNT/evil"
+check "after kestrel stops, the binary runs again (no mark left)" test $? -eq 0
+if [ -n "$CG" ]; then
+  in_cgroup python3 "$WORK/connect.py" 0 "$P1" >"$WORK/after.out"
+  check "... and the port connects from the cgroup (no program left)" contains "$WORK/after.out" "$P1 connected"
+  if command -v bpftool >/dev/null; then
+    check "... and bpftool lists no program on the cgroup" test -z "$(bpftool cgroup show "$CG" 2>/dev/null | tail -n +2)"
+  fi
+fi
+
+# --- monitor ---------------------------------------------------------------------------------
+for f in exec_block open_block kill_sequence; do
+  sed 's/^\/\/ mode: enforce/\/\/ mode: monitor/' "$WORK/rules/$f.eql" >"$WORK/monitor/$f.eql"
+done
+start "$WORK/monitor.err" "$WORK/monitor.ndjson" --rules "$WORK/monitor" --enforce-mount "$MNT"
+"$MNT/evil"
+check "monitor mode: the exec goes through" test $? -eq 0
+check "... and so does the open" test "$(cat "$MNT/secret")" = secret
+"$WORK/kestrel-victim" -c "echo x >'$WORK/victim/g'; sleep 1; echo survived >'$WORK/victim/survived2'"
+check "... and the sequence's process is not killed" test -e "$WORK/victim/survived2"
+sleep 0.3
+stop
+check "monitor mode logs would_block for the exec" response "$WORK/monitor.ndjson" exec_block would_block
+check "... and for the open" response "$WORK/monitor.ndjson" open_block would_block
+check "... and would_kill for the sequence" response "$WORK/monitor.ndjson" kill_sequence would_kill
+
+# --- the deadline, with every decision stalled for 2 s ----------------------------------------
+rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql"
+KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/stall.err" "$WORK/stall.ndjson" --rules "$WORK/rules" \
+  --enforce-mount "$MNT" --deadline-ms 100
+check "the failpoint is reported" contains "$WORK/stall.err" "failpoint"
+res=$(elapsed "$MNT/evil")
+check "stalled engine, fail-open: the exec completes within the deadline (exit, seconds: $res)" \
+  sh -c "[ ${res%% *} -eq 0 ] && [ \$(echo '${res#* } < 0.6' | bc) -eq 1 ]"
+stop
+check "... and the summary counts it late" grep -qE "[1-9][0-9]* late" "$WORK/stall.err"
+KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/closed.err" "$WORK/closed.ndjson" --rules "$WORK/rules" \
+  --enforce-mount "$MNT" --deadline-ms 100 --fail-closed
+res=$(elapsed "$MNT/good")
+check "stalled engine, --fail-closed: denied at the deadline (exit, seconds: $res)" \
+  sh -c "[ ${res%% *} -ne 0 ] && [ \$(echo '${res#* } < 0.6' | bc) -eq 1 ]"
+stop
+
+# --- refusals --------------------------------------------------------------------------------
+"$KESTREL" run --rules "$WORK/rules" --enforce-mount / --duration 1 -o /dev/null 2>"$WORK/root.err"
+check "the root file system is never marked" contains "$WORK/root.err" "refusing to mark the root file system"
+"$KESTREL" run --rules "$WORK/rules" --enforce-mount "$WORK/victim" --duration 1 -o /dev/null 2>"$WORK/notmount.err"
+check "nor a directory that is not a mount point" contains "$WORK/notmount.err" "is not a mount point"
+
+finish
