@@ -396,10 +396,11 @@ int RunLive(const RunCommandOptions& o) {
     response::ResponseStats rs = responses->stats();
     fmt::print(stderr,
                "  responses: {} blocked, {} would_block, {} not_blocked; {} killed, {} would_kill, {} not_killed; {} "
-               "armed, {} disarmed; fanotify: {} requests, {} denied, {} exempt, {} late, answer p50 {} us p99 {} us; "
+               "armed, {} disarmed; fanotify: {} requests ({} allowed at once), {} denied, {} exempt, {} late, answer p50 {} "
+               "us p99 {} us; "
                "kernel denied {} connects\n",
                rs.blocked, rs.would_block, rs.not_blocked, rs.killed, rs.would_kill, rs.not_killed, rs.armed, rs.disarmed,
-               rs.responder.requests, rs.responder.denied, rs.responder.exempt, rs.responder.late,
+               rs.responder.requests, rs.responder.fast, rs.responder.denied, rs.responder.exempt, rs.responder.late,
                rs.responder.answer_ns.Percentile(0.5) / 1000, rs.responder.answer_ns.Percentile(0.99) / 1000,
                rs.kernel_denied_connects);
   }

@@ -100,58 +100,54 @@ void FanotifyResponder::Write(int fd, Answer answer, std::chrono::steady_clock::
   fanotify_response response{};
   response.fd = fd;
   response.response = answer == Answer::kAllow ? FAN_ALLOW : FAN_DENY;
+  // Measured up to the answer: once written, the process it frees may run on this CPU first.
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - received).count();
   (void)!write(fan_fd_, &response, sizeof response);
   close(fd);
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - received).count();
   std::lock_guard<std::mutex> lock(mu_);
   ++(answer == Answer::kAllow ? stats_.allowed : stats_.denied);
   stats_.answer_ns.Add(static_cast<uint64_t>(ns));
 }
 
-void FanotifyResponder::Resolve(uint64_t id, Answer answer, bool late) {
+bool FanotifyResponder::Claim(uint64_t id, Pending& out) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = pending_.find(id);
-  if (it == pending_.end()) return;  // answered at its deadline already
-  Write(it->second.fd, answer, it->second.received);
+  if (it == pending_.end()) return false;
+  out = it->second;
   pending_.erase(it);
-  if (late) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.late;
-  }
+  return true;
 }
 
 void FanotifyResponder::RespondLoop() {
   alignas(fanotify_event_metadata) char buf[16384];
+  std::vector<Pending> expired;
   while (true) {
     auto now = std::chrono::steady_clock::now();
-    // Past their deadline: the fallback.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      if (it->second.deadline <= now) {
-        Write(it->second.fd, options_.fallback, it->second.received);
-        std::lock_guard<std::mutex> lock(mu_);
-        ++stats_.late;
-        it = pending_.erase(it);
-      } else {
+    // Past their deadline: the fallback. The soonest deadline left sets the poll timeout.
+    int timeout_ms = 100;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.deadline <= now) {
+          expired.push_back(it->second);
+          ++stats_.late;
+          it = pending_.erase(it);
+          continue;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::microseconds>(it->second.deadline - now).count();
+        timeout_ms = std::min<int>(timeout_ms, static_cast<int>(left / 1000) + 1);
         ++it;
       }
     }
+    for (const Pending& p : expired) Write(p.fd, options_.fallback, p.received);
+    expired.clear();
     if (stop_.load()) break;
-    int timeout_ms = 100;
-    for (const auto& [id, p] : pending_) {
-      auto left = std::chrono::duration_cast<std::chrono::microseconds>(p.deadline - now).count();
-      timeout_ms = std::min<int>(timeout_ms, static_cast<int>(left / 1000) + 1);
-    }
     pollfd fds[2] = {{fan_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     int n = poll(fds, 2, timeout_ms);
     if (n < 0 && errno != EINTR) break;
     if (fds[1].revents & POLLIN) {
       uint64_t count;
       (void)!read(wake_fd_, &count, sizeof count);
-      std::vector<std::pair<uint64_t, Answer>> decided;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        decided.swap(decisions_);
-      }
-      for (auto [id, answer] : decided) Resolve(id, answer, false);
     }
     if ((fds[0].revents & POLLIN) == 0) continue;
     ssize_t len = read(fan_fd_, buf, sizeof buf);
@@ -176,11 +172,13 @@ void FanotifyResponder::RespondLoop() {
         Write(md->fd, Answer::kAllow, received);
         continue;
       }
-      if (pending_.size() >= options_.max_pending) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++stats_.overflow;
-        }
+      bool full;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        full = pending_.size() >= options_.max_pending;
+        if (full) ++stats_.overflow;
+      }
+      if (full) {
         Write(md->fd, options_.fallback, received);
         continue;
       }
@@ -191,15 +189,27 @@ void FanotifyResponder::RespondLoop() {
       char path[PATH_MAX];
       ssize_t got = readlink(fmt::format("/proc/self/fd/{}", md->fd).c_str(), path, sizeof path);
       if (got > 0) request.path.assign(path, static_cast<size_t>(got));
-      pending_[request.id] = Pending{md->fd, received, received + options_.deadline};
+      if (options_.may_deny && !options_.may_deny(request)) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.fast;
+        }
+        Write(md->fd, Answer::kAllow, received);
+        continue;
+      }
       std::lock_guard<std::mutex> lock(mu_);
+      pending_[request.id] = Pending{md->fd, received, received + options_.deadline};
       requests_.push_back(std::move(request));
       cv_.notify_one();
     }
   }
   // Stopping: whatever is still pending gets the fallback now.
-  for (auto& [id, p] : pending_) Write(p.fd, options_.fallback, p.received);
-  pending_.clear();
+  std::unordered_map<uint64_t, Pending> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(pending_);
+  }
+  for (auto& [id, p] : left) Write(p.fd, options_.fallback, p.received);
 }
 
 void FanotifyResponder::DecideLoop() {
@@ -213,12 +223,7 @@ void FanotifyResponder::DecideLoop() {
       requests_.pop_front();
     }
     Answer answer = decide_(request);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      decisions_.emplace_back(request.id, answer);
-    }
-    uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof one);
+    if (Pending p; Claim(request.id, p)) Write(p.fd, answer, p.received);  // else: answered at its deadline
   }
 }
 

@@ -1,9 +1,10 @@
 // FanotifyResponder: answers fanotify permission events (FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM) on
 // the mounts it was given, within a deadline, always. A dedicated thread reads the events and
-// writes the answers; the decisions are made on a second thread by `decide` (the block rules).
-// A request whose decision has not come back by its deadline is answered with the fallback
-// (allow by default: fail-open), so a slow or stalled rule never holds an exec or an open for
-// longer than the deadline. Exempt processes (Kestrel, its parent, PID 1, the allowlist) are
+// keeps the deadlines; the decisions are made on a second thread by `decide` (the block rules),
+// which writes its answer itself. A request not decided by its deadline is answered by the
+// first thread with the fallback (allow by default: fail-open), so a slow or stalled rule never
+// holds an exec or an open for longer than the deadline. Whichever thread takes a request out of
+// the pending table (under the lock) answers it, exactly once. Exempt processes (Kestrel, its parent, PID 1, the allowlist) are
 // answered allow at once, without a decision. Stop() answers everything still pending and
 // closes the fanotify group, which removes every mark. docs/response.md.
 #pragma once
@@ -43,6 +44,9 @@ struct ResponderOptions {
   Answer fallback = Answer::kAllow;  // the answer when the decision is late
   std::vector<int32_t> exempt;       // pids answered allow at once
   size_t max_pending = 4096;         // past it, new requests get the fallback at once
+  // Called on the responder thread, cheap and bounded: false when no rule can deny the request,
+  // which is then allowed at once, without waking the decision thread (null: always ask).
+  std::function<bool(const PermissionRequest&)> may_deny;
 };
 
 struct ResponderStats {
@@ -50,9 +54,10 @@ struct ResponderStats {
   uint64_t allowed = 0;
   uint64_t denied = 0;
   uint64_t exempt = 0;
+  uint64_t fast = 0;      // allowed at once: no rule could deny them
   uint64_t late = 0;      // answered with the fallback at the deadline
   uint64_t overflow = 0;  // answered with the fallback because too many were pending
-  Histogram answer_ns;    // from reading the request to writing the answer
+  Histogram answer_ns;    // from reading the request to writing the answer (its decision time)
 };
 
 class FanotifyResponder {
@@ -77,25 +82,25 @@ class FanotifyResponder {
   };
   void RespondLoop();
   void DecideLoop();
-  void Resolve(uint64_t id, Answer answer, bool late);
+  // Takes request `id` out of the pending table; false when it was answered already.
+  bool Claim(uint64_t id, Pending& out);
   void Write(int fd, Answer answer, std::chrono::steady_clock::time_point received);
 
   ResponderOptions options_;
   Decide decide_;
   int fan_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: decisions ready, or stop
+  int wake_fd_ = -1;  // eventfd: stop
   std::thread responder_, decider_;
   std::atomic<bool> stop_{false};
 
   // Responder thread only.
-  std::unordered_map<uint64_t, Pending> pending_;
   std::unordered_set<int32_t> exempt_;
   uint64_t next_id_ = 1;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<PermissionRequest> requests_;               // to the decision thread
-  std::vector<std::pair<uint64_t, Answer>> decisions_;   // back to the responder
+  std::unordered_map<uint64_t, Pending> pending_;  // requests not answered yet
+  std::deque<PermissionRequest> requests_;         // to the decision thread
   ResponderStats stats_;
 };
 

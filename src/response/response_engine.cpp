@@ -17,6 +17,7 @@
 #include "eql/optimizer.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
+#include "engine/rule_index.h"
 #include "nfa/sequence_runner.h"
 #include "sources/ebpf/process_table.h"
 
@@ -92,6 +93,16 @@ struct ResponseEngine::Impl {
   std::vector<Armed> armed;                      // engine thread
   // KESTREL_FAILPOINT_DECIDE_DELAY_MS: every decision takes this long (tests of the deadline).
   std::chrono::milliseconds decide_delay{0};
+  // What a decision reads from /proc, only when a rule (or the allowlist) needs it: the
+  // requester's start time (process.entity_id) and executable.
+  bool needs_entity = false, needs_requester = false;
+  // The responder thread's quick check: the exec / open rules indexed by their prefilters, run
+  // on an event of the request's path alone (sound when no rule needs what /proc would add).
+  bool fast = false;
+  engine::RuleIndex fast_index;
+  EventBatch fast_batch;
+  EventBuilder fast_builder{&fast_batch.arena()};
+  std::vector<uint32_t> candidates;
 
   // The decision thread's own event and evaluator.
   EventBatch batch;
@@ -220,6 +231,16 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   }
   if (!any) return r;
   r->active_ = true;
+  im.needs_requester = !im.allow.empty();
+  for (const auto* list : {&im.exec_rules, &im.open_rules}) {
+    for (uint32_t i : *list) {
+      std::set<FieldId> fields = FieldsOf(rules.rules[i].compiled->terms[0].filter);
+      im.needs_entity = im.needs_entity || fields.count(im.entity_id) > 0;
+      if (list == &im.open_rules) {
+        im.needs_requester = im.needs_requester || fields.count(im.executable) > 0 || fields.count(im.name) > 0;
+      }
+    }
+  }
 
   // The kernel: BPF-LSM, else cgroup programs and fanotify.
   std::string lsm_why = options.probe_lsm ? KernelGuard::ProbeLsm() : "not probed (--no-lsm)";
@@ -275,6 +296,15 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       ro.fallback = options.fallback;
       ro.exempt = {im.self, im.parent, 1};
       ResponseEngine* self = r.get();
+      im.fast = !im.needs_entity && (im.open_rules.empty() || !im.needs_requester);
+      if (im.fast) {
+        std::vector<engine::RuleIndex::Entry> entries;
+        for (const auto* list : {&im.exec_rules, &im.open_rules}) {
+          for (uint32_t i : *list) entries.push_back({i, &rules.rules[i].compiled->terms[0].filter});
+        }
+        im.fast_index = engine::RuleIndex(entries, registry);
+        ro.may_deny = [self](const PermissionRequest& req) { return self->MayDeny(req); };
+      }
       auto responder = FanotifyResponder::Start(ro, [self](const PermissionRequest& req) { return self->Decide(req); });
       if (!responder) return tl::unexpected(responder.error());
       im.responder = std::move(*responder);
@@ -325,6 +355,35 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   return r;
 }
 
+// The event of the request's path alone (what Decide's event holds but for /proc's fields).
+static Event PathEvent(EventBuilder& b, const PermissionRequest& request, EventTypeId type, FieldId category,
+                       FieldId event_type, FieldId action, FieldId pid, FieldId path_field, FieldId name_field) {
+  b.Start();
+  b.header().type = type;
+  b.Set(category, b.StringValue(request.exec ? "process" : "file"));
+  b.Set(event_type, b.StringValue(request.exec ? "start" : "access"));
+  b.Set(action, b.StringValue(request.exec ? "exec" : "open"));
+  b.Set(pid, Value::I64(request.pid));
+  b.Set(path_field, b.StringValue(request.path));
+  b.Set(name_field, b.StringValue(BaseName(request.path)));
+  return b.Finish();
+}
+
+bool ResponseEngine::MayDeny(const PermissionRequest& request) {
+  Impl& im = *impl_;
+  if (request.exec) {
+    std::lock_guard<std::mutex> lock(im.mu);
+    if (im.armed_exec.count(static_cast<uint32_t>(request.pid)) > 0) return true;
+  }
+  im.fast_batch.Clear();
+  Event e = PathEvent(im.fast_builder, request, request.exec ? im.process_type : im.file_type, im.category, im.type,
+                      im.action, im.pid, request.exec ? im.executable : im.file_path,
+                      request.exec ? im.name : im.file_name);
+  im.candidates.clear();
+  im.fast_index.Candidates(e, im.candidates);
+  return !im.candidates.empty();
+}
+
 Answer ResponseEngine::Decide(const PermissionRequest& request) {
   Impl& im = *impl_;
   if (im.decide_delay.count() > 0) std::this_thread::sleep_for(im.decide_delay);  // the stall failpoint
@@ -336,9 +395,9 @@ Answer ResponseEngine::Decide(const PermissionRequest& request) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   h.ts_wall_ns = h.ts_mono_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   const auto pid = static_cast<uint32_t>(request.pid);
-  std::string requester = ReadLink(fmt::format("/proc/{}/exe", pid));
+  std::string requester = im.needs_requester ? ReadLink(fmt::format("/proc/{}/exe", pid)) : std::string();
   b.Set(im.pid, Value::I64(request.pid));
-  b.Set(im.entity_id, b.StringValue(ebpf::EntityIdOf(im.boot_id, pid, ebpf::ProcStartTicks(pid))));
+  if (im.needs_entity) b.Set(im.entity_id, b.StringValue(ebpf::EntityIdOf(im.boot_id, pid, ebpf::ProcStartTicks(pid))));
   if (request.exec) {
     b.Set(im.category, b.StringValue("process"));
     b.Set(im.type, b.StringValue("start"));

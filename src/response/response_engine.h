@@ -74,6 +74,7 @@ class ResponseEngine {
   struct Impl;
   explicit ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry);
   Answer Decide(const PermissionRequest& request);
+  bool MayDeny(const PermissionRequest& request);
 
   const engine::RuleSet& rules_;
   const SchemaRegistry& registry_;
