@@ -243,9 +243,12 @@ stop
 check "... and the summary counts it late" grep -qE "[1-9][0-9]* late" "$WORK/stall.err"
 KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/closed.err" "$WORK/closed.ndjson" --rules "$WORK/rules" \
   --enforce-mount "$MNT" --deadline-ms 100 --fail-closed
-res=$(elapsed "$MNT/good")
+res=$(elapsed "$MNT/evil")
 check "stalled engine, --fail-closed: denied at the deadline (exit, seconds: $res)" \
   sh -c "[ ${res%% *} -ne 0 ] && [ \$(echo '${res#* } < 0.6' | bc) -eq 1 ]"
+res=$(elapsed "$MNT/good")
+check "... while an exec no rule can deny is allowed at once, stall or not (exit, seconds: $res)" \
+  sh -c "[ ${res%% *} -eq 0 ] && [ \$(echo '${res#* } < 0.09' | bc) -eq 1 ]"
 stop
 
 # --- refusals --------------------------------------------------------------------------------
