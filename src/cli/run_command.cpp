@@ -278,26 +278,7 @@ int RunLive(const RunCommandOptions& o) {
     if (!alerts.empty()) write_alerts();
   };
 
-  response::ResponseOptions ropts;
-  ropts.mounts = o.enforce_mounts;
-  ropts.cgroup = o.enforce_cgroup;
-  ropts.deadline = std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000));
-  ropts.fallback = o.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
-  ropts.allow_executables = o.allow_executables;
-  ropts.probe_lsm = !o.no_lsm;
-  if (o.deadline_ms <= 0 || o.deadline_ms > 10'000) {
-    fmt::print(stderr, "error: --deadline-ms must be in (0, 10000]\n");
-    return kExitFailure;
-  }
-  auto started = response::ResponseEngine::Start(setup->rules, registry, ropts);
-  if (!started) {
-    fmt::print(stderr, "error: {}\n", started.error().ToString());
-    return kExitFailure;
-  }
-  if ((*started)->active()) {
-    responses = std::move(*started);
-    for (const std::string& line : responses->report()) fmt::print(stderr, "  response: {}\n", line);
-  }
+
   auto on_record = [&](std::span<const uint8_t> record) {
     if (std::optional<Event> event = normalizer.Normalize(record, builder)) on_event(*event);
   };
@@ -315,6 +296,29 @@ int RunLive(const RunCommandOptions& o) {
   if (!source) {
     fmt::print(stderr, "error: {}\n", source.error().ToString());
     return kExitFailure;
+  }
+  response::ResponseOptions ropts;
+  ropts.mounts = o.enforce_mounts;
+  ropts.cgroup = o.enforce_cgroup;
+  ropts.deadline = std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000));
+  ropts.fallback = o.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
+  ropts.allow_executables = o.allow_executables;
+  ropts.probe_lsm = !o.no_lsm;
+  ropts.kill_execs_in_kernel = [&](const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt) {
+    return (*source)->KillExecs(paths, exempt);
+  };
+  if (o.deadline_ms <= 0 || o.deadline_ms > 10'000) {
+    fmt::print(stderr, "error: --deadline-ms must be in (0, 10000]\n");
+    return kExitFailure;
+  }
+  auto started = response::ResponseEngine::Start(setup->rules, registry, ropts);
+  if (!started) {
+    fmt::print(stderr, "error: {}\n", started.error().ToString());
+    return kExitFailure;
+  }
+  if ((*started)->active()) {
+    responses = std::move(*started);
+    for (const std::string& line : responses->report()) fmt::print(stderr, "  response: {}\n", line);
   }
   // After attaching: a process that starts meanwhile is in /proc or in the ring (records are
   // only read by Poll below, so the table is seeded before any of them).

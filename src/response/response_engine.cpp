@@ -78,6 +78,7 @@ struct ResponseEngine::Impl {
   struct Plan {
     Target target = Target::kNone;  // what its block denies
     bool inline_block = false;      // enforce mode, and a mechanism can deny it inline
+    bool kernel_kill = false;       // its kill runs in the exec tracepoint
     std::string mechanism;          // how (or, when !inline_block, why not)
     std::unique_ptr<eql::CompiledQuery> prefix;  // sequences: the stages before the last
     std::unique_ptr<nfa::SequenceRunner> prefix_runner;
@@ -231,6 +232,51 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   }
   if (!any) return r;
   r->active_ = true;
+
+  // Kill rules that are exactly "exec of one of these paths": killed in the exec tracepoint.
+  std::vector<std::string> kill_paths;
+  std::vector<uint32_t> kill_rules;
+  if (options.kill_execs_in_kernel) {
+    for (size_t i = 0; i < rules.rules.size(); ++i) {
+      const engine::Rule& rule = rules.rules[i];
+      if (!rule.actions.kill || !rule.actions.enforce() || rule.is_sequence()) continue;
+      const eql::Program& p = rule.compiled->terms[0].filter;
+      if (p.category != "process") continue;
+      std::set<std::string_view> allowed = {"process.executable", "event.action", "event.type", "event.category"};
+      bool exact = true;
+      for (FieldId f : FieldsOf(p)) exact = exact && allowed.count(registry.name(f)) > 0;
+      std::vector<std::string> paths;
+      for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
+        if (pf.field == im.executable && pf.globs.empty() && !pf.insensitive) paths = pf.values;
+      }
+      if (!exact || paths.empty()) continue;
+      EventBatch batch;
+      EventBuilder b(&batch.arena());
+      for (const std::string& path : paths) {
+        b.Start();
+        b.header().type = im.process_type;
+        b.Set(im.category, b.StringValue("process"));
+        b.Set(im.type, b.StringValue("start"));
+        b.Set(im.action, b.StringValue("exec"));
+        b.Set(im.executable, b.StringValue(path));
+        b.Set(im.name, b.StringValue(BaseName(path)));
+        Event e = b.Finish();
+        exact = exact && path.size() < 256 && path.starts_with('/') && im.allow.count(path) == 0 && im.evaluator.Matches(p, e);
+      }
+      if (!exact) continue;
+      kill_paths.insert(kill_paths.end(), paths.begin(), paths.end());
+      kill_rules.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  if (!kill_paths.empty()) {
+    Status pushed = options.kill_execs_in_kernel(kill_paths, {static_cast<uint32_t>(im.self), static_cast<uint32_t>(im.parent)});
+    if (pushed) {
+      for (uint32_t i : kill_rules) im.plans[i].kernel_kill = true;
+    } else {
+      r->report_.push_back(fmt::format("kill: the exec program could not take the kill rules ({}); kill(2) instead",
+                                       pushed.error().message()));
+    }
+  }
   im.needs_requester = !im.allow.empty();
   for (const auto* list : {&im.exec_rules, &im.open_rules}) {
     for (uint32_t i : *list) {
@@ -335,7 +381,8 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       }
     }
   }
-  r->report_.push_back("kill: kill(2) of the deciding event's process, once its entity id is checked");
+  r->report_.push_back("kill: bpf_send_signal(SIGKILL) in the exec tracepoint for rules that are exactly an exec of "
+                       "given paths; otherwise kill(2) of the deciding event's process, once its entity id is checked");
   for (size_t i = 0; i < rules.rules.size(); ++i) {
     const engine::Rule& rule = rules.rules[i];
     if (!rule.actions.any()) continue;
@@ -348,7 +395,10 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
                   : fmt::format("block {}: monitor (would_block)", TargetName(plan.target));
     }
     if (rule.actions.kill) {
-      what += fmt::format("{}kill: {}", what.empty() ? "" : "; ", rule.actions.enforce() ? "enforce" : "monitor (would_kill)");
+      what += fmt::format("{}kill: {}", what.empty() ? "" : "; ",
+                          !rule.actions.enforce() ? "monitor (would_kill)"
+                          : plan.kernel_kill      ? "enforce (bpf_send_signal in the exec tracepoint)"
+                                                  : "enforce (kill(2))");
     }
     r->report_.push_back(fmt::format("rule {}: {}", rule.id, what));
   }
@@ -523,7 +573,7 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
         why = "Kestrel never kills itself or its parent";
       } else if (im.allow.count(exe) > 0) {
         why = "the executable is on the allowlist";
-      } else if (rule.actions.enforce()) {
+      } else if (rule.actions.enforce() && !plan.kernel_kill) {
         auto p = static_cast<uint32_t>(pid);
         std::string entity(text(im.entity_id));
         uint64_t ticks = ebpf::ProcStartTicks(p);
@@ -537,6 +587,8 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
       }
       if (!rule.actions.enforce() && why.empty()) {
         respond(alert.rule, "would_kill", "kill(2)", "monitor mode");
+      } else if (plan.kernel_kill && why.empty()) {
+        respond(alert.rule, "killed", "bpf_send_signal", "SIGKILL in the exec tracepoint, before the program ran");
       } else if (why.empty()) {
         respond(alert.rule, "killed", "kill(2)", fmt::format("SIGKILL to pid {}", pid));
       } else {

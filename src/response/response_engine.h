@@ -10,8 +10,10 @@
 //   block, sequence     the last stage is blocked inline: when the stages before it matched for
 //                       a process, that process is armed in the kernel (connect) or in the
 //                       responder (exec) until maxspan passes, it exits, or the sequence completes
-//   kill                kill(2) of the process of the deciding event, after its entity id is
-//                       checked (a reused pid is not killed)
+//   kill                single-event rules that are exactly "exec of these paths": SIGKILL from
+//                       the exec tracepoint (bpf_send_signal) before the program runs; others:
+//                       kill(2) of the deciding event's process, once its entity id is checked
+//                       (a reused pid is not killed)
 // In monitor mode (the default) nothing is denied or killed; the response alerts say would_block /
 // would_kill. Kestrel, its parent, PID 1 and the allowlisted executables are never blocked or
 // killed. Response alerts are separate lines (kestrel.alert.kind: response), so detection alerts
@@ -19,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +41,9 @@ struct ResponseOptions {
   Answer fallback = Answer::kAllow;
   std::vector<std::string> allow_executables;  // never blocked or killed
   bool probe_lsm = true;                       // false: skip BPF-LSM (tests of the fallbacks)
+  // Pushes kill rules that are exactly "exec of one of these paths" into the live source's exec
+  // program (bpf_send_signal); the others, or all when null, are killed with kill(2).
+  std::function<Status(const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt)> kill_execs_in_kernel;
 };
 
 struct ResponseStats {

@@ -62,6 +62,11 @@ cat >"$WORK/rules/connect_block.eql" <<EQL
 // mode: enforce
 network where event.action == "connection_attempted" and destination.port == $P1
 EQL
+cat >"$WORK/rules/exec_kill.eql" <<EQL
+// actions: kill
+// mode: enforce
+process where event.action == "exec" and process.executable == "$WORK/kestrel-doomed"
+EQL
 cat >"$WORK/rules/kill_sequence.eql" <<EQL
 // actions: kill
 // mode: enforce
@@ -162,6 +167,12 @@ cat "$MNT/secret" >/dev/null 2>"$WORK/secret.err"
 check "a blocked open fails" contains "$WORK/secret.err" "Operation not permitted"
 check "another file on the mount still opens" test "$(cat "$MNT/public")" = fine
 
+cp /bin/sleep "$WORK/kestrel-doomed"
+res=$(elapsed "$WORK/kestrel-doomed" 5)
+check "an exec-kill rule kills the program in the exec tracepoint (exit, seconds: $res)" \
+  sh -c "[ ${res%% *} -eq 137 ] && [ \$(echo '${res#* } < 1' | bc) -eq 1 ]"
+check "... the plan says so" contains "$WORK/enforce.err" "rule exec_kill: kill: enforce (bpf_send_signal in the exec tracepoint)"
+
 cp /bin/bash "$WORK/kestrel-victim"
 res=$(elapsed "$WORK/kestrel-victim" -c "echo x >'$WORK/victim/f'; sleep 5; echo survived >'$WORK/victim/survived'")
 check "the process completing the kill sequence is killed (exit, seconds: $res)" test "${res%% *}" -eq 137
@@ -189,6 +200,7 @@ check "kestrel run stops cleanly" test $? -eq 0
 check "the blocked exec has a response alert: blocked" response "$WORK/enforce.ndjson" exec_block blocked
 check "the blocked open has one" response "$WORK/enforce.ndjson" open_block blocked
 check "the kill has one: killed" response "$WORK/enforce.ndjson" kill_sequence killed
+check "the kill in the exec tracepoint has one" response "$WORK/enforce.ndjson" exec_kill killed
 if [ -n "$CG" ]; then
   check "the blocked connect has one" response "$WORK/enforce.ndjson" connect_block blocked
   check "the connect outside the cgroup says not_blocked" response "$WORK/enforce.ndjson" connect_block not_blocked
@@ -207,6 +219,8 @@ while kill -0 "$(cat "$WORK/parent.pid")" 2>/dev/null; do sleep 0.1; done
 # Nothing is left behind.
 "$MNT/evil"
 check "after kestrel stops, the binary runs again (no mark left)" test $? -eq 0
+"$WORK/kestrel-doomed" 0
+check "... and the doomed program runs (no kill rule left in the kernel)" test $? -eq 0
 if [ -n "$CG" ]; then
   in_cgroup python3 "$WORK/connect.py" 0 "$P1" >"$WORK/after.out"
   check "... and the port connects from the cgroup (no program left)" contains "$WORK/after.out" "$P1 connected"
@@ -232,7 +246,8 @@ check "... and for the open" response "$WORK/monitor.ndjson" open_block would_bl
 check "... and would_kill for the sequence" response "$WORK/monitor.ndjson" kill_sequence would_kill
 
 # --- the deadline, with every decision stalled for 2 s ----------------------------------------
-rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql"
+rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql" \
+  "$WORK/rules/exec_kill.eql"
 KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/stall.err" "$WORK/stall.ndjson" --rules "$WORK/rules" \
   --enforce-mount "$MNT" --deadline-ms 100
 check "the failpoint is reported" contains "$WORK/stall.err" "failpoint"

@@ -37,6 +37,9 @@ Result<size_t> EbpfSource::Poll(int) { return size_t{0}; }
 void EbpfSource::Detach() {}
 uint64_t EbpfSource::lost() const { return 0; }
 Status EbpfSource::SetInterest(uint64_t) { return Ok(); }
+Status EbpfSource::KillExecs(const std::vector<std::string>&, const std::vector<uint32_t>&) {
+  return MakeError(ErrorCode::kUnsupported, Unavailable());
+}
 
 #else
 
@@ -332,6 +335,31 @@ Status EbpfSource::SetInterest(uint64_t interest) {
   if (int err = bpf_map__update_elem(impl_->skel->maps.interest, &key, sizeof key, &interest, sizeof interest, 0);
       err != 0) {
     return MakeError(ErrorCode::kIo, fmt::format("cannot set the interest map: {}", Errno(err)));
+  }
+  return Ok();
+}
+
+Status EbpfSource::KillExecs(const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt) {
+  kestrel_bpf* skel = impl_->skel;
+  for (uint32_t pid : exempt) {
+    uint8_t one = 1;
+    if (int err = bpf_map__update_elem(skel->maps.kill_exempt, &pid, sizeof pid, &one, sizeof one, 0); err != 0) {
+      return MakeError(ErrorCode::kIo, fmt::format("cannot update the kill_exempt map: {}", Errno(err)));
+    }
+  }
+  for (uint32_t i = 0; i < paths.size(); ++i) {
+    kr_path key{};
+    if (paths[i].empty() || paths[i].size() >= sizeof key.bytes) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("kill path \"{}\" is empty or too long", paths[i]));
+    }
+    std::memcpy(key.bytes, paths[i].data(), paths[i].size());
+    if (int err = bpf_map__update_elem(skel->maps.kill_execs, &key, sizeof key, &i, sizeof i, 0); err != 0) {
+      return MakeError(ErrorCode::kIo, fmt::format("cannot update the kill_execs map: {}", Errno(err)));
+    }
+  }
+  uint32_t zero = 0, count = static_cast<uint32_t>(paths.size());
+  if (int err = bpf_map__update_elem(skel->maps.kill_exec_count, &zero, sizeof zero, &count, sizeof count, 0); err != 0) {
+    return MakeError(ErrorCode::kIo, fmt::format("cannot update the kill_exec_count map: {}", Errno(err)));
   }
   return Ok();
 }

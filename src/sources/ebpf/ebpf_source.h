@@ -60,6 +60,9 @@ class EbpfSource {
   uint64_t lost() const;
   // Sets which record types the programs make (bit t: type t).
   Status SetInterest(uint64_t interest);
+  // Kill rules pushed into the exec program: an exec of one of `paths` gets SIGKILL from the
+  // kernel before it runs (bpf_send_signal), except for the `exempt` processes and PID 1.
+  Status KillExecs(const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt);
 
   const std::vector<std::string>& attached() const { return attached_; }
   // Whether the system call programs run (not when no rule needs their records).

@@ -83,6 +83,37 @@ struct {
   __type(value, struct kr_syscall);
 } scratch SEC(".maps");
 
+// Kill rules pushed down by user space: an exec of one of these paths is killed (SIGKILL) in the
+// exec tracepoint, before the new program runs a single instruction. Processes in kill_exempt
+// (Kestrel's parent, the allowlist) and PID 1 never are.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, struct kr_path);
+  __type(value, __u32);  // the rule number
+} kill_execs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} kill_exec_count SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u32);
+  __type(value, __u8);
+} kill_exempt SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct kr_path);
+} path_scratch SEC(".maps");
+
 static __always_inline int wanted(__u32 type) {
   __u32 k = 0;
   __u64* mask = bpf_map_lookup_elem(&interest, &k);
@@ -126,8 +157,25 @@ static __always_inline void fill_header(struct kr_header* h, __u16 type, __u16 s
   BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
 }
 
+// 1 when the exec of `bprm` matches a pushed-down kill rule: SIGKILL is sent to the new program.
+static __always_inline __u32 kill_if_ruled(struct linux_binprm* bprm) {
+  __u32 k = 0;
+  __u32* kills = bpf_map_lookup_elem(&kill_exec_count, &k);
+  if (!kills || *kills == 0) return 0;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (tgid <= 1 || tgid == kestrel_tgid || bpf_map_lookup_elem(&kill_exempt, &tgid)) return 0;
+  struct kr_path* key = bpf_map_lookup_elem(&path_scratch, &k);
+  if (!key) return 0;
+  __builtin_memset(key->bytes, 0, sizeof(key->bytes));
+  bpf_probe_read_kernel_str(key->bytes, sizeof(key->bytes), BPF_CORE_READ(bprm, filename));
+  if (!bpf_map_lookup_elem(&kill_execs, key)) return 0;
+  bpf_send_signal(9);
+  return 1;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm* bprm) {
+  __u32 killed = kill_if_ruled(bprm);
   if (!wanted(KR_EXEC) || is_self()) return 0;
   struct kr_exec* e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
@@ -143,7 +191,7 @@ int BPF_PROG(on_exec, struct task_struct* p, pid_t old_pid, struct linux_binprm*
   e->truncated = len > KR_ARGS_MAX;
   if (len > KR_ARGS_MAX) len = KR_ARGS_MAX;
   e->argc = 0;  // user space counts the NULs
-  e->pad = 0;
+  e->killed = killed;
   e->args_len = 0;
   __u32 n = len & (2 * KR_ARGS_MAX - 1);  // bounds the size for the verifier
   if (n > KR_ARGS_MAX) n = KR_ARGS_MAX;

@@ -70,12 +70,17 @@ struct kr_header {
   struct kr_task task;
 };
 
+/* An executable path, NUL-padded: the key of the kill_execs map. */
+struct kr_path {
+  char bytes[KR_PATH_MAX];
+};
+
 struct kr_exec {
   struct kr_header h;
   __u32 argc;       /* arguments copied into args */
   __u32 args_len;   /* bytes of args used */
   __u32 truncated;  /* 1: argv was longer than KR_ARGS_MAX */
-  __u32 pad;
+  __u32 killed;     /* 1: a kill rule pushed into kill_execs matched; SIGKILL was sent */
   char filename[KR_PATH_MAX];
   char args[KR_ARGS_MAX];
 };
