@@ -44,7 +44,7 @@ struct RunCommandOptions {
   // Responses (docs/response.md).
   std::vector<std::string> enforce_mounts;
   std::string enforce_cgroup;
-  double deadline_ms = 100;
+  double deadline_ms = 0;  // 0: the configuration's (100 ms by default)
   bool fail_closed = false;
   std::vector<std::string> allow_executables;
   bool no_lsm = false;
@@ -297,17 +297,22 @@ int RunLive(const RunCommandOptions& o) {
     fmt::print(stderr, "error: {}\n", source.error().ToString());
     return kExitFailure;
   }
+  // The configuration's [enforce], and the flags on top of it.
+  const engine::EngineConfig::Enforce& ec = setup->config.enforce;
   response::ResponseOptions ropts;
-  ropts.mounts = o.enforce_mounts;
-  ropts.cgroup = o.enforce_cgroup;
-  ropts.deadline = std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000));
-  ropts.fallback = o.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
-  ropts.allow_executables = o.allow_executables;
+  ropts.mounts = ec.mounts;
+  ropts.mounts.insert(ropts.mounts.end(), o.enforce_mounts.begin(), o.enforce_mounts.end());
+  ropts.cgroup = o.enforce_cgroup.empty() ? ec.cgroup : o.enforce_cgroup;
+  ropts.deadline = o.deadline_ms > 0 ? std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000))
+                                     : std::chrono::microseconds(ec.deadline_ns / 1000);
+  ropts.fallback = o.fail_closed || ec.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
+  ropts.allow_executables = ec.allow_executables;
+  ropts.allow_executables.insert(ropts.allow_executables.end(), o.allow_executables.begin(), o.allow_executables.end());
   ropts.probe_lsm = !o.no_lsm;
   ropts.kill_execs_in_kernel = [&](const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt) {
     return (*source)->KillExecs(paths, exempt);
   };
-  if (o.deadline_ms <= 0 || o.deadline_ms > 10'000) {
+  if (o.deadline_ms < 0 || o.deadline_ms > 10'000) {
     fmt::print(stderr, "error: --deadline-ms must be in (0, 10000]\n");
     return kExitFailure;
   }
@@ -467,8 +472,8 @@ CommandFn AddRunCommand(CLI::App& app) {
   cmd->add_option("--enforce-cgroup", options->enforce_cgroup,
                   "A cgroup v2 directory whose processes' connects block rules deny");
   cmd->add_option("--deadline-ms", options->deadline_ms,
-                  "How long an exec / open may wait for a decision before the fallback answer")
-      ->capture_default_str();
+                  "How long an exec / open may wait for a decision before the fallback answer (default: the "
+                  "configuration's enforce.deadline, 100 ms)");
   cmd->add_flag("--fail-closed", options->fail_closed, "Deny (instead of allow) what is not decided by the deadline");
   cmd->add_option("--allow-exe", options->allow_executables, "An executable never blocked or killed (repeatable)");
   cmd->add_flag("--no-lsm", options->no_lsm, "Do not use BPF-LSM even where the kernel allows it");

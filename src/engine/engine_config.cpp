@@ -93,7 +93,7 @@ Result<EngineConfig> LoadEngineConfig(const std::string& path) {
     return fail(*node, fmt::format("{}.{} must be {}", section_name, key, parse ? "an integer or a string with a unit" : "an integer"));
   };
   for (auto&& [name, node] : table) {
-    if (name != "state" && name != "replay" && name != "predicates") {
+    if (name != "state" && name != "replay" && name != "predicates" && name != "enforce") {
       return fail(node, fmt::format("unknown section [{}]", name.str()));
     }
     if (!node.is_table()) return fail(node, fmt::format("'{}' must be a table", name.str()));
@@ -139,6 +139,41 @@ Result<EngineConfig> LoadEngineConfig(const std::string& path) {
     KESTREL_TRY(read(*preds, "predicates", "overrun_window", config.overrun_window_ns, &ParseDuration));
     if (config.predicate_budget == 0 || config.max_overruns == 0 || config.max_overruns > UINT32_MAX) {
       return fail(*preds, "predicates.budget and predicates.max_overruns must be at least 1");
+    }
+  }
+  if (const toml::table* enforce = table["enforce"].as_table()) {
+    auto strings = [&](const toml::node& node, std::string_view key, std::vector<std::string>& out) -> Status {
+      const toml::array* list = node.as_array();
+      if (list == nullptr) return fail(node, fmt::format("enforce.{} must be an array of strings", key));
+      for (const toml::node& item : *list) {
+        auto s = item.value<std::string>();
+        if (!s || s->empty()) return fail(item, fmt::format("enforce.{} must be an array of non-empty strings", key));
+        out.push_back(*s);
+      }
+      return Ok();
+    };
+    for (auto&& [key, node] : *enforce) {
+      std::string_view k = key.str();
+      if (k == "mounts") {
+        KESTREL_TRY(strings(node, k, config.enforce.mounts));
+      } else if (k == "allow_executables") {
+        KESTREL_TRY(strings(node, k, config.enforce.allow_executables));
+      } else if (k == "cgroup") {
+        auto s = node.value<std::string>();
+        if (!s) return fail(node, "enforce.cgroup must be a string (a cgroup v2 directory)");
+        config.enforce.cgroup = *s;
+      } else if (k == "fallback") {
+        auto s = node.value<std::string>();
+        if (!s || (*s != "allow" && *s != "deny")) return fail(node, "enforce.fallback must be \"allow\" or \"deny\"");
+        config.enforce.fail_closed = *s == "deny";
+      } else if (k == "deadline") {
+        KESTREL_TRY(read(*enforce, "enforce", "deadline", config.enforce.deadline_ns, &ParseDuration));
+        if (config.enforce.deadline_ns == 0 || config.enforce.deadline_ns > 10'000'000'000) {
+          return fail(node, "enforce.deadline must be more than 0 and at most 10s");
+        }
+      } else {
+        return fail(node, fmt::format("unknown setting enforce.{}", k));
+      }
     }
   }
   return config;

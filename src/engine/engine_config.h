@@ -13,10 +13,17 @@
 //   budget = 1000000                 # Wasm fuel / Lua VM instructions per evaluation
 //   max_overruns = 5                 # a rule is disabled after this many overruns or faults
 //   overrun_window = "60s"           # ... within this much event time
+//   [enforce]                        # responses (docs/response.md); kestrel run's flags add to it
+//   mounts = ["/srv/uploads"]        # mount points where exec / open block rules are enforced
+//   cgroup = "/sys/fs/cgroup/unified/app"  # the cgroup v2 whose connects block rules deny
+//   deadline = "100ms"               # how long an exec / open may wait for a decision
+//   fallback = "allow"               # allow | deny: the answer when the decision is late
+//   allow_executables = ["/usr/sbin/sshd"]  # never blocked or killed
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "engine/detection_engine.h"
@@ -36,6 +43,13 @@ struct EngineConfig {
   uint64_t predicate_budget = 1'000'000;
   uint64_t max_overruns = 5;
   uint64_t overrun_window_ns = 60'000'000'000;
+  struct Enforce {
+    std::vector<std::string> mounts;
+    std::string cgroup;
+    uint64_t deadline_ns = 100'000'000;
+    bool fail_closed = false;
+    std::vector<std::string> allow_executables;
+  } enforce;
 
   // The limits of each of `sequence_rules` rules.
   nfa::StateLimits LimitsPerRule(size_t sequence_rules) const;

@@ -81,6 +81,13 @@ sequence by process.entity_id with maxspan=30s
   [process where event.action == "exec" and process.name == "kestrel-armed"]
   [network where event.action == "connection_attempted" and destination.port == $P2]
 EQL
+cat >"$WORK/rules/armed_exec.eql" <<EQL
+// actions: block
+// mode: enforce
+sequence by process.entity_id with maxspan=30s
+  [process where event.action == "exec" and process.name == "kestrel-armed-sh"]
+  [process where event.action == "exec" and process.executable == "$MNT/good"]
+EQL
 cat >"$WORK/connect.py" <<PY
 import socket, sys, time
 time.sleep(float(sys.argv[1]))
@@ -178,6 +185,12 @@ res=$(elapsed "$WORK/kestrel-victim" -c "echo x >'$WORK/victim/f'; sleep 5; echo
 check "the process completing the kill sequence is killed (exit, seconds: $res)" test "${res%% *}" -eq 137
 check "... before it could go on" test ! -e "$WORK/victim/survived"
 
+cp /bin/dash "$WORK/kestrel-armed-sh" 2>/dev/null || cp /bin/sh "$WORK/kestrel-armed-sh"
+"$WORK/kestrel-armed-sh" -c "sleep 0.5; exec '$MNT/good'" 2>"$WORK/armed_exec.err"
+check "the last stage of an armed exec sequence is denied (exit $?)" contains "$WORK/armed_exec.err" "Operation not permitted"
+"$MNT/good"
+check "... while the same binary still runs for others" test $? -eq 0
+
 if [ -n "$CG" ]; then
   listen "$P1" "$P2" "$P3"
   sleep 0.3
@@ -201,6 +214,7 @@ check "the blocked exec has a response alert: blocked" response "$WORK/enforce.n
 check "the blocked open has one" response "$WORK/enforce.ndjson" open_block blocked
 check "the kill has one: killed" response "$WORK/enforce.ndjson" kill_sequence killed
 check "the kill in the exec tracepoint has one" response "$WORK/enforce.ndjson" exec_kill killed
+check "the armed exec has one" response "$WORK/enforce.ndjson" armed_exec blocked
 if [ -n "$CG" ]; then
   check "the blocked connect has one" response "$WORK/enforce.ndjson" connect_block blocked
   check "the connect outside the cgroup says not_blocked" response "$WORK/enforce.ndjson" connect_block not_blocked
@@ -247,10 +261,12 @@ check "... and would_kill for the sequence" response "$WORK/monitor.ndjson" kill
 
 # --- the deadline, with every decision stalled for 2 s ----------------------------------------
 rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql" \
-  "$WORK/rules/exec_kill.eql"
+  "$WORK/rules/exec_kill.eql" "$WORK/rules/armed_exec.eql"
+printf '[enforce]\nmounts = ["%s"]\ndeadline = "150ms"\n' "$MNT" >"$WORK/kestrel.toml"  # the mount from the configuration
 KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/stall.err" "$WORK/stall.ndjson" --rules "$WORK/rules" \
-  --enforce-mount "$MNT" --deadline-ms 100
+  --config "$WORK/kestrel.toml"
 check "the failpoint is reported" contains "$WORK/stall.err" "failpoint"
+check "the configuration's enforce.mounts and deadline are used" contains "$WORK/stall.err" "fanotify permission events on $MNT (execs and opens within 150 ms"
 res=$(elapsed "$MNT/evil")
 check "stalled engine, fail-open: the exec completes within the deadline (exit, seconds: $res)" \
   sh -c "[ ${res%% *} -eq 0 ] && [ \$(echo '${res#* } < 0.6' | bc) -eq 1 ]"

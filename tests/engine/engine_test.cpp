@@ -521,5 +521,34 @@ TEST(EngineConfigTest, ParsesUnitsAndRejectsMistakesWithTheirPlace) {
   EXPECT_EQ(broken.error().ToString().rfind(file.path() + ":2:", 0), 0u) << broken.error().ToString();
 }
 
+TEST(EngineConfigTest, ReadsTheEnforceSection) {
+  testing::TempFile file(".toml");
+  std::ofstream(file.path()) << "[enforce]\nmounts = [\"/srv/a\", \"/srv/b\"]\ncgroup = \"/sys/fs/cgroup/x\"\n"
+                                "deadline = \"50ms\"\nfallback = \"deny\"\nallow_executables = [\"/usr/sbin/sshd\"]\n";
+  auto config = LoadEngineConfig(file.path());
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->enforce.mounts, (std::vector<std::string>{"/srv/a", "/srv/b"}));
+  EXPECT_EQ(config->enforce.cgroup, "/sys/fs/cgroup/x");
+  EXPECT_EQ(config->enforce.deadline_ns, 50'000'000u);
+  EXPECT_TRUE(config->enforce.fail_closed);
+  EXPECT_EQ(config->enforce.allow_executables, (std::vector<std::string>{"/usr/sbin/sshd"}));
+  EXPECT_EQ(LoadEngineConfig(file.path()).value().enforce.mounts.size(), 2u);
+
+  std::ofstream(file.path()) << "[enforce]\nfallback = \"maybe\"\n";
+  auto bad = LoadEngineConfig(file.path());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().ToString(), file.path() + ":2:12: enforce.fallback must be \"allow\" or \"deny\"");
+  std::ofstream(file.path()) << "[enforce]\nmounts = \"/srv\"\n";
+  auto scalar = LoadEngineConfig(file.path());
+  ASSERT_FALSE(scalar);
+  EXPECT_NE(scalar.error().ToString().find("enforce.mounts must be an array of strings"), std::string::npos);
+  std::ofstream(file.path()) << "[enforce]\ndeadline = \"20s\"\n";
+  EXPECT_FALSE(LoadEngineConfig(file.path()));
+  std::ofstream(file.path()) << "[enforce]\nmount = []\n";
+  auto typo = LoadEngineConfig(file.path());
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().ToString().find("unknown setting enforce.mount"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kestrel::engine
