@@ -7,7 +7,10 @@
 #         exec goes to the decision thread);
 #   connect: CONNECTS loopback connects from a process of the cgroup, bare and with the cgroup
 #         connect programs attached (a block rule on another port).
-# ROUNDS rounds; prints each run's p50 / p99 / mean in microseconds and the medians' differences.
+# Each is also run under the same `kestrel run` with the rules in monitor mode (the live source
+# watching, nothing enforced), so that what enforcement adds is told apart from what watching
+# costs. ROUNDS rounds; prints each run's p50 / p99 / mean in microseconds and the medians'
+# differences.
 # Needs root. Usage: bench/enforce_overhead.sh [BUILD_DIR] [EXECS] [CONNECTS] [ROUNDS]
 set -euo pipefail
 
@@ -53,6 +56,9 @@ cat >"$WORK/rules/connect.eql" <<EQL
 network where event.action == "connection_attempted" and destination.port == 9
 EQL
 
+mkdir -p "$WORK/monitor"
+for f in "$WORK"/rules/*.eql; do sed 's/^\/\/ mode: enforce/\/\/ mode: monitor/' "$f" >"$WORK/monitor/$(basename "$f")"; done
+
 start() {  # start [RULES]
   "$KESTREL" run --rules "${1:-$WORK/rules}" -o /dev/null --enforce-mount "$MNT" --enforce-cgroup "$CG" 2>"$WORK/kestrel.err" &
   KPID=$!
@@ -63,10 +69,14 @@ start() {  # start [RULES]
 stop() { kill -INT "$KPID"; wait "$KPID" || true; KPID=""; }
 in_cgroup() { sh -c "echo \$\$ >'$CG/cgroup.procs' && exec \"\$@\"" sh "$@"; }
 
-declare -a eb ek ed cb ck
+declare -a eb em ek ed cb cm ck
 for r in $(seq 1 "$ROUNDS"); do
   eb+=("$("$LATENCY" exec "$EXECS" "$MNT/true")")
   cb+=("$(in_cgroup "$LATENCY" connect "$CONNECTS")")
+  start "$WORK/monitor"
+  em+=("$("$LATENCY" exec "$EXECS" "$MNT/true")")
+  cm+=("$(in_cgroup "$LATENCY" connect "$CONNECTS")")
+  stop
   start
   ek+=("$("$LATENCY" exec "$EXECS" "$MNT/true")")
   ck+=("$(in_cgroup "$LATENCY" connect "$CONNECTS")")
@@ -74,19 +84,25 @@ for r in $(seq 1 "$ROUNDS"); do
   start "$WORK/decided"
   ed+=("$("$LATENCY" exec "$EXECS" "$MNT/true")")
   stop
-  echo "round $r: exec bare ${eb[-1]} / with the responder ${ek[-1]} / decided ${ed[-1]}; connect bare ${cb[-1]} / with the cgroup programs ${ck[-1]} (p50 p99 mean, us)"
+  echo "round $r: exec bare ${eb[-1]} / monitor ${em[-1]} / responder ${ek[-1]} / decided ${ed[-1]};" \
+    "connect bare ${cb[-1]} / monitor ${cm[-1]} / cgroup programs ${ck[-1]} (p50 p99 mean, us)"
 done
 grep -E "fanotify:" "$WORK/kestrel.err" | sed 's/^ */last run: /'
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { local k=$1; shift; for x in "$@"; do echo "$x" | awk -v k="$k" '{print $k}'; done; }
-for what in exec exec-decided connect; do
-  case $what in
-    exec) bare=("${eb[@]}"); with=("${ek[@]}") ;;
-    exec-decided) bare=("${eb[@]}"); with=("${ed[@]}") ;;
-    connect) bare=("${cb[@]}"); with=("${ck[@]}") ;;
-  esac
-  b50=$(median $(col 1 "${bare[@]}")); w50=$(median $(col 1 "${with[@]}"))
-  b99=$(median $(col 2 "${bare[@]}")); w99=$(median $(col 2 "${with[@]}"))
-  awk -v w="$what" -v b50="$b50" -v w50="$w50" -v b99="$b99" -v w99="$w99" 'BEGIN {
-    printf "%s: p50 %.2f -> %.2f us (+%.2f), p99 %.2f -> %.2f us (+%.2f)\n", w, b50, w50, w50 - b50, b99, w99, w99 - b99 }'
-done
+report() {  # report NAME BASE... -- WITH...
+  local name=$1
+  shift
+  local base=() with=()
+  while [ "$1" != -- ]; do base+=("$1"); shift; done
+  shift
+  with=("$@")
+  awk -v w="$name" -v b50="$(median $(col 1 "${base[@]}"))" -v w50="$(median $(col 1 "${with[@]}"))" \
+    -v b99="$(median $(col 2 "${base[@]}"))" -v w99="$(median $(col 2 "${with[@]}"))" 'BEGIN {
+    printf "%s: p50 %.2f -> %.2f us (%+.2f), p99 %.2f -> %.2f us (%+.2f)\n", w, b50, w50, w50 - b50, b99, w99, w99 - b99 }'
+}
+report "exec, watching (monitor vs bare)" "${eb[@]}" -- "${em[@]}"
+report "exec, the responder (allowed at once) vs monitor" "${em[@]}" -- "${ek[@]}"
+report "exec, the responder (decided) vs monitor" "${em[@]}" -- "${ed[@]}"
+report "connect, watching (monitor vs bare)" "${cb[@]}" -- "${cm[@]}"
+report "connect, the cgroup programs vs monitor" "${cm[@]}" -- "${ck[@]}"

@@ -22,7 +22,7 @@
 #include "event/event_writer.h"
 #include "event/file_io.h"
 #include "event/ndjson.h"
-#include "response/response_engine.h"
+#include "enforce/response_engine.h"
 #include "sources/ebpf/ebpf_source.h"
 #include "sources/ebpf/normalizer.h"
 #include "sources/ebpf/process_table.h"
@@ -263,7 +263,7 @@ int RunLive(const RunCommandOptions& o) {
     }
     alerts.clear();
   };
-  std::unique_ptr<response::ResponseEngine> responses;
+  std::unique_ptr<enforce::ResponseEngine> responses;
   std::vector<engine::Alert> response_alerts;
   auto on_event = [&](const Event& event) {
     if (recorder) {
@@ -299,13 +299,13 @@ int RunLive(const RunCommandOptions& o) {
   }
   // The configuration's [enforce], and the flags on top of it.
   const engine::EngineConfig::Enforce& ec = setup->config.enforce;
-  response::ResponseOptions ropts;
+  enforce::ResponseOptions ropts;
   ropts.mounts = ec.mounts;
   ropts.mounts.insert(ropts.mounts.end(), o.enforce_mounts.begin(), o.enforce_mounts.end());
   ropts.cgroup = o.enforce_cgroup.empty() ? ec.cgroup : o.enforce_cgroup;
   ropts.deadline = o.deadline_ms > 0 ? std::chrono::microseconds(static_cast<int64_t>(o.deadline_ms * 1000))
                                      : std::chrono::microseconds(ec.deadline_ns / 1000);
-  ropts.fallback = o.fail_closed || ec.fail_closed ? response::Answer::kDeny : response::Answer::kAllow;
+  ropts.fallback = o.fail_closed || ec.fail_closed ? enforce::Answer::kDeny : enforce::Answer::kAllow;
   ropts.allow_executables = ec.allow_executables;
   ropts.allow_executables.insert(ropts.allow_executables.end(), o.allow_executables.begin(), o.allow_executables.end());
   ropts.probe_lsm = !o.no_lsm;
@@ -316,7 +316,7 @@ int RunLive(const RunCommandOptions& o) {
     fmt::print(stderr, "error: --deadline-ms must be in (0, 10000]\n");
     return kExitFailure;
   }
-  auto started = response::ResponseEngine::Start(setup->rules, registry, ropts);
+  auto started = enforce::ResponseEngine::Start(setup->rules, registry, ropts);
   if (!started) {
     fmt::print(stderr, "error: {}\n", started.error().ToString());
     return kExitFailure;
@@ -402,7 +402,7 @@ int RunLive(const RunCommandOptions& o) {
   fmt::print(stderr, "  process table: {} processes, {} read from /proc, {} exited reaped, {} evicted\n", ps.size,
              ps.seeded, ps.reaped, ps.evicted);
   if (responses) {
-    response::ResponseStats rs = responses->stats();
+    enforce::ResponseStats rs = responses->stats();
     fmt::print(stderr,
                "  responses: {} blocked, {} would_block, {} not_blocked; {} killed, {} would_kill, {} not_killed; {} "
                "armed, {} disarmed; fanotify: {} requests ({} allowed at once), {} denied, {} exempt, {} late, answer p50 {} "

@@ -25,7 +25,7 @@
 #include "common/histogram.h"
 #include "common/result.h"
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 enum class Answer : uint8_t { kAllow, kDeny };
 
@@ -104,4 +104,4 @@ class FanotifyResponder {
   ResponderStats stats_;
 };
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

@@ -1,4 +1,4 @@
-#include "response/fanotify_responder.h"
+#include "enforce/fanotify_responder.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <unordered_map>
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 namespace {
 
@@ -227,4 +227,4 @@ void FanotifyResponder::DecideLoop() {
   }
 }
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

@@ -10,9 +10,9 @@
 #include "engine/rule.h"
 #include "event/event_batch.h"
 #include "event/event_builder.h"
-#include "response/response_engine.h"
+#include "enforce/response_engine.h"
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 namespace {
 
 engine::Rule Compile(const std::string& name, const std::string& text, const SchemaRegistry& registry) {
@@ -106,4 +106,4 @@ TEST(ResponsePlanTest, SaysPerRuleWhatCanBeEnforcedAndWhy) {
 }
 
 }  // namespace
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

@@ -1,4 +1,4 @@
-#include "response/kernel_guard.h"
+#include "enforce/kernel_guard.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 #include "enforce.skel.h"
 #endif
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 namespace {
 std::string Errno(int err) { return fmt::format("{} ({})", std::strerror(err < 0 ? -err : err), err < 0 ? -err : err); }
@@ -189,4 +189,4 @@ uint64_t KernelGuard::Denied(uint32_t kind) const {
 
 #endif
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

@@ -1,4 +1,4 @@
-#include "response/response_engine.h"
+#include "enforce/response_engine.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@
 #include "nfa/sequence_runner.h"
 #include "sources/ebpf/process_table.h"
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 namespace {
 
@@ -657,4 +657,4 @@ ResponseStats ResponseEngine::stats() const {
   return s;
 }
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

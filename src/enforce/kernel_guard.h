@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "event/ip_address.h"
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 struct GuardOptions {
   bool lsm = false;    // the BPF-LSM programs (ProbeLsm() said the kernel takes them)
@@ -56,4 +56,4 @@ class KernelGuard {
   std::string connect_mechanism_;
 };
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce

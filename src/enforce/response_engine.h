@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "engine/detection_engine.h"
-#include "response/fanotify_responder.h"
-#include "response/kernel_guard.h"
+#include "enforce/fanotify_responder.h"
+#include "enforce/kernel_guard.h"
 
-namespace kestrel::response {
+namespace kestrel::enforce {
 
 struct ResponseOptions {
   std::vector<std::string> mounts;  // --enforce-mount: where the fanotify responder listens
@@ -89,4 +89,4 @@ class ResponseEngine {
   bool active_ = false;
 };
 
-}  // namespace kestrel::response
+}  // namespace kestrel::enforce
