@@ -38,6 +38,7 @@ Status KernelGuard::ArmConnect(uint32_t, uint32_t) { return Ok(); }
 Status KernelGuard::ArmExec(uint32_t, uint32_t) { return Ok(); }
 void KernelGuard::Disarm(uint32_t) {}
 Status KernelGuard::Exempt(uint32_t) { return Ok(); }
+void KernelGuard::Unexempt(uint32_t) {}
 uint64_t KernelGuard::Denied(uint32_t) const { return 0; }
 
 #else
@@ -173,6 +174,8 @@ Status KernelGuard::Exempt(uint32_t tgid) {
   uint8_t one = 1;
   return Update(impl_->skel->maps.exempt, &tgid, sizeof tgid, &one, sizeof one, "exempt");
 }
+
+void KernelGuard::Unexempt(uint32_t tgid) { bpf_map__delete_elem(impl_->skel->maps.exempt, &tgid, sizeof tgid, 0); }
 
 uint64_t KernelGuard::Denied(uint32_t kind) const {
   int cpus = libbpf_num_possible_cpus();

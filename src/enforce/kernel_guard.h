@@ -37,8 +37,9 @@ class KernelGuard {
   Status ArmConnect(uint32_t tgid, uint32_t rule);
   Status ArmExec(uint32_t tgid, uint32_t rule);
   void Disarm(uint32_t tgid);
-  // `tgid` is never denied anything.
+  // `tgid` is never denied anything (until Unexempt).
   Status Exempt(uint32_t tgid);
+  void Unexempt(uint32_t tgid);
   // Operations denied so far: connects, execs.
   uint64_t denied_connects() const { return Denied(0); }
   uint64_t denied_execs() const { return Denied(1); }

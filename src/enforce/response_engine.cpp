@@ -79,6 +79,7 @@ struct ResponseEngine::Impl {
     Target target = Target::kNone;  // what its block denies
     bool inline_block = false;      // enforce mode, and a mechanism can deny it inline
     bool kernel_kill = false;       // its kill runs in the exec tracepoint
+    bool lsm_exec = false;          // its exec block is in the LSM program's map
     std::string mechanism;          // how (or, when !inline_block, why not)
     std::unique_ptr<eql::CompiledQuery> prefix;  // sequences: the stages before the last
     std::unique_ptr<nfa::SequenceRunner> prefix_runner;
@@ -92,6 +93,7 @@ struct ResponseEngine::Impl {
   int32_t self = 0, parent = 0;
   std::vector<uint32_t> exec_rules, open_rules;  // decided by the responder
   std::vector<Armed> armed;                      // engine thread
+  std::set<uint32_t> exempt_pids;                // engine thread: allowlisted, exempt in the kernel
   // KESTREL_FAILPOINT_DECIDE_DELAY_MS: every decision takes this long (tests of the deadline).
   std::chrono::milliseconds decide_delay{0};
   // What a decision reads from /proc, only when a rule (or the allowlist) needs it: the
@@ -240,30 +242,8 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
     for (size_t i = 0; i < rules.rules.size(); ++i) {
       const engine::Rule& rule = rules.rules[i];
       if (!rule.actions.kill || !rule.actions.enforce() || rule.is_sequence()) continue;
-      const eql::Program& p = rule.compiled->terms[0].filter;
-      if (p.category != "process") continue;
-      std::set<std::string_view> allowed = {"process.executable", "event.action", "event.type", "event.category"};
-      bool exact = true;
-      for (FieldId f : FieldsOf(p)) exact = exact && allowed.count(registry.name(f)) > 0;
-      std::vector<std::string> paths;
-      for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
-        if (pf.field == im.executable && pf.globs.empty() && !pf.insensitive) paths = pf.values;
-      }
-      if (!exact || paths.empty()) continue;
-      EventBatch batch;
-      EventBuilder b(&batch.arena());
-      for (const std::string& path : paths) {
-        b.Start();
-        b.header().type = im.process_type;
-        b.Set(im.category, b.StringValue("process"));
-        b.Set(im.type, b.StringValue("start"));
-        b.Set(im.action, b.StringValue("exec"));
-        b.Set(im.executable, b.StringValue(path));
-        b.Set(im.name, b.StringValue(BaseName(path)));
-        Event e = b.Finish();
-        exact = exact && path.size() < 256 && path.starts_with('/') && im.allow.count(path) == 0 && im.evaluator.Matches(p, e);
-      }
-      if (!exact) continue;
+      std::vector<std::string> paths = r->ExactExecPaths(rule.compiled->terms[0].filter);
+      if (paths.empty()) continue;
       kill_paths.insert(kill_paths.end(), paths.begin(), paths.end());
       kill_rules.push_back(static_cast<uint32_t>(i));
     }
@@ -319,6 +299,23 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
         }
         plan.mechanism = fmt::format("{} ({})", im.guard->connect_mechanism(), plan.mechanism);
       }
+      if (lsm) {  // exec rules that are exactly "exec of these paths": denied by bprm_check_security
+        for (auto it = im.exec_rules.begin(); it != im.exec_rules.end();) {
+          std::vector<std::string> paths = r->ExactExecPaths(rules.rules[*it].compiled->terms[0].filter);
+          bool pushed = !paths.empty();
+          for (const std::string& path : paths) pushed = pushed && static_cast<bool>(im.guard->DenyExec(path, *it));
+          if (!pushed) {
+            ++it;
+            continue;
+          }
+          im.plans[*it].mechanism = "bpf_lsm bprm_check_security (exec paths in its deny map)";
+          im.plans[*it].lsm_exec = true;
+          it = im.exec_rules.erase(it);
+        }
+        want_exec = !im.exec_rules.empty() || std::any_of(im.plans.begin(), im.plans.end(), [](const Impl::Plan& p) {
+          return p.prefix && p.target == Target::kExec && !p.lsm_exec;
+        });
+      }
     }
   }
   if (want_exec || want_open) {
@@ -326,7 +323,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       r->report_.push_back("exec / open deny: no --enforce-mount given: those block rules are alerted on, not blocked");
       for (auto& plan : im.plans) {
         if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block &&
-            !(plan.prefix && lsm)) {
+            !(plan.prefix && lsm) && !plan.lsm_exec) {
           plan.inline_block = false;
           plan.mechanism = "no mount to enforce on (--enforce-mount)";
         }
@@ -361,7 +358,8 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
                                        options.deadline.count() / 1000.0,
                                        options.fallback == Answer::kAllow ? "allowed (fail-open)" : "denied (fail-closed)"));
       for (auto& plan : im.plans) {
-        if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block && !plan.prefix) {
+        if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block && !plan.prefix &&
+            !plan.lsm_exec) {
           plan.mechanism = fmt::format("fanotify on {}", mounts);
         }
       }
@@ -432,6 +430,33 @@ bool ResponseEngine::MayDeny(const PermissionRequest& request) {
   im.candidates.clear();
   im.fast_index.Candidates(e, im.candidates);
   return !im.candidates.empty();
+}
+
+std::vector<std::string> ResponseEngine::ExactExecPaths(const eql::Program& p) {
+  Impl& im = *impl_;
+  if (p.category != "process") return {};
+  std::set<std::string_view> allowed = {"process.executable", "event.action", "event.type", "event.category"};
+  for (FieldId f : FieldsOf(p)) {
+    if (allowed.count(registry_.name(f)) == 0) return {};
+  }
+  std::vector<std::string> paths;
+  for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
+    if (pf.field == im.executable && pf.globs.empty() && !pf.insensitive) paths = pf.values;
+  }
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  for (const std::string& path : paths) {  // and it matches an exec of each
+    b.Start();
+    b.header().type = im.process_type;
+    b.Set(im.category, b.StringValue("process"));
+    b.Set(im.type, b.StringValue("start"));
+    b.Set(im.action, b.StringValue("exec"));
+    b.Set(im.executable, b.StringValue(path));
+    b.Set(im.name, b.StringValue(BaseName(path)));
+    Event e = b.Finish();
+    if (path.size() >= 256 || !path.starts_with('/') || im.allow.count(path) > 0 || !im.evaluator.Matches(p, e)) return {};
+  }
+  return paths;
 }
 
 Answer ResponseEngine::Decide(const PermissionRequest& request) {
@@ -594,6 +619,16 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
       } else {
         respond(alert.rule, "not_killed", "kill(2)", why);
       }
+    }
+  }
+
+  // Processes running an allowlisted executable are exempt in the kernel too, while they live.
+  if (im.guard && !im.allow.empty() && pid > 1) {
+    std::string_view action = text(im.action);
+    if ((action == "exec" || action == "already_running") && im.allow.count(std::string(text(im.executable))) > 0) {
+      if (im.guard->Exempt(static_cast<uint32_t>(pid))) im.exempt_pids.insert(static_cast<uint32_t>(pid));
+    } else if ((action == "exec" || action == "end") && im.exempt_pids.erase(static_cast<uint32_t>(pid)) > 0) {
+      im.guard->Unexempt(static_cast<uint32_t>(pid));  // it runs something else now, or ended
     }
   }
 

@@ -81,6 +81,9 @@ class ResponseEngine {
   explicit ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry);
   Answer Decide(const PermissionRequest& request);
   bool MayDeny(const PermissionRequest& request);
+  // The paths of a rule that is exactly "exec of one of these paths" (checked by evaluating it on
+  // an exec of each), else none: what a kernel map can hold without blocking more than the rule.
+  std::vector<std::string> ExactExecPaths(const eql::Program& program);
 
   const engine::RuleSet& rules_;
   const SchemaRegistry& registry_;

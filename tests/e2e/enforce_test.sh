@@ -17,8 +17,10 @@ MNT=$WORK/mnt
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 CG=""
 KPID=""
+LISTENER=""
 cleanup() {
   [ -n "$KPID" ] && kill -KILL "$KPID" 2>/dev/null
+  [ -n "$LISTENER" ] && kill -KILL "$LISTENER" 2>/dev/null
   wait 2>/dev/null
   if [ -n "$CG" ] && [ -d "$CG" ]; then
     while read -r p; do echo "$p" >"$CGROOT/cgroup.procs" 2>/dev/null; done <"$CG/cgroup.procs"
@@ -204,6 +206,8 @@ if [ -n "$CG" ]; then
   check "the last stage of an armed sequence is denied" contains "$WORK/armed.out" "$P2 errno 1"
   in_cgroup python3 "$WORK/connect.py" 0 "$P2" >"$WORK/unarmed.out"
   check "... while a process that did not exec kestrel-armed connects" contains "$WORK/unarmed.out" "$P2 connected"
+  kill "$LISTENER"
+  wait "$LISTENER" 2>/dev/null
 else
   echo "note: no cgroup v2 mount: the connect cases are not run"
 fi
@@ -236,12 +240,34 @@ check "after kestrel stops, the binary runs again (no mark left)" test $? -eq 0
 "$WORK/kestrel-doomed" 0
 check "... and the doomed program runs (no kill rule left in the kernel)" test $? -eq 0
 if [ -n "$CG" ]; then
+  listen "$P1"
+  sleep 0.3
   in_cgroup python3 "$WORK/connect.py" 0 "$P1" >"$WORK/after.out"
   check "... and the port connects from the cgroup (no program left)" contains "$WORK/after.out" "$P1 connected"
+  kill "$LISTENER"
+  wait "$LISTENER" 2>/dev/null
   if command -v bpftool >/dev/null; then
     check "... and bpftool lists no program on the cgroup" test -z "$(bpftool cgroup show "$CG" 2>/dev/null | tail -n +2)"
   fi
 fi
+
+# --- the allowlist ---------------------------------------------------------------------------
+PY_EXE=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
+args=(--rules "$WORK/rules" --enforce-mount "$MNT" --allow-exe "$MNT/evil" --allow-exe "$PY_EXE")
+[ -n "$CG" ] && args+=(--enforce-cgroup "$CG")
+start "$WORK/allow.err" "$WORK/allow.ndjson" "${args[@]}"
+"$MNT/evil"
+check "an allowlisted executable is never blocked" test $? -eq 0
+if [ -n "$CG" ]; then
+  listen "$P1"
+  in_cgroup "$PY_EXE" "$WORK/connect.py" 0.5 "$P1" >"$WORK/allowed.out"  # the pause: until Kestrel saw it start
+  check "... nor its connects (exempt in the kernel once Kestrel saw it start)" contains "$WORK/allowed.out" "$P1 connected"
+  kill "$LISTENER"
+  wait "$LISTENER" 2>/dev/null
+  LISTENER=""
+fi
+stop
+check "... and the response alert says not_blocked" response "$WORK/allow.ndjson" exec_block not_blocked
 
 # --- monitor ---------------------------------------------------------------------------------
 for f in exec_block open_block kill_sequence; do
