@@ -33,6 +33,7 @@ Result<std::unique_ptr<KernelGuard>> KernelGuard::Open(const GuardOptions&) {
 }
 Status KernelGuard::DenyPort(uint16_t, uint32_t) { return Ok(); }
 Status KernelGuard::DenyEndpoint(const IpAddress&, uint16_t, uint32_t) { return Ok(); }
+Status KernelGuard::DenyAddress(const IpAddress&, uint32_t) { return Ok(); }
 Status KernelGuard::DenyExec(const std::string&, uint32_t) { return Ok(); }
 Status KernelGuard::ArmConnect(uint32_t, uint32_t) { return Ok(); }
 Status KernelGuard::ArmExec(uint32_t, uint32_t) { return Ok(); }
@@ -148,6 +149,12 @@ Status KernelGuard::DenyEndpoint(const IpAddress& ip, uint16_t port, uint32_t ru
   std::memcpy(e.addr, ip.bytes, 16);
   e.port = port;
   return Update(impl_->skel->maps.deny_endpoints, &e, sizeof e, &rule, sizeof rule, "deny_endpoints");
+}
+
+Status KernelGuard::DenyAddress(const IpAddress& ip, uint32_t rule) {
+  ke_endpoint e{};
+  std::memcpy(e.addr, ip.bytes, 16);
+  return Update(impl_->skel->maps.deny_addresses, &e, sizeof e, &rule, sizeof rule, "deny_addresses");
 }
 
 Status KernelGuard::DenyExec(const std::string& path, uint32_t rule) {

@@ -31,6 +31,7 @@ class KernelGuard {
   // Connects to `port` (any address), or to `ip`:`port`, are denied (rule: for the record).
   Status DenyPort(uint16_t port, uint32_t rule);
   Status DenyEndpoint(const IpAddress& ip, uint16_t port, uint32_t rule);
+  Status DenyAddress(const IpAddress& ip, uint32_t rule);  // any port
   // Execs of `path` are denied (the LSM path only).
   Status DenyExec(const std::string& path, uint32_t rule);
   // The next connects / execs of process `tgid` are denied, until disarmed.

@@ -18,6 +18,7 @@
 #include "event/event_batch.h"
 #include "event/event_builder.h"
 #include "engine/rule_index.h"
+#include "event/ip_address.h"
 #include "nfa/sequence_runner.h"
 #include "sources/ebpf/process_table.h"
 
@@ -64,6 +65,90 @@ std::set<FieldId> FieldsOf(const eql::Program& p) {
   return out;
 }
 
+// What a connect block rule denies in the kernel: connects to any of `ips` (empty: any address)
+// on any of `ports` (empty: any port).
+struct ConnectDeny {
+  std::vector<IpAddress> ips;
+  std::vector<uint16_t> ports;
+  std::string Describe() const {
+    std::string out;
+    if (!ips.empty()) {
+      out += "addresses";
+      for (const IpAddress& ip : ips) out += " " + FormatIp(ip);
+    }
+    if (!ports.empty()) {
+      out += out.empty() ? "ports" : "; ports";
+      for (uint16_t p : ports) out += fmt::format(" {}", p);
+    }
+    return out;
+  }
+};
+
+// The addresses and ports a connect rule requires, when they are its whole condition (besides
+// event.action / event.type / event.category / network.direction) and it matches a connect to
+// each of their combinations: what the kernel maps can deny without denying more than the rule.
+std::optional<ConnectDeny> ExactConnectDeny(const eql::Program& p, SchemaRegistry& registry, eql::Evaluator& evaluator) {
+  std::optional<FieldId> port = registry.Find("destination.port"), ip = registry.Find("destination.ip");
+  if (!port || !ip) return std::nullopt;
+  ConnectDeny deny;
+  for (int64_t v : eql::RequiredIntegers(p, *port)) {
+    if (v < 0 || v > 65535) return std::nullopt;
+    deny.ports.push_back(static_cast<uint16_t>(v));
+  }
+  for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
+    if (pf.field != *ip) continue;
+    if (!pf.globs.empty()) return std::nullopt;
+    for (const std::string& text : pf.values) {
+      std::optional<IpAddress> a = ParseIp(text);
+      if (!a) return std::nullopt;
+      deny.ips.push_back(*a);
+    }
+  }
+  if (deny.ips.empty() && deny.ports.empty()) return std::nullopt;
+  std::set<std::string_view> allowed = {"destination.port", "destination.ip", "event.action", "event.type",
+                                        "event.category", "network.direction"};
+  std::set<FieldId> fields = FieldsOf(p);
+  for (FieldId f : fields) {
+    if (allowed.count(registry.name(f)) == 0) return std::nullopt;
+  }
+  // A field the maps leave open (any address, any port) must not be read by the rule at all.
+  if ((deny.ips.empty() && fields.count(*ip) > 0) || (deny.ports.empty() && fields.count(*port) > 0)) {
+    return std::nullopt;
+  }
+  EventBatch batch;
+  EventBuilder b(&batch.arena());
+  auto matches = [&](const IpAddress* a, std::optional<uint16_t> v) {
+    b.Start();
+    b.header().type = registry.InternEventType("network").value_or(0);
+    b.Set(*registry.Find("event.category"), b.StringValue("network"));
+    b.Set(*registry.Find("event.action"), b.StringValue("connection_attempted"));
+    Value types[2] = {b.StringValue("connection"), b.StringValue("start")};
+    b.Set(*registry.Find("event.type"), Value::Array({types, 2}));
+    if (auto dir = registry.Find("network.direction")) b.Set(*dir, b.StringValue("egress"));
+    if (a != nullptr) b.Set(*ip, b.IpValue(*a));
+    if (v) b.Set(*port, Value::I64(*v));
+    Event e = b.Finish();
+    return evaluator.Matches(p, e);
+  };
+  // Every combination the maps would deny must match.
+  if (deny.ips.empty()) {
+    for (uint16_t v : deny.ports) {
+      if (!matches(nullptr, v)) return std::nullopt;
+    }
+  } else if (deny.ports.empty()) {
+    for (const IpAddress& a : deny.ips) {
+      if (!matches(&a, std::nullopt)) return std::nullopt;
+    }
+  } else {
+    for (const IpAddress& a : deny.ips) {
+      for (uint16_t v : deny.ports) {
+        if (!matches(&a, v)) return std::nullopt;
+      }
+    }
+  }
+  return deny;
+}
+
 }  // namespace
 
 // A process armed by a sequence rule's stages before the last.
@@ -80,6 +165,7 @@ struct ResponseEngine::Impl {
     bool inline_block = false;      // enforce mode, and a mechanism can deny it inline
     bool kernel_kill = false;       // its kill runs in the exec tracepoint
     bool lsm_exec = false;          // its exec block is in the LSM program's map
+    ConnectDeny deny;               // connect rules: what the kernel maps deny
     std::string mechanism;          // how (or, when !inline_block, why not)
     std::unique_ptr<eql::CompiledQuery> prefix;  // sequences: the stages before the last
     std::unique_ptr<nfa::SequenceRunner> prefix_runner;
@@ -193,38 +279,17 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       continue;
     }
     if (plan.target == Target::kConnect) {
-      // Only a rule whose whole condition is the destination port: exactly what the map holds.
-      const eql::Program& p = q.terms[0].filter;
-      std::optional<FieldId> port = registry.Find("destination.port");
-      std::vector<int64_t> ports = port ? eql::RequiredIntegers(p, *port) : std::vector<int64_t>{};
-      std::set<std::string_view> allowed = {"destination.port", "event.action", "event.type", "event.category",
-                                            "network.direction"};
-      bool exact = !ports.empty();
-      for (FieldId f : FieldsOf(p)) exact = exact && allowed.count(registry.name(f)) > 0;
-      if (exact) {  // and it matches a connect to those ports
-        EventBatch batch;
-        EventBuilder b(&batch.arena());
-        for (int64_t v : ports) {
-          b.Start();
-          b.header().type = registry.InternEventType("network").value_or(0);
-          b.Set(im.category, b.StringValue("network"));
-          b.Set(im.action, b.StringValue("connection_attempted"));
-          Value types[2] = {b.StringValue("connection"), b.StringValue("start")};
-          b.Set(im.type, Value::Array({types, 2}));
-          if (auto dir = registry.Find("network.direction")) b.Set(*dir, b.StringValue("egress"));
-          b.Set(*port, Value::I64(v));
-          Event e = b.Finish();
-          exact = exact && v >= 0 && v <= 65535 && im.evaluator.Matches(p, e);
-        }
-      }
-      if (!exact) {
-        plan.mechanism = "only connect rules whose whole condition is destination.port (== or in) are denied in "
-                         "the kernel; this one is alerted on, not blocked";
+      // Only a rule whose whole condition is destination addresses and / or ports: exactly what
+      // the maps hold.
+      std::optional<ConnectDeny> deny = ExactConnectDeny(q.terms[0].filter, registry, im.evaluator);
+      if (!deny) {
+        plan.mechanism = "only connect rules whose whole condition is destination.ip and / or destination.port "
+                         "(== or in) are denied in the kernel; this one is alerted on, not blocked";
         continue;
       }
       plan.inline_block = true;
-      plan.mechanism = "ports";
-      for (int64_t v : ports) plan.mechanism += fmt::format(" {}", v);
+      plan.deny = std::move(*deny);
+      plan.mechanism = plan.deny.Describe();
       want_guard = true;
       continue;
     }
@@ -294,8 +359,16 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       for (size_t i = 0; i < im.plans.size(); ++i) {
         Impl::Plan& plan = im.plans[i];
         if (plan.target != Target::kConnect || !plan.inline_block || plan.prefix) continue;
-        for (int64_t v : eql::RequiredIntegers(rules.rules[i].compiled->terms[0].filter, *registry.Find("destination.port"))) {
-          KESTREL_TRY(im.guard->DenyPort(static_cast<uint16_t>(v), static_cast<uint32_t>(i)));
+        const ConnectDeny& d = plan.deny;
+        const auto rule = static_cast<uint32_t>(i);
+        if (d.ips.empty()) {
+          for (uint16_t port : d.ports) KESTREL_TRY(im.guard->DenyPort(port, rule));
+        } else if (d.ports.empty()) {
+          for (const IpAddress& ip : d.ips) KESTREL_TRY(im.guard->DenyAddress(ip, rule));
+        } else {
+          for (const IpAddress& ip : d.ips) {
+            for (uint16_t port : d.ports) KESTREL_TRY(im.guard->DenyEndpoint(ip, port, rule));
+          }
         }
         plan.mechanism = fmt::format("{} ({})", im.guard->connect_mechanism(), plan.mechanism);
       }

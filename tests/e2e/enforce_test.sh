@@ -69,6 +69,11 @@ cat >"$WORK/rules/exec_kill.eql" <<EQL
 // mode: enforce
 process where event.action == "exec" and process.executable == "$WORK/kestrel-doomed"
 EQL
+cat >"$WORK/rules/address_block.eql" <<EQL
+// actions: block
+// mode: enforce
+network where event.action == "connection_attempted" and destination.ip == "127.0.0.2"
+EQL
 cat >"$WORK/rules/kill_sequence.eql" <<EQL
 // actions: kill
 // mode: enforce
@@ -93,13 +98,14 @@ EQL
 cat >"$WORK/connect.py" <<PY
 import socket, sys, time
 time.sleep(float(sys.argv[1]))
-for port in map(int, sys.argv[2:]):
+for target in sys.argv[2:]:  # PORT (on 127.0.0.1) or HOST:PORT
+    host, _, port = target.rpartition(":")
     c = socket.socket()
     try:
-        c.connect(("127.0.0.1", port))
-        print(port, "connected")
+        c.connect((host or "127.0.0.1", int(port)))
+        print(target, "connected")
     except OSError as e:
-        print(port, "errno", e.errno)
+        print(target, "errno", e.errno)
 PY
 listen() {
   python3 - "$@" <<'PY' &
@@ -196,9 +202,10 @@ check "... while the same binary still runs for others" test $? -eq 0
 if [ -n "$CG" ]; then
   listen "$P1" "$P2" "$P3"
   sleep 0.3
-  in_cgroup python3 "$WORK/connect.py" 0 "$P1" "$P3" >"$WORK/connect.out"
+  in_cgroup python3 "$WORK/connect.py" 0 "$P1" "$P3" "127.0.0.2:$P3" >"$WORK/connect.out"
   check "a connect to a blocked port from the cgroup is denied" contains "$WORK/connect.out" "$P1 errno 1"
   check "... another port still connects" contains "$WORK/connect.out" "$P3 connected"
+  check "... a connect to a blocked address is denied (EPERM, not refused)" contains "$WORK/connect.out" "127.0.0.2:$P3 errno 1"
   python3 "$WORK/connect.py" 0 "$P1" >"$WORK/outside.out"
   check "outside the cgroup the blocked port connects" contains "$WORK/outside.out" "$P1 connected"
   ln -s "$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')" "$WORK/kestrel-armed"
@@ -287,6 +294,7 @@ check "... and would_kill for the sequence" response "$WORK/monitor.ndjson" kill
 
 # --- the deadline, with every decision stalled for 2 s ----------------------------------------
 rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql" \
+  "$WORK/rules/address_block.eql" \
   "$WORK/rules/exec_kill.eql" "$WORK/rules/armed_exec.eql"
 printf '[enforce]\nmounts = ["%s"]\ndeadline = "150ms"\n' "$MNT" >"$WORK/kestrel.toml"  # the mount from the configuration
 KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/stall.err" "$WORK/stall.ndjson" --rules "$WORK/rules" \

@@ -68,6 +68,13 @@ TEST(ResponsePlanTest, SaysPerRuleWhatCanBeEnforcedAndWhy) {
   rules.rules.push_back(Compile("port_and_name", "// actions: block\n// mode: enforce\n"
                                                  "network where destination.port == 4444 and process.name == \"nc\"",
                                 registry));
+  rules.rules.push_back(Compile("address_and_port", "// actions: block\n// mode: enforce\n"
+                                                    "network where destination.ip == \"10.0.0.1\" and destination.port == 22",
+                                registry));
+  // The port map would deny 4444 to every address, this rule not to 10.0.0.1: not pushed down.
+  rules.rules.push_back(Compile("port_not_address", "// actions: block\n// mode: enforce\n"
+                                                    "network where destination.port == 4444 and destination.ip != \"10.0.0.1\"",
+                                registry));
   rules.rules.push_back(Compile("exec", "// actions: block\n// mode: enforce\nprocess where process.name == \"x\"", registry));
   rules.rules.push_back(Compile("watch", "// actions: block, kill\nprocess where process.name == \"y\"", registry));
   rules.rules.push_back(Compile("dns", "// actions: block\n// mode: enforce\nany where dns.question.name == \"x\"", registry));
@@ -88,8 +95,10 @@ TEST(ResponsePlanTest, SaysPerRuleWhatCanBeEnforcedAndWhy) {
     return it == report.end() ? std::string("<none>") : *it;
   };
   EXPECT_EQ(line("port"), "rule port: block: NOT enforced: no cgroup to enforce on (--enforce-cgroup)");
-  EXPECT_NE(line("port_and_name").find("only connect rules whose whole condition is destination.port"),
+  EXPECT_NE(line("port_and_name").find("only connect rules whose whole condition is destination.ip and / or"),
             std::string::npos) << line("port_and_name");
+  EXPECT_EQ(line("address_and_port"), "rule address_and_port: block: NOT enforced: no cgroup to enforce on (--enforce-cgroup)");
+  EXPECT_NE(line("port_not_address").find("only connect rules"), std::string::npos) << line("port_not_address");
   EXPECT_EQ(line("exec"), "rule exec: block: NOT enforced: no mount to enforce on (--enforce-mount)");
   EXPECT_EQ(line("watch"), "rule watch: block exec: monitor (would_block); kill: monitor (would_kill)");
   EXPECT_NE(line("dns").find("cannot block any events"), std::string::npos) << line("dns");

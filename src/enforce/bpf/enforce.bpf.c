@@ -31,6 +31,14 @@ struct {
   __type(value, __u32);
 } deny_endpoints SEC(".maps");
 
+// Addresses denied on any port (keyed with port 0).
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, struct ke_endpoint);
+  __type(value, __u32);
+} deny_addresses SEC(".maps");
+
 // Processes (tgid) whose next connect is denied: armed by a sequence whose last stage blocks.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -76,12 +84,16 @@ static __always_inline void count_denied(__u32 kind) {
 static __always_inline int connect_denied(struct ke_endpoint* e) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (bpf_map_lookup_elem(&exempt, &tgid)) return 0;
-  if (bpf_map_lookup_elem(&deny_ports, &e->port) || bpf_map_lookup_elem(&deny_endpoints, e) ||
-      bpf_map_lookup_elem(&armed_connect, &tgid)) {
-    count_denied(0);
-    return 1;
+  int denied = bpf_map_lookup_elem(&deny_ports, &e->port) || bpf_map_lookup_elem(&deny_endpoints, e) ||
+               bpf_map_lookup_elem(&armed_connect, &tgid);
+  if (!denied) {
+    __u16 port = e->port;
+    e->port = 0;
+    denied = bpf_map_lookup_elem(&deny_addresses, e) != 0;
+    e->port = port;
   }
-  return 0;
+  if (denied) count_denied(0);
+  return denied;
 }
 
 SEC("cgroup/connect4")
