@@ -1,6 +1,6 @@
 # Sourced by the end-to-end scripts: `check NAME CONDITION...` counts a passed or failed check
 # (printing the failed ones), `contains FILE TEXT` is a fixed-string grep, and `finish` prints
-# the count and exits non-zero when a check failed.
+# the count and exits non-zero when a check failed; `skip_unless_root REASON` skips a root-only test.
 passed=0
 failed=0
 check() {
@@ -14,6 +14,13 @@ check() {
   fi
 }
 contains() { grep -qF -- "$2" "$1"; }
+# Exits 77 (CTest: skipped) with REASON unless running as root.
+skip_unless_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: $1"
+    exit 77
+  fi
+}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -8,10 +8,8 @@
 set -uo pipefail
 
 KESTREL=${KESTREL:?path to the kestrel binary}
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: enforcement needs root (fanotify permission events, BPF)"
-  exit 77
-fi
+source "$(dirname "$0")/check.sh"
+skip_unless_root "enforcement needs root (fanotify permission events, BPF)"
 WORK=$(mktemp -d /tmp/kestrel-enforce.XXXXXX)
 MNT=$WORK/mnt
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -30,7 +28,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-source "$(dirname "$0")/check.sh"
 
 mkdir -p "$MNT" "$WORK/victim" "$WORK/rules" "$WORK/monitor"
 if ! mount -t tmpfs kestrel-enforce "$MNT"; then

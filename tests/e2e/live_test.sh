@@ -8,10 +8,8 @@
 set -uo pipefail
 
 KESTREL=${KESTREL:?path to the kestrel binary}
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: the live source loads BPF programs, which needs root"
-  exit 77
-fi
+source "$(dirname "$0")/check.sh"
+skip_unless_root "the live source loads BPF programs, which needs root"
 WORK=$(mktemp -d /tmp/kestrel-live.XXXXXX)
 KPID=""
 cleanup() {
@@ -20,7 +18,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source "$(dirname "$0")/check.sh"
 # The per-syscall tracepoints are looked up in tracefs (kestrel falls back to the raw ones, with a
 # warning, when it is not mounted; the test wants the usual path).
 mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
