@@ -198,7 +198,7 @@ struct ResponseEngine::Impl {
   EventBuilder builder{&batch.arena()};
   eql::Evaluator evaluator;
   EventTypeId process_type = 0, file_type = 0;
-  FieldId category, type, action, pid, executable, name, entity_id, ppid, user_id, file_path, file_name;
+  FieldId category, type, action, pid, executable, name, entity_id, file_path, file_name;
 
   mutable std::mutex mu;  // guards what follows
   std::vector<engine::Alert> alerts;                   // made by the decision thread
@@ -233,8 +233,6 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   im.executable = field("process.executable");
   im.name = field("process.name");
   im.entity_id = field("process.entity_id");
-  im.ppid = field("process.parent.pid");
-  im.user_id = field("user.id");
   im.file_path = field("file.path");
   im.file_name = field("file.name");
   im.process_type = registry.InternEventType("process").value_or(0);
@@ -665,7 +663,10 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
     if (rule.actions.kill) {
       std::string exe(text(im.executable));
       std::string why;
-      if (pid <= 1) {
+      if (rule.is_sequence() && rule.compiled->terms.back().missing) {
+        why = "the match was decided by time (its last stage is a missing event): the deciding event's process "
+              "is not the match's";
+      } else if (pid <= 1) {
         why = "no process to kill (or PID 1)";
       } else if (pid == im.self || pid == im.parent) {
         why = "Kestrel never kills itself or its parent";
