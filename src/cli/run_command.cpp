@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <span>
@@ -366,6 +367,9 @@ int RunLive(const RunCommandOptions& o) {
     if (responses) {
       responses->Drain(alerts);
       if (!alerts.empty()) write_alerts();
+      timespec boot{};
+      clock_gettime(CLOCK_BOOTTIME, &boot);
+      responses->Expire(static_cast<uint64_t>(boot.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(boot.tv_nsec));
     }
     batch.Clear();  // the engine keeps copies of what its sequences hold
   }

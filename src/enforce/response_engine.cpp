@@ -624,16 +624,7 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
     alert.ordinal = im.ordinal++;
     out.push_back(std::move(alert));
   };
-  auto disarm = [&](size_t k) {
-    Armed a = im.armed[k];
-    if (im.guard) im.guard->Disarm(a.pid);
-    {
-      std::lock_guard<std::mutex> lock(im.mu);
-      im.armed_exec.erase(a.pid);
-      ++im.stats.disarmed;
-    }
-    im.armed.erase(im.armed.begin() + static_cast<std::ptrdiff_t>(k));
-  };
+  auto disarm = [&](size_t k) { Disarm(k); };
 
   for (const engine::Alert& alert : alerts) {
     if (alert.event_id != event.event_id()) continue;  // decided by time, not by this event
@@ -737,10 +728,30 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
     }
   }
   // Disarming: maxspan passed, or the process ended.
-  const bool ended = text(im.action) == "end";
-  for (size_t k = im.armed.size(); k-- > 0;) {
-    if ((im.armed[k].deadline != 0 && now > im.armed[k].deadline) || (ended && im.armed[k].pid == pid)) disarm(k);
+  Expire(now);
+  if (text(im.action) == "end") {
+    for (size_t k = im.armed.size(); k-- > 0;) {
+      if (im.armed[k].pid == pid) disarm(k);
+    }
   }
+}
+
+void ResponseEngine::Expire(uint64_t now_ns) {
+  for (size_t k = impl_->armed.size(); k-- > 0;) {
+    if (impl_->armed[k].deadline != 0 && now_ns > impl_->armed[k].deadline) Disarm(k);
+  }
+}
+
+void ResponseEngine::Disarm(size_t k) {
+  Impl& im = *impl_;
+  Armed a = im.armed[k];
+  if (im.guard) im.guard->Disarm(a.pid);
+  {
+    std::lock_guard<std::mutex> lock(im.mu);
+    im.armed_exec.erase(a.pid);
+    ++im.stats.disarmed;
+  }
+  im.armed.erase(im.armed.begin() + static_cast<std::ptrdiff_t>(k));
 }
 
 void ResponseEngine::Drain(std::vector<engine::Alert>& out) {

@@ -71,6 +71,9 @@ class ResponseEngine {
   void OnEvent(const Event& event, std::span<const engine::Alert> alerts, std::vector<engine::Alert>& out);
   // Response alerts made by the responder's decisions since the last call.
   void Drain(std::vector<engine::Alert>& out);
+  // Disarms the processes whose sequence's maxspan ended before `now_ns` (the events' clock,
+  // CLOCK_BOOTTIME): called on every event, and by the run loop while no event comes.
+  void Expire(uint64_t now_ns);
   // Stops the responder and detaches every program (also done by the destructor).
   void Stop();
   ResponseStats stats() const;
@@ -80,6 +83,7 @@ class ResponseEngine {
   struct Impl;
   explicit ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry);
   Answer Decide(const PermissionRequest& request);
+  void Disarm(size_t k);  // armed entry k
   bool MayDeny(const PermissionRequest& request);
   // The paths of a rule that is exactly "exec of one of these paths" (checked by evaluating it on
   // an exec of each), else none: what a kernel map can hold without blocking more than the rule.

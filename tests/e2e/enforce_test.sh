@@ -85,6 +85,13 @@ sequence by process.entity_id with maxspan=30s
   [process where event.action == "exec" and process.name == "kestrel-armed"]
   [network where event.action == "connection_attempted" and destination.port == $P2]
 EQL
+cat >"$WORK/rules/armed_expiring.eql" <<EQL
+// actions: block
+// mode: enforce
+sequence by process.entity_id with maxspan=1s
+  [process where event.action == "exec" and process.name == "kestrel-expiring"]
+  [network where event.action == "connection_attempted" and destination.port == $P2]
+EQL
 cat >"$WORK/rules/armed_exec.eql" <<EQL
 // actions: block
 // mode: enforce
@@ -210,6 +217,9 @@ if [ -n "$CG" ]; then
   check "the last stage of an armed sequence is denied" contains "$WORK/armed.out" "$P2 errno 1"
   in_cgroup python3 "$WORK/connect.py" 0 "$P2" >"$WORK/unarmed.out"
   check "... while a process that did not exec kestrel-armed connects" contains "$WORK/unarmed.out" "$P2 connected"
+  ln -s "$(readlink "$WORK/kestrel-armed")" "$WORK/kestrel-expiring"
+  in_cgroup "$WORK/kestrel-expiring" "$WORK/connect.py" 2 "$P2" >"$WORK/expired.out"
+  check "... and once maxspan has passed the process is disarmed (no event needed)" contains "$WORK/expired.out" "$P2 connected"
   kill "$LISTENER"
   wait "$LISTENER" 2>/dev/null
 else
@@ -291,7 +301,7 @@ check "... and would_kill for the sequence" response "$WORK/monitor.ndjson" kill
 
 # --- the deadline, with every decision stalled for 2 s ----------------------------------------
 rm -f "$WORK/rules/kill_sequence.eql" "$WORK/rules/armed_sequence.eql" "$WORK/rules/connect_block.eql" \
-  "$WORK/rules/address_block.eql" \
+  "$WORK/rules/address_block.eql" "$WORK/rules/armed_expiring.eql" \
   "$WORK/rules/exec_kill.eql" "$WORK/rules/armed_exec.eql"
 printf '[enforce]\nmounts = ["%s"]\ndeadline = "150ms"\n' "$MNT" >"$WORK/kestrel.toml"  # the mount from the configuration
 KESTREL_FAILPOINT_DECIDE_DELAY_MS=2000 start "$WORK/stall.err" "$WORK/stall.ndjson" --rules "$WORK/rules" \
