@@ -35,6 +35,7 @@ Status KernelGuard::DenyPort(uint16_t, uint32_t) { return Ok(); }
 Status KernelGuard::DenyEndpoint(const IpAddress&, uint16_t, uint32_t) { return Ok(); }
 Status KernelGuard::DenyAddress(const IpAddress&, uint32_t) { return Ok(); }
 Status KernelGuard::DenyExec(const std::string&, uint32_t) { return Ok(); }
+Status KernelGuard::DenyOpen(const std::string&, uint32_t) { return Ok(); }
 Status KernelGuard::ArmConnect(uint32_t, uint32_t) { return Ok(); }
 Status KernelGuard::ArmExec(uint32_t, uint32_t) { return Ok(); }
 void KernelGuard::Disarm(uint32_t) {}
@@ -62,9 +63,10 @@ namespace {
 // Quiet libbpf while probing: a refusal is an answer, not an error to print.
 int Silent(enum libbpf_print_level, const char*, va_list) { return 0; }
 
-void SetAutoload(enforce_bpf* skel, bool lsm) {
+void SetAutoload(enforce_bpf* skel, bool lsm, bool file_open = true) {
   bpf_program__set_autoload(skel->progs.lsm_connect, lsm);
   bpf_program__set_autoload(skel->progs.lsm_exec, lsm);
+  bpf_program__set_autoload(skel->progs.lsm_file_open, lsm && file_open);
   bpf_program__set_autoload(skel->progs.deny_connect4, !lsm);
   bpf_program__set_autoload(skel->progs.deny_connect6, !lsm);
 }
@@ -79,7 +81,8 @@ std::string KernelGuard::ProbeLsm() {
     why = fmt::format("cannot open the BPF object: {}", Errno(-errno));
   } else {
     SetAutoload(skel, true);
-    bpf_program__set_autoload(skel->progs.lsm_exec, false);  // one program answers for both
+    bpf_program__set_autoload(skel->progs.lsm_exec, false);  // one program answers for all
+    bpf_program__set_autoload(skel->progs.lsm_file_open, false);
     if (int err = enforce_bpf__load(skel); err != 0) {
       why = fmt::format("the kernel refused a BPF-LSM program: {}", Errno(err));
     } else if (bpf_link* link = bpf_program__attach_lsm(skel->progs.lsm_connect); link == nullptr) {
@@ -104,7 +107,19 @@ Result<std::unique_ptr<KernelGuard>> KernelGuard::Open(const GuardOptions& optio
   im.skel = enforce_bpf__open();
   if (im.skel == nullptr) return MakeError(ErrorCode::kUnsupported, fmt::format("cannot open the enforcement programs: {}", Errno(-errno)));
   SetAutoload(im.skel, options.lsm);
-  if (int err = enforce_bpf__load(im.skel); err != 0) {
+  int err = enforce_bpf__load(im.skel);
+  if (err != 0 && options.lsm) {
+    // file_open needs bpf_d_path, which some kernels refuse there: without it, opens are left to
+    // the fanotify responder.
+    enforce_bpf__destroy(im.skel);
+    im.skel = enforce_bpf__open();
+    if (im.skel == nullptr) return MakeError(ErrorCode::kUnsupported, fmt::format("cannot open the enforcement programs: {}", Errno(-errno)));
+    SetAutoload(im.skel, true, false);
+    err = enforce_bpf__load(im.skel);
+  } else {
+    guard->lsm_file_open_ = options.lsm;
+  }
+  if (err != 0) {
     return MakeError(ErrorCode::kUnsupported, fmt::format("the kernel refused Kestrel's enforcement programs: {}", Errno(err)));
   }
   auto attach = [&](bpf_program* prog, const char* what) -> Status {
@@ -118,6 +133,7 @@ Result<std::unique_ptr<KernelGuard>> KernelGuard::Open(const GuardOptions& optio
   if (options.lsm) {
     KESTREL_TRY(attach(im.skel->progs.lsm_connect, "lsm/socket_connect"));
     KESTREL_TRY(attach(im.skel->progs.lsm_exec, "lsm/bprm_check_security"));
+    if (guard->lsm_file_open_) KESTREL_TRY(attach(im.skel->progs.lsm_file_open, "lsm/file_open"));
     guard->connect_mechanism_ = "bpf_lsm socket_connect (every process)";
   } else {
     im.cgroup_fd = open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -162,6 +178,13 @@ Status KernelGuard::DenyExec(const std::string& path, uint32_t rule) {
   if (path.size() >= sizeof key.bytes) return MakeError(ErrorCode::kInvalidArgument, fmt::format("path too long: {}", path));
   std::memcpy(key.bytes, path.data(), path.size());
   return Update(impl_->skel->maps.deny_execs, &key, sizeof key, &rule, sizeof rule, "deny_execs");
+}
+
+Status KernelGuard::DenyOpen(const std::string& path, uint32_t rule) {
+  ke_path key{};
+  if (path.size() >= sizeof key.bytes) return MakeError(ErrorCode::kInvalidArgument, fmt::format("path too long: {}", path));
+  std::memcpy(key.bytes, path.data(), path.size());
+  return Update(impl_->skel->maps.deny_files, &key, sizeof key, &rule, sizeof rule, "deny_files");
 }
 
 Status KernelGuard::ArmConnect(uint32_t tgid, uint32_t rule) {

@@ -32,8 +32,10 @@ class KernelGuard {
   Status DenyPort(uint16_t port, uint32_t rule);
   Status DenyEndpoint(const IpAddress& ip, uint16_t port, uint32_t rule);
   Status DenyAddress(const IpAddress& ip, uint32_t rule);  // any port
-  // Execs of `path` are denied (the LSM path only).
+  // Execs / opens of `path` are denied (the LSM path only; opens only when file_open loaded).
   Status DenyExec(const std::string& path, uint32_t rule);
+  Status DenyOpen(const std::string& path, uint32_t rule);
+  bool lsm_file_open() const { return lsm_file_open_; }
   // The next connects / execs of process `tgid` are denied, until disarmed.
   Status ArmConnect(uint32_t tgid, uint32_t rule);
   Status ArmExec(uint32_t tgid, uint32_t rule);
@@ -55,6 +57,7 @@ class KernelGuard {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   bool lsm_ = false;
+  bool lsm_file_open_ = false;
   std::string connect_mechanism_;
 };
 

@@ -164,7 +164,7 @@ struct ResponseEngine::Impl {
     Target target = Target::kNone;  // what its block denies
     bool inline_block = false;      // enforce mode, and a mechanism can deny it inline
     bool kernel_kill = false;       // its kill runs in the exec tracepoint
-    bool lsm_exec = false;          // its exec block is in the LSM program's map
+    bool lsm_exec = false;          // its exec (open) block is in an LSM program's map
     ConnectDeny deny;               // connect rules: what the kernel maps deny
     std::string mechanism;          // how (or, when !inline_block, why not)
     std::unique_ptr<eql::CompiledQuery> prefix;  // sequences: the stages before the last
@@ -305,7 +305,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
     for (size_t i = 0; i < rules.rules.size(); ++i) {
       const engine::Rule& rule = rules.rules[i];
       if (!rule.actions.kill || !rule.actions.enforce() || rule.is_sequence()) continue;
-      std::vector<std::string> paths = r->ExactExecPaths(rule.compiled->terms[0].filter);
+      std::vector<std::string> paths = r->ExactPaths(rule.compiled->terms[0].filter, true);
       if (paths.empty()) continue;
       kill_paths.insert(kill_paths.end(), paths.begin(), paths.end());
       kill_rules.push_back(static_cast<uint32_t>(i));
@@ -336,7 +336,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   const bool lsm = lsm_why.empty();
   r->report_.push_back(lsm ? "BPF-LSM: available; connects and armed execs are denied by LSM programs"
                            : fmt::format("BPF-LSM: unavailable ({}); using the fallbacks", lsm_why));
-  if (want_guard || (lsm && want_exec)) {
+  if (want_guard || (lsm && (want_exec || want_open))) {
     GuardOptions g;
     g.lsm = lsm;
     g.cgroup = options.cgroup;
@@ -370,19 +370,27 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
         }
         plan.mechanism = fmt::format("{} ({})", im.guard->connect_mechanism(), plan.mechanism);
       }
-      if (lsm) {  // exec rules that are exactly "exec of these paths": denied by bprm_check_security
-        for (auto it = im.exec_rules.begin(); it != im.exec_rules.end();) {
-          std::vector<std::string> paths = r->ExactExecPaths(rules.rules[*it].compiled->terms[0].filter);
-          bool pushed = !paths.empty();
-          for (const std::string& path : paths) pushed = pushed && static_cast<bool>(im.guard->DenyExec(path, *it));
-          if (!pushed) {
-            ++it;
-            continue;
+      if (lsm) {  // rules that are exactly "exec (open) of these paths": denied by bprm_check_security (file_open)
+        for (bool exec : {true, false}) {
+          if (!exec && !im.guard->lsm_file_open()) continue;
+          std::vector<uint32_t>& list = exec ? im.exec_rules : im.open_rules;
+          for (auto it = list.begin(); it != list.end();) {
+            std::vector<std::string> paths = r->ExactPaths(rules.rules[*it].compiled->terms[0].filter, exec);
+            bool pushed = !paths.empty();
+            for (const std::string& path : paths) {
+              pushed = pushed && static_cast<bool>(exec ? im.guard->DenyExec(path, *it) : im.guard->DenyOpen(path, *it));
+            }
+            if (!pushed) {
+              ++it;
+              continue;
+            }
+            im.plans[*it].mechanism = exec ? "bpf_lsm bprm_check_security (exec paths in its deny map)"
+                                           : "bpf_lsm file_open (paths in its deny map)";
+            im.plans[*it].lsm_exec = true;
+            it = list.erase(it);
           }
-          im.plans[*it].mechanism = "bpf_lsm bprm_check_security (exec paths in its deny map)";
-          im.plans[*it].lsm_exec = true;
-          it = im.exec_rules.erase(it);
         }
+        want_open = !im.open_rules.empty();
         want_exec = !im.exec_rules.empty() || std::any_of(im.plans.begin(), im.plans.end(), [](const Impl::Plan& p) {
           return p.prefix && p.target == Target::kExec && !p.lsm_exec;
         });
@@ -503,27 +511,28 @@ bool ResponseEngine::MayDeny(const PermissionRequest& request) {
   return !im.candidates.empty();
 }
 
-std::vector<std::string> ResponseEngine::ExactExecPaths(const eql::Program& p) {
+std::vector<std::string> ResponseEngine::ExactPaths(const eql::Program& p, bool exec) {
   Impl& im = *impl_;
-  if (p.category != "process") return {};
-  std::set<std::string_view> allowed = {"process.executable", "event.action", "event.type", "event.category"};
+  if (p.category != (exec ? "process" : "file")) return {};
+  const FieldId path_field = exec ? im.executable : im.file_path, name_field = exec ? im.name : im.file_name;
+  std::set<FieldId> allowed = {path_field, im.action, im.type, im.category};
   for (FieldId f : FieldsOf(p)) {
-    if (allowed.count(registry_.name(f)) == 0) return {};
+    if (allowed.count(f) == 0) return {};
   }
   std::vector<std::string> paths;
   for (const eql::Prefilter& pf : eql::ExtractPrefilters(p)) {
-    if (pf.field == im.executable && pf.globs.empty() && !pf.insensitive) paths = pf.values;
+    if (pf.field == path_field && pf.globs.empty() && !pf.insensitive) paths = pf.values;
   }
   EventBatch batch;
   EventBuilder b(&batch.arena());
-  for (const std::string& path : paths) {  // and it matches an exec of each
+  for (const std::string& path : paths) {  // and it matches an exec (an open) of each
     b.Start();
-    b.header().type = im.process_type;
-    b.Set(im.category, b.StringValue("process"));
-    b.Set(im.type, b.StringValue("start"));
-    b.Set(im.action, b.StringValue("exec"));
-    b.Set(im.executable, b.StringValue(path));
-    b.Set(im.name, b.StringValue(BaseName(path)));
+    b.header().type = exec ? im.process_type : im.file_type;
+    b.Set(im.category, b.StringValue(exec ? "process" : "file"));
+    b.Set(im.type, b.StringValue(exec ? "start" : "access"));
+    b.Set(im.action, b.StringValue(exec ? "exec" : "open"));
+    b.Set(path_field, b.StringValue(path));
+    b.Set(name_field, b.StringValue(BaseName(path)));
     Event e = b.Finish();
     if (path.size() >= 256 || !path.starts_with('/') || im.allow.count(path) > 0 || !im.evaluator.Matches(p, e)) return {};
   }

@@ -85,9 +85,10 @@ class ResponseEngine {
   Answer Decide(const PermissionRequest& request);
   void Disarm(size_t k);  // armed entry k
   bool MayDeny(const PermissionRequest& request);
-  // The paths of a rule that is exactly "exec of one of these paths" (checked by evaluating it on
-  // an exec of each), else none: what a kernel map can hold without blocking more than the rule.
-  std::vector<std::string> ExactExecPaths(const eql::Program& program);
+  // The paths of a rule that is exactly "exec (`exec`) or open of one of these paths" (checked by
+  // evaluating it on an exec / open of each), else none: what a kernel map can hold without
+  // blocking more than the rule.
+  std::vector<std::string> ExactPaths(const eql::Program& program, bool exec);
 
   const engine::RuleSet& rules_;
   const SchemaRegistry& registry_;

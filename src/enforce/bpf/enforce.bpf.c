@@ -61,6 +61,21 @@ struct {
   __type(value, __u32);
 } deny_execs SEC(".maps");
 
+// Files whose opens are denied on the BPF-LSM path, by path.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, struct ke_path);
+  __type(value, __u32);
+} deny_files SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct ke_path);
+} path_scratch SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 1024);
@@ -68,10 +83,10 @@ struct {
   __type(value, __u8);
 } exempt SEC(".maps");
 
-// Operations denied, by kind: 0 connect, 1 exec.
+// Operations denied, by kind: 0 connect, 1 exec, 2 open.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 2);
+  __uint(max_entries, 3);
   __type(key, __u32);
   __type(value, __u64);
 } denied SEC(".maps");
@@ -149,6 +164,23 @@ int BPF_PROG(lsm_exec, struct linux_binprm* bprm, int ret) {
   bpf_probe_read_kernel_str(path.bytes, sizeof(path.bytes), BPF_CORE_READ(bprm, filename));
   if (bpf_map_lookup_elem(&deny_execs, &path) || bpf_map_lookup_elem(&armed_exec, &tgid)) {
     count_denied(1);
+    return -EPERM;
+  }
+  return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(lsm_file_open, struct file* file, int ret) {
+  if (ret != 0) return ret;
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (bpf_map_lookup_elem(&exempt, &tgid)) return 0;
+  __u32 k = 0;
+  struct ke_path* path = bpf_map_lookup_elem(&path_scratch, &k);
+  if (!path) return 0;
+  __builtin_memset(path->bytes, 0, sizeof(path->bytes));
+  if (bpf_d_path((struct path*)&file->f_path, path->bytes, sizeof(path->bytes)) < 0) return 0;
+  if (bpf_map_lookup_elem(&deny_files, path)) {
+    count_denied(2);
     return -EPERM;
   }
   return 0;
