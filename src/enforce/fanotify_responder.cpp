@@ -14,6 +14,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "sources/ebpf/process_table.h"
+
 namespace kestrel::enforce {
 
 namespace {
@@ -186,9 +188,7 @@ void FanotifyResponder::RespondLoop() {
       request.id = next_id_++;
       request.exec = (md->mask & FAN_OPEN_EXEC_PERM) != 0;
       request.pid = md->pid;
-      char path[PATH_MAX];
-      ssize_t got = readlink(fmt::format("/proc/self/fd/{}", md->fd).c_str(), path, sizeof path);
-      if (got > 0) request.path.assign(path, static_cast<size_t>(got));
+      request.path = ebpf::ReadLink(fmt::format("/proc/self/fd/{}", md->fd));
       if (options_.may_deny && !options_.may_deny(request)) {
         {
           std::lock_guard<std::mutex> lock(mu_);

@@ -45,16 +45,8 @@ Target TargetOf(const eql::Program& p) {
   return Target::kNone;
 }
 
-std::string ReadLink(const std::string& path) {
-  char buf[PATH_MAX];
-  ssize_t n = readlink(path.c_str(), buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-std::string_view BaseName(std::string_view path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
+using ebpf::BaseName;
+using ebpf::ReadLink;
 
 // The fields a program reads.
 std::set<FieldId> FieldsOf(const eql::Program& p) {
@@ -483,17 +475,14 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
 }
 
 // The event of the request's path alone (what Decide's event holds but for /proc's fields).
-static Event PathEvent(EventBuilder& b, const PermissionRequest& request, EventTypeId type, FieldId category,
-                       FieldId event_type, FieldId action, FieldId pid, FieldId path_field, FieldId name_field) {
-  b.Start();
-  b.header().type = type;
-  b.Set(category, b.StringValue(request.exec ? "process" : "file"));
-  b.Set(event_type, b.StringValue(request.exec ? "start" : "access"));
-  b.Set(action, b.StringValue(request.exec ? "exec" : "open"));
-  b.Set(pid, Value::I64(request.pid));
-  b.Set(path_field, b.StringValue(request.path));
-  b.Set(name_field, b.StringValue(BaseName(request.path)));
-  return b.Finish();
+void ResponseEngine::SetPathFields(EventBuilder& b, bool exec, std::string_view path) const {
+  const Impl& im = *impl_;
+  b.header().type = exec ? im.process_type : im.file_type;
+  b.Set(im.category, b.StringValue(exec ? "process" : "file"));
+  b.Set(im.type, b.StringValue(exec ? "start" : "access"));
+  b.Set(im.action, b.StringValue(exec ? "exec" : "open"));
+  b.Set(exec ? im.executable : im.file_path, b.StringValue(path));
+  b.Set(exec ? im.name : im.file_name, b.StringValue(BaseName(path)));
 }
 
 bool ResponseEngine::MayDeny(const PermissionRequest& request) {
@@ -503,9 +492,10 @@ bool ResponseEngine::MayDeny(const PermissionRequest& request) {
     if (im.armed_exec.count(static_cast<uint32_t>(request.pid)) > 0) return true;
   }
   im.fast_batch.Clear();
-  Event e = PathEvent(im.fast_builder, request, request.exec ? im.process_type : im.file_type, im.category, im.type,
-                      im.action, im.pid, request.exec ? im.executable : im.file_path,
-                      request.exec ? im.name : im.file_name);
+  im.fast_builder.Start();
+  SetPathFields(im.fast_builder, request.exec, request.path);
+  im.fast_builder.Set(im.pid, Value::I64(request.pid));
+  Event e = im.fast_builder.Finish();
   im.candidates.clear();
   im.fast_index.Candidates(e, im.candidates);
   return !im.candidates.empty();
@@ -514,7 +504,7 @@ bool ResponseEngine::MayDeny(const PermissionRequest& request) {
 std::vector<std::string> ResponseEngine::ExactPaths(const eql::Program& p, bool exec) {
   Impl& im = *impl_;
   if (p.category != (exec ? "process" : "file")) return {};
-  const FieldId path_field = exec ? im.executable : im.file_path, name_field = exec ? im.name : im.file_name;
+  const FieldId path_field = exec ? im.executable : im.file_path;
   std::set<FieldId> allowed = {path_field, im.action, im.type, im.category};
   for (FieldId f : FieldsOf(p)) {
     if (allowed.count(f) == 0) return {};
@@ -527,12 +517,7 @@ std::vector<std::string> ResponseEngine::ExactPaths(const eql::Program& p, bool 
   EventBuilder b(&batch.arena());
   for (const std::string& path : paths) {  // and it matches an exec (an open) of each
     b.Start();
-    b.header().type = exec ? im.process_type : im.file_type;
-    b.Set(im.category, b.StringValue(exec ? "process" : "file"));
-    b.Set(im.type, b.StringValue(exec ? "start" : "access"));
-    b.Set(im.action, b.StringValue(exec ? "exec" : "open"));
-    b.Set(path_field, b.StringValue(path));
-    b.Set(name_field, b.StringValue(BaseName(path)));
+    SetPathFields(b, exec, path);
     Event e = b.Finish();
     if (path.size() >= 256 || !path.starts_with('/') || im.allow.count(path) > 0 || !im.evaluator.Matches(p, e)) return {};
   }
@@ -546,39 +531,21 @@ Answer ResponseEngine::Decide(const PermissionRequest& request) {
   EventBuilder& b = im.builder;
   b.Start();
   EventHeader& h = b.header();
-  h.type = request.exec ? im.process_type : im.file_type;
   auto now = std::chrono::system_clock::now().time_since_epoch();
   h.ts_wall_ns = h.ts_mono_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   const auto pid = static_cast<uint32_t>(request.pid);
   std::string requester = im.needs_requester ? ReadLink(fmt::format("/proc/{}/exe", pid)) : std::string();
   b.Set(im.pid, Value::I64(request.pid));
   if (im.needs_entity) b.Set(im.entity_id, b.StringValue(ebpf::EntityIdOf(im.boot_id, pid, ebpf::ProcStartTicks(pid))));
-  if (request.exec) {
-    b.Set(im.category, b.StringValue("process"));
-    b.Set(im.type, b.StringValue("start"));
-    b.Set(im.action, b.StringValue("exec"));
-    b.Set(im.executable, b.StringValue(request.path));
-    b.Set(im.name, b.StringValue(BaseName(request.path)));
-  } else {
-    b.Set(im.category, b.StringValue("file"));
-    b.Set(im.type, b.StringValue("access"));
-    b.Set(im.action, b.StringValue("open"));
-    b.Set(im.file_path, b.StringValue(request.path));
-    b.Set(im.file_name, b.StringValue(BaseName(request.path)));
-    if (!requester.empty()) {
-      b.Set(im.executable, b.StringValue(requester));
-      b.Set(im.name, b.StringValue(BaseName(requester)));
-    }
+  SetPathFields(b, request.exec, request.path);
+  if (!request.exec && !requester.empty()) {
+    b.Set(im.executable, b.StringValue(requester));
+    b.Set(im.name, b.StringValue(BaseName(requester)));
   }
   Event event = b.Finish();
-  auto respond = [&](uint32_t rule, std::string action, std::string detail) {
-    engine::AlertResponse response{action, action, "fanotify", std::move(detail)};
-    engine::Alert alert;
-    alert.rule = rule;
-    alert.json = engine::RenderAlert(rules_.rules[rule], {&event}, {}, registry_, {}, &response);
+  auto respond = [&](uint32_t rule, std::string_view action, std::string detail) {
+    engine::Alert alert = Respond(rule, event, action, "fanotify", std::move(detail));
     std::lock_guard<std::mutex> lock(im.mu);
-    ++(action == "blocked" ? im.stats.blocked : im.stats.not_blocked);
-    alert.ordinal = im.ordinal++;
     im.alerts.push_back(std::move(alert));
   };
   const bool allowlisted = im.allow.count(requester) > 0 || (request.exec && im.allow.count(request.path) > 0);
@@ -620,17 +587,9 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
   const int64_t pid = pid_value != nullptr && pid_value->kind() == ValueKind::kI64 ? pid_value->as_i64() : 0;
   const uint64_t now = event.ts_mono_ns();
   auto respond = [&](uint32_t rule, std::string_view action, std::string mechanism, std::string detail) {
-    engine::AlertResponse response{std::string(action), std::string(action), std::move(mechanism), std::move(detail)};
-    engine::Alert alert;
+    engine::Alert alert = Respond(rule, event, action, std::move(mechanism), std::move(detail));
     alert.ts = event.ts_mono_ns();
     alert.event_id = event.event_id();
-    alert.rule = rule;
-    alert.json = engine::RenderAlert(rules_.rules[rule], {&event}, {}, registry_, {}, &response);
-    std::lock_guard<std::mutex> lock(im.mu);
-    ResponseStats& s = im.stats;
-    ++(action == "blocked" ? s.blocked : action == "would_block" ? s.would_block : action == "not_blocked" ? s.not_blocked
-       : action == "killed" ? s.killed : action == "would_kill" ? s.would_kill : s.not_killed);
-    alert.ordinal = im.ordinal++;
     out.push_back(std::move(alert));
   };
   auto disarm = [&](size_t k) { Disarm(k); };
@@ -743,6 +702,20 @@ void ResponseEngine::OnEvent(const Event& event, std::span<const engine::Alert> 
       if (im.armed[k].pid == pid) disarm(k);
     }
   }
+}
+
+engine::Alert ResponseEngine::Respond(uint32_t rule, const Event& event, std::string_view action, std::string mechanism,
+                                     std::string detail) {
+  engine::AlertResponse response{std::string(action), std::string(action), std::move(mechanism), std::move(detail)};
+  engine::Alert alert;
+  alert.rule = rule;
+  alert.json = engine::RenderAlert(rules_.rules[rule], {&event}, {}, registry_, {}, &response);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  ResponseStats& s = impl_->stats;
+  ++(action == "blocked" ? s.blocked : action == "would_block" ? s.would_block : action == "not_blocked" ? s.not_blocked
+     : action == "killed" ? s.killed : action == "would_kill" ? s.would_kill : s.not_killed);
+  alert.ordinal = impl_->ordinal++;
+  return alert;
 }
 
 void ResponseEngine::Expire(uint64_t now_ns) {

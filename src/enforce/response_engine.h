@@ -28,9 +28,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/detection_engine.h"
 #include "enforce/fanotify_responder.h"
 #include "enforce/kernel_guard.h"
+#include "engine/detection_engine.h"
+#include "event/event_builder.h"
 
 namespace kestrel::enforce {
 
@@ -84,6 +85,13 @@ class ResponseEngine {
   explicit ResponseEngine(const engine::RuleSet& rules, const SchemaRegistry& registry);
   Answer Decide(const PermissionRequest& request);
   void Disarm(size_t k);  // armed entry k
+  // The header type, event.category / type / action and the path and name fields of an exec
+  // (process.executable / name) or an open (file.path / name) of `path`.
+  void SetPathFields(EventBuilder& b, bool exec, std::string_view path) const;
+  // The response alert of `rule` about `event` (event.action / outcome `action`), counted; its
+  // ts and event_id are left to the caller.
+  engine::Alert Respond(uint32_t rule, const Event& event, std::string_view action, std::string mechanism,
+                        std::string detail);
   bool MayDeny(const PermissionRequest& request);
   // The paths of a rule that is exactly "exec (`exec`) or open of one of these paths" (checked by
   // evaluating it on an exec / open of each), else none: what a kernel map can hold without

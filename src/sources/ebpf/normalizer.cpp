@@ -81,10 +81,6 @@ std::string ReadLine(const char* path) {
   return line;
 }
 
-std::string_view BaseName(std::string_view path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
 
 }  // namespace
 
@@ -213,10 +209,8 @@ std::string Normalizer::Absolute(const ProcessInfo* p, uint32_t pid, int64_t dir
   if (static_cast<int32_t>(dirfd) == kAtFdCwd) {
     if (p != nullptr) directory = p->working_directory;
   } else {
-    char buf[4096];
-    std::string link = fmt::format("/proc/{}/fd/{}", pid, static_cast<int32_t>(dirfd));
-    ssize_t n = readlink(link.c_str(), buf, sizeof buf);
-    if (n > 0 && buf[0] == '/') directory.assign(buf, static_cast<size_t>(n));
+    std::string target = ReadLink(fmt::format("/proc/{}/fd/{}", pid, static_cast<int32_t>(dirfd)));
+    if (target.starts_with('/')) directory = std::move(target);
   }
   if (directory.empty()) return std::string(path);
   return ResolvePath(directory, path);
@@ -252,9 +246,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
     if (s->nr == 80) {
       directory = Absolute(processes_.Find(t.pid, start), t.pid, -100, Text(s->path, sizeof s->path));
     } else {  // fchdir: where the process is now, while it lives
-      char buf[4096];
-      ssize_t n = readlink(fmt::format("/proc/{}/cwd", t.pid).c_str(), buf, sizeof buf);
-      if (n > 0) directory.assign(buf, static_cast<size_t>(n));
+      directory = ReadLink(fmt::format("/proc/{}/cwd", t.pid));
     }
     if (directory.starts_with('/')) processes_.SetWorkingDirectory(t.pid, start, std::move(directory));
     return std::nullopt;
@@ -278,11 +270,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
         at = end + 1;
       }
       std::string cwd;
-      if (cwd_from_proc_) {
-        char buf[4096];
-        ssize_t got = readlink(fmt::format("/proc/{}/cwd", t.pid).c_str(), buf, sizeof buf);
-        if (got > 0) cwd.assign(buf, static_cast<size_t>(got));
-      }
+      if (cwd_from_proc_) cwd = ReadLink(fmt::format("/proc/{}/cwd", t.pid));
       const ProcessInfo* known = processes_.Find(t.pid, start);
       if (cwd.empty() && known != nullptr) cwd = known->working_directory;
       processes_.OnExec(t.pid, start, t.ppid, std::string(Text(e->filename, sizeof e->filename)),

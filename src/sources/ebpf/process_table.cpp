@@ -28,6 +28,16 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+
+
+uint64_t ParseU64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
 std::string ReadLink(const std::string& path) {
   char buf[4096];
   ssize_t n = readlink(path.c_str(), buf, sizeof buf);
@@ -38,14 +48,6 @@ std::string_view BaseName(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
-
-uint64_t ParseU64(std::string_view s) {
-  uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-}  // namespace
 
 ProcessTable::ProcessTable(std::string boot_id, size_t capacity, size_t exited_grace)
     : boot_id_(std::move(boot_id)), capacity_(capacity), exited_grace_(exited_grace) {}

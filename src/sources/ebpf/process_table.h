@@ -32,6 +32,11 @@ struct ProcessInfo {
   bool exited = false;
 };
 
+// The target of symbolic link `path` ("" when it cannot be read).
+std::string ReadLink(const std::string& path);
+// The last component of `path`.
+std::string_view BaseName(std::string_view path);
+
 // process.entity_id: a hash of the boot id, the pid and the start time.
 std::string EntityIdOf(std::string_view boot_id, uint32_t pid, uint64_t start_ticks);
 // /proc/sys/kernel/random/boot_id.
