@@ -10,10 +10,12 @@ packages=(
   # libraries
   libexpected-dev libsimdjson-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev libre2-dev
   libtomlplusplus-dev libvectorscan-dev wabt libluajit-5.1-dev
+  # rule packs (YAML), alert sinks and the metrics endpoint (HTTP), logs
+  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev
   # the live source: BPF programs (clang above), skeletons and loading
   libbpf-dev bpftool libelf-dev zlib1g-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev curl
   # the live source's overhead benchmark compares with bpftrace
   bpftrace
 )

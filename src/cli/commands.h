@@ -21,5 +21,8 @@ CommandFn AddExplainCommand(CLI::App& app);
 CommandFn AddQueryCommand(CLI::App& app);
 CommandFn AddReplayCommand(CLI::App& app);
 CommandFn AddRunCommand(CLI::App& app);
+CommandFn AddValidateCommand(CLI::App& app);
+CommandFn AddListCommand(CLI::App& app);
+CommandFn AddTestCommand(CLI::App& app);
 
 }  // namespace kestrel::cli

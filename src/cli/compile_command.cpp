@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/rule_setup.h"
 #include "eql/compiler.h"
 #include "event/file_io.h"
 #include "runtime/lua_codegen.h"
@@ -26,9 +27,7 @@ struct CompileOptions {
 int RunCompile(const CompileOptions& o) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   eql::Source source("<query>", o.query);
-  eql::CompileOptions options;
-  options.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
-  options.case_insensitive = options.dialect == eql::Dialect::kPythonEql;
+  eql::CompileOptions options = CompileOptionsFor(o.dialect);
   auto compiled = eql::Compile(source, registry, options);
   if (!compiled.query) {
     fmt::print(stderr, "{}", source.RenderAll(compiled.diagnostics));

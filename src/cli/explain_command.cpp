@@ -1,8 +1,18 @@
 // `kestrel explain 'EQL'`: how Kestrel understands a query: its syntax tree, the optimized IR
 // of each event query (checked against the ECS schema), and the prefilters a dispatcher indexes.
+// `kestrel explain --rules PACK --rule ID --event FILE` (or `--test NAME`): why a rule did or
+// did not fire on those events: every predicate of every stage, true, false or null.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/commands.h"
+#include "cli/input_options.h"
+#include "event/event_builder.h"
+#include "rules/rule_explain.h"
+#include "rules/rule_pack.h"
+#include "rules/rule_tests.h"
+#include "cli/rule_setup.h"
 #include "eql/compiler.h"
 #include "eql/optimizer.h"
 #include "eql/parser.h"
@@ -13,7 +23,76 @@ namespace {
 struct ExplainOptions {
   std::string query;
   std::string dialect = "es";
+  std::string rules = "rules/linux";  // with --rule
+  std::string rule;
+  InputOptions events;  // --event FILE (repeatable)
+  std::string test;     // or one of the rule's embedded tests, by name
 };
+
+int RunExplainRule(const ExplainOptions& o) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  EventBatch store;
+  EventBuilder copier(&store.arena());
+  std::vector<Event> events;
+  if (!o.events.inputs.empty()) {  // events first: rules compile against the fields they have
+    auto read = ReadInputs(o.events, registry, [&](const EventBatch& batch) -> Result<Flow> {
+      for (const Event& e : batch) events.push_back(copier.Copy(e));
+      return Flow::kContinue;
+    });
+    if (!read) {
+      fmt::print(stderr, "error: {}\n", read.error().ToString());
+      return kExitFailure;
+    }
+    std::stable_sort(events.begin(), events.end(), OrderedBefore);
+  }
+  rules::PackOptions pack_options;
+  pack_options.compile = CompileOptionsFor(o.dialect);
+  auto pack = rules::LoadPack(o.rules, registry, pack_options);
+  if (!pack) {
+    fmt::print(stderr, "error: {}\n", pack.error().ToString());
+    return kExitFailure;
+  }
+  engine::Rule* rule = nullptr;
+  for (std::vector<engine::Rule>* list : {&pack->rules.rules, &pack->disabled}) {
+    for (engine::Rule& r : *list) {
+      if (r.id == o.rule) rule = &r;
+    }
+  }
+  if (rule == nullptr) {
+    for (const Error& e : pack->errors) fmt::print(stderr, "{}\n", e.ToString());
+    fmt::print(stderr, "error: {}: no rule with id '{}'\n", o.rules, o.rule);
+    return kExitFailure;
+  }
+  if (!o.test.empty()) {
+    const rules::RuleTest* test = nullptr;
+    if (auto it = pack->tests.find(rule->id); it != pack->tests.end()) {
+      for (const rules::RuleTest& t : it->second) {
+        if (t.name == o.test) test = &t;
+      }
+    }
+    if (test == nullptr) {
+      fmt::print(stderr, "error: rule {} has no test named '{}'\n", rule->id, o.test);
+      return kExitFailure;
+    }
+    auto decoded = rules::DecodeTestEvents(*test, registry, store);
+    if (!decoded) {
+      fmt::print(stderr, "error: {}\n", decoded.error().ToString());
+      return kExitFailure;
+    }
+    events = std::move(*decoded);
+  }
+  if (events.empty()) {
+    fmt::print(stderr, "error: no events to explain the rule on (--event FILE or --test NAME)\n");
+    return kExitUsage;
+  }
+  auto text = rules::ExplainRule(*rule, events, registry);
+  if (!text) {
+    fmt::print(stderr, "error: {}\n", text.error().ToString());
+    return kExitFailure;
+  }
+  fmt::print("{}", *text);
+  return kExitOk;
+}
 
 void PrintTerm(std::string_view label, const eql::CompiledTerm& term, const SchemaRegistry& registry) {
   fmt::print("{}: {}\n", label, eql::PrintProgram(term.filter, registry));
@@ -38,10 +117,13 @@ void PrintTerm(std::string_view label, const eql::CompiledTerm& term, const Sche
 }
 
 int RunExplain(const ExplainOptions& o) {
+  if (!o.rule.empty()) return RunExplainRule(o);
+  if (o.query.empty()) {
+    fmt::print(stderr, "error: give a query, or --rule ID with --event FILE or --test NAME\n");
+    return kExitUsage;
+  }
   eql::Source source("<query>", o.query);
-  eql::CompileOptions options;
-  options.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
-  options.case_insensitive = options.dialect == eql::Dialect::kPythonEql;
+  eql::CompileOptions options = CompileOptionsFor(o.dialect);
   auto parsed = eql::Parse(source, options.dialect);
   if (!parsed.query) {
     fmt::print(stderr, "{}", source.RenderAll(parsed.diagnostics));
@@ -70,8 +152,16 @@ int RunExplain(const ExplainOptions& o) {
 
 CommandFn AddExplainCommand(CLI::App& app) {
   auto options = std::make_shared<ExplainOptions>();
-  CLI::App* cmd = app.add_subcommand("explain", "Show how a query is parsed, checked and optimized");
-  cmd->add_option("query", options->query, "The EQL query (checked against the ECS schema)")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "explain", "Show how a query is parsed, checked and optimized; or why a rule did or did not fire on events");
+  cmd->add_option("query", options->query, "The EQL query (checked against the ECS schema)");
+  cmd->add_option("--rule", options->rule, "Explain this rule (by id) on --event FILE or --test NAME");
+  cmd->add_option("--rules", options->rules, "The rule file or pack folder that holds --rule")->capture_default_str();
+  cmd->add_option("--event", options->events.inputs, "Events (.ndjson or .klog) to explain the rule on, in order");
+  cmd->add_option("--profile", options->events.profile, "How --event files map to fields: ecs or flat")
+      ->check(CLI::IsMember({"ecs", "flat"}))
+      ->capture_default_str();
+  cmd->add_option("--test", options->test, "Explain the rule on the events of its embedded test of this name");
   cmd->add_option("--dialect", options->dialect, "es (Elasticsearch EQL) or eql (python-eql)")
       ->check(CLI::IsMember({"es", "eql"}))
       ->capture_default_str();

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   commands["replay"] = AddReplayCommand(app);
   commands["compile"] = AddCompileCommand(app);
   commands["run"] = AddRunCommand(app);
+  commands["validate"] = AddValidateCommand(app);
+  commands["list"] = AddListCommand(app);
+  commands["test"] = AddTestCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

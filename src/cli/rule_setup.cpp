@@ -7,6 +7,13 @@
 
 namespace kestrel::cli {
 
+eql::CompileOptions CompileOptionsFor(std::string_view dialect) {
+  eql::CompileOptions options;
+  options.dialect = dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
+  options.case_insensitive = options.dialect == eql::Dialect::kPythonEql;
+  return options;
+}
+
 Status ChooseBackends(engine::RuleSet& rules, runtime::Backend backend, const SchemaRegistry& registry, bool quiet) {
   KESTREL_TRY(engine::CompileBackends(rules, backend, registry));
   if (quiet) return Ok();
@@ -18,29 +25,39 @@ Status ChooseBackends(engine::RuleSet& rules, runtime::Backend backend, const Sc
   return Ok();
 }
 
+Status LoadRulesInto(RuleSetup& setup, const RuleSetupOptions& o, const SchemaRegistry& registry, bool quiet) {
+  rules::PackOptions pack_options;
+  pack_options.compile = CompileOptionsFor(o.dialect);
+  pack_options.host_id = o.host_id;
+  KESTREL_ASSIGN_OR_RETURN(rules::Pack pack, rules::LoadPack(o.rules, registry, pack_options));
+  if (!pack.errors.empty() && !o.skip_bad_rules) {
+    std::string all;
+    for (const Error& e : pack.errors) all += e.ToString() + "\n";
+    return MakeError(pack.errors.front().code(),
+                     fmt::format("{}error: {} rule file{} failed; no rules loaded (use --skip-bad-rules to run the others)",
+                                 all, pack.errors.size(), pack.errors.size() == 1 ? "" : "s"));
+  }
+  if (!quiet) {
+    for (const Error& e : pack.errors) fmt::print(stderr, "warning: skipped rule: {}\n", e.ToString());
+  }
+  if (pack.rules.rules.empty()) return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: no rules to run", o.rules));
+  KESTREL_TRY(ChooseBackends(pack.rules, setup.backend, registry, quiet));
+  setup.rules = std::move(pack.rules);
+  setup.pack = pack.Describe();
+  setup.pack_hash = pack.hash;
+  setup.sequences = static_cast<size_t>(std::count_if(setup.rules.rules.begin(), setup.rules.rules.end(),
+                                                      [](const engine::Rule& r) { return r.is_sequence(); }));
+  return Ok();
+}
+
 Result<RuleSetup> SetUpRules(const RuleSetupOptions& o, const SchemaRegistry& registry) {
   RuleSetup setup;
   if (!o.config.empty()) {
     KESTREL_ASSIGN_OR_RETURN(setup.config, engine::LoadEngineConfig(o.config));
   }
-  engine::RuleLoadOptions rule_options;
-  rule_options.skip_bad = o.skip_bad_rules;
-  rule_options.compile.dialect = o.dialect == "eql" ? eql::Dialect::kPythonEql : eql::Dialect::kElasticsearch;
-  rule_options.compile.case_insensitive = rule_options.compile.dialect == eql::Dialect::kPythonEql;
-  auto rules = engine::LoadRules(o.rules, registry, rule_options);
-  if (!rules) {
-    return MakeError(rules.error().code(),
-                     fmt::format("{}\nerror: no rules loaded (use --skip-bad-rules to run the others)",
-                                 rules.error().ToString()));
-  }
-  for (const Error& e : rules->skipped) fmt::print(stderr, "warning: skipped rule: {}\n", e.ToString());
-  if (rules->rules.empty()) return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: no rules to run", o.rules));
-  setup.rules = std::move(*rules);
-  setup.sequences = static_cast<size_t>(std::count_if(setup.rules.rules.begin(), setup.rules.rules.end(),
-                                                      [](const engine::Rule& r) { return r.is_sequence(); }));
   setup.backend = setup.config.backend;
   if (!o.backend.empty()) setup.backend = *runtime::ParseBackend(o.backend);
-  KESTREL_TRY(ChooseBackends(setup.rules, setup.backend, registry, false));
+  KESTREL_TRY(LoadRulesInto(setup, o, registry, false));
   return setup;
 }
 

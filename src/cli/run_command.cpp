@@ -452,7 +452,7 @@ int RunLive(const RunCommandOptions& o) {
 CommandFn AddRunCommand(CLI::App& app) {
   auto options = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Watch this host live (eBPF): run detection rules and write the alerts");
-  cmd->add_option("-r,--rules", options->setup.rules, "A rule file (.eql) or a folder of them")->required();
+  cmd->add_option("-r,--rules", options->setup.rules, "A rule file (.eql, .yaml, .toml, .json) or a rule pack folder")->required();
   cmd->add_option("-o,--output", options->output, "Alert file (NDJSON; '-' for stdout)")->capture_default_str();
   cmd->add_option("--record", options->record, "Also write every event to this file (.klog, or .ndjson)");
   cmd->add_option("-c,--config", options->setup.config, "Engine configuration file (TOML)");

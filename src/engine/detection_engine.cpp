@@ -284,7 +284,25 @@ std::string AlertHead(const Rule& rule, const Event& at, const AlertResponse* re
     if (i > 0) out += ',';
     AppendJsonString(out, rule.tags[i]);
   }
-  out += "]}";
+  out += ']';
+  if (!rule.description.empty()) {
+    out += ",\"description\":";
+    AppendJsonString(out, rule.description);
+  }
+  if (!rule.ruleset.empty()) {
+    out += ",\"ruleset\":";
+    AppendJsonString(out, rule.ruleset);
+  }
+  out += '}';
+  std::vector<std::string> techniques = rule.techniques();
+  if (!techniques.empty()) {  // ECS threat.technique.id; the framework is ATT&CK
+    out += ",\"threat\":{\"framework\":\"MITRE ATT&CK\",\"technique\":{\"id\":[";
+    for (size_t i = 0; i < techniques.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(out, techniques[i]);
+    }
+    out += "]}}";
+  }
   return out;
 }
 

@@ -8,6 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include <charconv>
+#include <cctype>
+
+#include "common/hash.h"
 #include "nfa/sequence_runner.h"
 
 namespace kestrel::engine {
@@ -64,6 +68,29 @@ Status ReadUserPredicate(const std::string& path, const std::string& where, std:
   return Ok();
 }
 
+constexpr std::string_view kRuleFields[] = {"id",   "name",   "description", "severity", "risk_score", "tags",
+                                           "mode", "actions", "backend",    "rollout",  "enabled"};
+bool IsRuleField(std::string_view key) {
+  return std::find(std::begin(kRuleFields), std::end(kRuleFields), key) != std::end(kRuleFields);
+}
+
+std::string_view Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
+  return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
+}
+
+// "a, b c" -> {"a", "b", "c"}: the list form of the `.eql` header (structured rule files give
+// lists as lists, joined with commas before they come here).
+std::vector<std::string> Words(std::string_view value) {
+  std::string list(value);
+  std::replace(list.begin(), list.end(), ',', ' ');
+  std::istringstream in(list);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
 // The leading `// key: value` lines of a rule file.
 Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
   size_t line_no = 0;
@@ -79,51 +106,128 @@ Status ReadOptions(const std::string& path, std::string_view text, Rule& rule) {
     std::string_view body = line.substr(first + 2);
     size_t colon = body.find(':');
     if (colon == std::string_view::npos) continue;  // a plain comment
-    auto trim = [](std::string_view s) {
-      size_t b = s.find_first_not_of(" \t\r");
-      size_t e = s.find_last_not_of(" \t\r");
-      return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
-    };
-    std::string_view key = trim(body.substr(0, colon));
-    std::string_view value = trim(body.substr(colon + 1));
+    std::string_view key = Trim(body.substr(0, colon));
+    std::string_view value = Trim(body.substr(colon + 1));
     std::string where = fmt::format("{}:{}:{}", path, line_no, static_cast<size_t>(value.data() - line.data()) + 1);
-    if (key == "backend") {
-      auto backend = runtime::ParseBackend(value);
-      if (!backend) {
-        return MakeErrorAt(where, ErrorCode::kInvalidArgument,
-                           fmt::format("unknown backend '{}' (native, wasm or lua)", value));
-      }
-      rule.backend = *backend;
-    } else if (key == "predicate") {
-      KESTREL_TRY(ReadUserPredicate(path, where, value, rule));
-    } else if (key == "actions") {
-      std::string list(value);
-      std::replace(list.begin(), list.end(), ',', ' ');
-      std::istringstream words(list);
-      for (std::string w; words >> w;) {
-        if (w == "block") {
-          rule.actions.block = true;
-        } else if (w == "kill") {
-          rule.actions.kill = true;
-        } else if (w != "alert") {
-          return MakeErrorAt(where, ErrorCode::kInvalidArgument,
-                             fmt::format("unknown action '{}' (alert, block or kill)", w));
-        }
-      }
-    } else if (key == "mode") {
-      if (value == "monitor") {
-        rule.actions.mode = RuleMode::kMonitor;
-      } else if (value == "enforce") {
-        rule.actions.mode = RuleMode::kEnforce;
-      } else {
-        return MakeErrorAt(where, ErrorCode::kInvalidArgument, fmt::format("unknown mode '{}' (monitor or enforce)", value));
-      }
+    if (key == "predicate") {
+      KESTREL_TRY(SetRulePredicate(rule, path, value, where));
+    } else if (IsRuleField(key)) {
+      KESTREL_TRY(SetRuleField(rule, key, value, where));
     }  // other comments may hold colons
   }
   return Ok();
 }
 
 }  // namespace
+
+std::optional<Severity> ParseSeverity(std::string_view name) {
+  for (Severity s : {Severity::kLow, Severity::kMedium, Severity::kHigh, Severity::kCritical}) {
+    if (SeverityName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+bool IsTechniqueId(std::string_view tag) {
+  auto digits = [&](size_t from, size_t n) {
+    if (tag.size() < from + n) return false;
+    for (size_t i = from; i < from + n; ++i) {
+      if (tag[i] < '0' || tag[i] > '9') return false;
+    }
+    return true;
+  };
+  if (tag.size() != 5 && tag.size() != 9) return false;
+  return tag[0] == 'T' && digits(1, 4) && (tag.size() == 5 || (tag[5] == '.' && digits(6, 3)));
+}
+
+std::vector<std::string> Rule::techniques() const {
+  std::vector<std::string> out;
+  for (const std::string& t : tags) {
+    if (IsTechniqueId(t)) out.push_back(t);
+  }
+  return out;
+}
+
+uint32_t RolloutBucket(std::string_view host_id) { return static_cast<uint32_t>(Hash64(host_id) % 100); }
+
+void ApplyRollout(std::vector<Rule>& rules, std::string_view host_id) {
+  uint32_t bucket = RolloutBucket(host_id);
+  for (Rule& r : rules) {
+    bool enforce = r.declared_mode == RuleMode::kEnforce && bucket < r.rollout_percent;
+    r.actions.mode = enforce ? RuleMode::kEnforce : RuleMode::kMonitor;
+  }
+}
+
+Status SetRuleField(Rule& rule, std::string_view key, std::string_view value, const std::string& where) {
+  auto bad = [&](std::string message) { return MakeErrorAt(where, ErrorCode::kInvalidArgument, std::move(message)); };
+  if (key == "id") {
+    if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        })) {
+      return bad(fmt::format("rule id '{}' must be letters, digits, '-', '_' or '.'", value));
+    }
+    rule.id = value;
+  } else if (key == "name") {
+    if (value.empty()) return bad("the rule name is empty");
+    rule.name = value;
+  } else if (key == "description") {
+    rule.description = value;
+  } else if (key == "severity") {
+    auto severity = ParseSeverity(value);
+    if (!severity) return bad(fmt::format("unknown severity '{}' (low, medium, high or critical)", value));
+    rule.severity = *severity;
+  } else if (key == "risk_score") {
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size() || n > 100) {
+      return bad(fmt::format("risk_score '{}' must be a whole number from 0 to 100", value));
+    }
+    rule.risk_score = n;
+  } else if (key == "tags") {
+    rule.tags = Words(value);
+  } else if (key == "backend") {
+    auto backend = runtime::ParseBackend(value);
+    if (!backend) return bad(fmt::format("unknown backend '{}' (native, wasm or lua)", value));
+    rule.backend = *backend;
+  } else if (key == "actions") {
+    rule.actions.block = rule.actions.kill = false;
+    for (const std::string& w : Words(value)) {
+      if (w == "block") {
+        rule.actions.block = true;
+      } else if (w == "kill") {
+        rule.actions.kill = true;
+      } else if (w != "alert") {
+        return bad(fmt::format("unknown action '{}' (alert, block or kill)", w));
+      }
+    }
+  } else if (key == "mode") {
+    if (value == "monitor") {
+      rule.declared_mode = RuleMode::kMonitor;
+    } else if (value == "enforce") {
+      rule.declared_mode = RuleMode::kEnforce;
+    } else {
+      return bad(fmt::format("unknown mode '{}' (monitor or enforce)", value));
+    }
+    rule.actions.mode = rule.declared_mode;
+  } else if (key == "rollout") {
+    std::string_view digits = value.ends_with('%') ? value.substr(0, value.size() - 1) : value;
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || n > 100) {
+      return bad(fmt::format("rollout '{}' must be a percentage from 0% to 100%", value));
+    }
+    rule.rollout_percent = n;
+  } else if (key == "enabled") {
+    if (value != "true" && value != "false") return bad(fmt::format("enabled '{}' must be true or false", value));
+    rule.enabled = value == "true";
+  } else {
+    return bad(fmt::format("unknown rule field '{}'", key));
+  }
+  return Ok();
+}
+
+Status SetRulePredicate(Rule& rule, const std::string& rule_path, std::string_view value, const std::string& where) {
+  return ReadUserPredicate(rule_path, where, value, rule);
+}
 
 std::vector<const eql::Program*> Rule::Programs() const {
   std::vector<const eql::Program*> out;
@@ -163,70 +267,55 @@ Status CompileBackends(RuleSet& rules, runtime::Backend fallback, const SchemaRe
   return Ok();
 }
 
-Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,
-                         const eql::CompileOptions& options) {
-  Rule rule;
+Status CompileRuleQuery(Rule& rule, const SchemaRegistry& registry, const eql::CompileOptions& options,
+                        const QueryOrigin& origin) {
+  const std::string& path = rule.path;
   rule.compile_options = options;
-  KESTREL_TRY(ReadOptions(path, text, rule));
-  eql::Source source(path, text);
+  eql::Source source(path, rule.query);
+  source.SetOrigin(origin.line, origin.column, origin.indent);
   auto compiled = eql::Compile(source, registry, options);
   if (!compiled.query) {
     std::string rendered = source.RenderAll(compiled.diagnostics);
     while (!rendered.empty() && rendered.back() == '\n') rendered.pop_back();
     return MakeError(ErrorCode::kParse, rendered);
   }
-  KESTREL_TRY(CheckSupported(path, *compiled.query));
+  KESTREL_TRY(CheckSupported(fmt::format("{}:{}:{}", path, origin.line, origin.column), *compiled.query));
   if (rule.user_predicate) {
     if (compiled.query->kind != eql::QueryKind::kEvent) {
-      return MakeErrorAt(path + ":1:1", ErrorCode::kInvalidArgument,
-                         "a user-written predicate (`// predicate:`) applies to event rules, not sequences");
+      return MakeErrorAt(path, ErrorCode::kInvalidArgument,
+                         "a user-written predicate (`predicate:`) applies to event rules, not sequences");
     }
     // Loaded once here, so that a bad module or chunk fails the load and names its file.
     runtime::PredicateContext context;
     KESTREL_TRY(runtime::Predicate::LoadUser(*rule.user_predicate, registry, context));
   }
-  rule.path = path;
-  rule.id = std::filesystem::path(path).stem().string();
-  rule.name = rule.id;
-  rule.query = std::move(text);
+  if (rule.rollout_percent < 100 && rule.declared_mode != RuleMode::kEnforce) {
+    return MakeErrorAt(path, ErrorCode::kInvalidArgument, "`rollout` only applies to rules in `mode: enforce`");
+  }
   rule.compiled = std::move(compiled.query);
-  return rule;
+  // What decides the rule's behaviour: a reload keeps nothing else.
+  std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}{}{}\x1f{}\x1f{}{}", rule.id, rule.query,
+                                rule.backend ? runtime::BackendName(*rule.backend) : "", rule.actions.block,
+                                rule.actions.kill, static_cast<int>(rule.declared_mode), rule.rollout_percent,
+                                static_cast<int>(options.dialect), options.case_insensitive);
+  if (rule.user_predicate) {
+    key.append(rule.user_predicate->code.begin(), rule.user_predicate->code.end());
+    key += rule.user_predicate->function;
+  }
+  rule.fingerprint = Hash64(key);
+  return Ok();
 }
 
-Result<RuleSet> LoadRules(const std::string& path, const SchemaRegistry& registry, const RuleLoadOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> files;
-  if (fs::is_directory(path, ec)) {
-    for (const auto& entry : fs::directory_iterator(path, ec)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".eql") files.push_back(entry.path().string());
-    }
-    if (ec) return MakeErrorAt(path, ErrorCode::kIo, fmt::format("cannot list rules: {}", ec.message()));
-    std::sort(files.begin(), files.end());
-  } else if (fs::exists(path, ec)) {
-    files.push_back(path);
-  } else {
-    return MakeErrorAt(path, ErrorCode::kIo, "no such rule file or folder");
-  }
-  RuleSet set;
-  std::set<std::string> ids;
-  for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return MakeErrorAt(file, ErrorCode::kIo, "cannot read rule file");
-    std::stringstream text;
-    text << in.rdbuf();
-    Result<Rule> rule = CompileRule(file, text.str(), registry, options.compile);
-    if (rule && !ids.insert(rule->id).second) {
-      rule = MakeErrorAt(file, ErrorCode::kInvalidArgument, fmt::format("duplicate rule id '{}'", rule->id));
-    }
-    if (!rule) {
-      if (!options.skip_bad) return tl::unexpected(rule.error());
-      set.skipped.push_back(rule.error());
-      continue;
-    }
-    set.rules.push_back(std::move(*rule));
-  }
-  return set;
+Result<Rule> CompileRule(const std::string& path, std::string text, const SchemaRegistry& registry,
+                         const eql::CompileOptions& options) {
+  Rule rule;
+  rule.path = path;
+  KESTREL_TRY(ReadOptions(path, text, rule));
+  if (rule.id.empty()) rule.id = std::filesystem::path(path).stem().string();
+  if (rule.name.empty()) rule.name = rule.id;
+  rule.query = std::move(text);
+  KESTREL_TRY(CompileRuleQuery(rule, registry, options));
+  return rule;
 }
 
 }  // namespace kestrel::engine

@@ -6,6 +6,10 @@
 //   // predicate: lua FILE               (event rules; FILE relative to the rule file)
 //   // actions: alert[, block][, kill]   what to do on a match besides alerting (docs/response.md)
 //   // mode: monitor | enforce           monitor (the default) only logs what would be done
+//   // rollout: N%                       enforce on N% of hosts (by host id), monitor elsewhere
+//   // name: / description: / severity: low|medium|high|critical / risk_score: 0..100
+//   // tags: a, b, T1059.004 (ATT&CK technique ids among them) / enabled: true|false / id:
+// Rule packs (src/rules) also read the same fields from YAML, TOML and JSON rule files.
 #pragma once
 
 #include <memory>
@@ -34,11 +38,25 @@ struct RuleActions {
   bool enforce() const { return mode == RuleMode::kEnforce; }
 };
 
+std::optional<Severity> ParseSeverity(std::string_view name);
+// "T1059" or "T1059.004": an ATT&CK technique id.
+bool IsTechniqueId(std::string_view tag);
+
 struct Rule {
   std::string id;
   std::string name;
+  std::string description;
   Severity severity = Severity::kMedium;
-  std::vector<std::string> tags;
+  std::optional<uint32_t> risk_score;  // 0..100
+  std::vector<std::string> tags;       // ATT&CK technique ids among them go to threat.technique.id
+  std::string ruleset;                 // the pack's name and version (rule.ruleset), when it has a manifest
+  bool enabled = true;
+  // `rollout: N%` of an enforce rule: the share of hosts that enforce it (the others monitor).
+  // actions.mode is the effective mode on this host once ApplyRollout has run; declared_mode is
+  // what the rule file says.
+  uint32_t rollout_percent = 100;
+  RuleMode declared_mode = RuleMode::kMonitor;
+  uint64_t fingerprint = 0;  // hash of everything that decides what the rule does
   std::string path;   // the file it came from
   std::string query;  // EQL text
   std::unique_ptr<eql::CompiledQuery> compiled;
@@ -58,23 +76,36 @@ struct Rule {
   std::vector<const eql::Program*> Programs() const;
 
   bool is_sequence() const { return compiled->kind == eql::QueryKind::kSequence; }
+  std::vector<std::string> techniques() const;  // the ATT&CK ids among the tags
 };
 
-struct RuleLoadOptions {
-  eql::CompileOptions compile;
-  // Load the rules that compile and report the others in `skipped`, instead of failing.
-  bool skip_bad = false;
-};
+// The 0..99 bucket of a host id: a rule with `rollout: N%` enforces on hosts whose bucket is
+// below N, so raising N only adds hosts.
+uint32_t RolloutBucket(std::string_view host_id);
+// Sets each rule's effective mode (actions.mode) from its declared mode and rollout.
+void ApplyRollout(std::vector<Rule>& rules, std::string_view host_id);
 
+// The metadata keys a rule file may set, and how: shared by the `.eql` header and the
+// structured (YAML / TOML / JSON) rule files. `where` locates the value in errors.
+Status SetRuleField(Rule& rule, std::string_view key, std::string_view value, const std::string& where);
+// The rule's settings that need the rule file's folder (`predicate:` files).
+Status SetRulePredicate(Rule& rule, const std::string& rule_path, std::string_view value, const std::string& where);
+
+// Compiles `rule.query` (already holding its metadata, as set by SetRuleField) into `rule`;
+// the query text is named `path` in diagnostics, which start at `origin` (1-based line and
+// column of the query's first character in its file, and the indentation of its later lines).
+struct QueryOrigin {
+  uint32_t line = 1;
+  uint32_t column = 1;
+  uint32_t indent = 0;
+};
+Status CompileRuleQuery(Rule& rule, const SchemaRegistry& registry, const eql::CompileOptions& options,
+                        const QueryOrigin& origin = {});
+
+// The rules the engine runs, in a stable order (a pack's: by path). Loaded by rules::LoadPack.
 struct RuleSet {
-  std::vector<Rule> rules;  // in a stable order: by path
-  std::vector<Error> skipped;
+  std::vector<Rule> rules;
 };
-
-// Loads `path`: one rule file, or every `.eql` file in a folder (not recursive), sorted by
-// name. Rules are compiled against `registry`, which must already know the data's fields. A rule
-// that does not compile fails the load with `file:line:col` diagnostics, unless skip_bad.
-Result<RuleSet> LoadRules(const std::string& path, const SchemaRegistry& registry, const RuleLoadOptions& options);
 
 // Compiles every rule's predicates for its backend: its own choice, else `fallback`. A rule that
 // chose a backend which cannot run it fails (naming the rule file and the node); a rule that did

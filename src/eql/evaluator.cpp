@@ -56,6 +56,12 @@ std::optional<bool> Evaluator::Test(const Program& program, const Event& event) 
   return Truth(Eval(program, program.root, &event));
 }
 
+Tri Evaluator::TestNode(const Program& program, uint32_t node, const Event& event) {
+  stack_.clear();
+  scratch_.Reset();
+  return EvalBool(program, node, &event);
+}
+
 const std::vector<Scalar>& Evaluator::Constant(const Program& program, uint32_t node) {
   stack_.clear();
   Range r = Eval(program, node, nullptr);

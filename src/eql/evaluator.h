@@ -90,6 +90,10 @@ class Evaluator {
   // true / false / null (nullopt) for the program's condition, after the category check.
   std::optional<bool> Test(const Program& program, const Event& event);
 
+  // The truth of one boolean node of the program (its and / or / not and their operands), the
+  // category not checked: for explaining a match node by node (`kestrel explain --rule`).
+  Tri TestNode(const Program& program, uint32_t node, const Event& event);
+
   // The values of an expression program (a join key). Null values are included.
   // The scalars stay valid until the next call on this evaluator.
   const std::vector<Scalar>& Values(const Program& program, const Event& event);

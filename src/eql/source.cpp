@@ -36,7 +36,9 @@ std::string Source::Render(const Diagnostic& d) const {
   uint32_t width = d.span.end > d.span.begin ? std::min(d.span.end, stop) - d.span.begin : 1;
   caret.push_back('^');
   for (uint32_t i = 1; i < width; ++i) caret.push_back('~');
-  return fmt::format("{}:{}:{}: error: {}\n{}\n{}\n", name_, line, col, d.message, text, caret);
+  uint32_t file_line = origin_line_ + line - 1;
+  uint32_t file_col = line == 1 ? origin_column_ + col - 1 : origin_indent_ + col;
+  return fmt::format("{}:{}:{}: error: {}\n{}\n{}\n", name_, file_line, file_col, d.message, text, caret);
 }
 
 std::string Source::RenderAll(const std::vector<Diagnostic>& diagnostics) const {

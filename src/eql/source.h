@@ -39,6 +39,15 @@ class Source {
   // 1-based line and column (in bytes) of a byte offset.
   std::pair<uint32_t, uint32_t> LineCol(uint32_t offset) const;
 
+  // When the text is embedded in a larger file (a query in a YAML rule), diagnostics give the
+  // position in that file: the text starts at `line`:`column` and its later lines are indented
+  // by `indent` columns there (1-based line and column).
+  void SetOrigin(uint32_t line, uint32_t column, uint32_t indent) {
+    origin_line_ = line;
+    origin_column_ = column;
+    origin_indent_ = indent;
+  }
+
   // "name:line:col: error: message\n<line>\n<caret>\n"
   std::string Render(const Diagnostic& d) const;
   std::string RenderAll(const std::vector<Diagnostic>& diagnostics) const;
@@ -47,6 +56,9 @@ class Source {
   std::string name_;
   std::string text_;
   std::vector<uint32_t> line_starts_;
+  uint32_t origin_line_ = 1;
+  uint32_t origin_column_ = 1;
+  uint32_t origin_indent_ = 0;
 };
 
 }  // namespace kestrel::eql

@@ -1,6 +1,7 @@
 #include "event/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,22 @@ Result<std::unique_ptr<InputFile>> InputFile::Open(const std::string& path) {
   if (S_ISDIR(st.st_mode)) return MakeErrorAt(file->path_, ErrorCode::kIo, "is a directory");
   file->is_regular_ = S_ISREG(st.st_mode);
   if (file->is_regular_) file->size_ = static_cast<uint64_t>(st.st_size);
+  return file;
+}
+
+Result<std::unique_ptr<InputFile>> InputFile::FromBytes(std::string name, std::string_view bytes) {
+  int fd = ::memfd_create("kestrel-input", MFD_CLOEXEC);
+  if (fd < 0) return IoError(name, "cannot create a memory file");
+  std::unique_ptr<InputFile> file(new InputFile(std::move(name), fd, true));
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError(file->path_, "cannot write a memory file");
+    done += static_cast<size_t>(n);
+  }
+  if (::lseek(fd, 0, SEEK_SET) != 0) return IoError(file->path_, "cannot rewind a memory file");
+  file->is_regular_ = true;
+  file->size_ = bytes.size();
   return file;
 }
 

@@ -16,6 +16,9 @@ namespace kestrel {
 class InputFile {
  public:
   static Result<std::unique_ptr<InputFile>> Open(const std::string& path);
+  // `bytes` as a file named `name` (an anonymous memory file): events given inline, such as a
+  // rule's embedded tests.
+  static Result<std::unique_ptr<InputFile>> FromBytes(std::string name, std::string_view bytes);
   ~InputFile();
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;

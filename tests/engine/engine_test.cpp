@@ -454,41 +454,6 @@ TEST(ReplayTest, LineageRulesAlertLikeTheHuntOnAnyThreadCountAndBackend) {
   }
 }
 
-TEST(RuleTest, LoadsAFolderInNameOrderAndLocatesErrors) {
-  SchemaRegistry registry = SchemaRegistry::WithEcs();
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("kestrel_rules_{}", ::getpid());
-  std::filesystem::create_directories(dir);
-  auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir / name) << text; };
-  write("b_second.eql", "process where process.name == \"b\"\n");
-  write("a_first.eql", "sequence [process where true] [file where true]\n");
-  write("notes.txt", "not a rule\n");
-  auto rules = LoadRules(dir.string(), registry, {});
-  ASSERT_TRUE(rules) << rules.error().ToString();
-  ASSERT_EQ(rules->rules.size(), 2u);
-  EXPECT_EQ(rules->rules[0].id, "a_first");
-  EXPECT_TRUE(rules->rules[0].is_sequence());
-  EXPECT_EQ(rules->rules[1].name, "b_second");
-
-  write("c_bad.eql", "process where\n  process.nme == 1\n");
-  auto bad = LoadRules(dir.string(), registry, {});
-  ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().ToString().find("c_bad.eql:2:3: error: unknown field 'process.nme'"), std::string::npos)
-      << bad.error().ToString();
-  RuleLoadOptions skip;
-  skip.skip_bad = true;
-  auto skipped = LoadRules(dir.string(), registry, skip);
-  ASSERT_TRUE(skipped);
-  EXPECT_EQ(skipped->rules.size(), 2u);
-  ASSERT_EQ(skipped->skipped.size(), 1u);
-
-  write("d_sample.eql", "sample by host.id [process where true] [file where true]\n");
-  auto sample = LoadRules((dir / "d_sample.eql").string(), registry, {});
-  ASSERT_FALSE(sample);
-  EXPECT_NE(sample.error().ToString().find("sample queries are for hunting"), std::string::npos);
-  EXPECT_FALSE(LoadRules((dir / "missing").string(), registry, {}));
-  std::filesystem::remove_all(dir);
-}
-
 TEST(EngineConfigTest, ParsesUnitsAndRejectsMistakesWithTheirPlace) {
   EXPECT_EQ(*ParseBytes("64KiB"), 64u << 10);
   EXPECT_EQ(*ParseBytes("3"), 3u);
