@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <toml++/toml.h>
 
 namespace kestrel::engine {
 namespace {
@@ -59,122 +58,123 @@ EngineOptions EngineConfig::Options(size_t sequence_rules) const {
   return options;
 }
 
-Result<EngineConfig> LoadEngineConfig(const std::string& path) {
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return MakeErrorAt(fmt::format("{}:{}:{}", path, where.line, where.column), ErrorCode::kParse,
-                       std::string(e.description()));
+namespace {
+
+using config::DocNode;
+
+// Integers, or strings with a unit where the setting has one.
+Status ReadNumber(const std::string& path, const DocNode& node, std::string_view name, uint64_t& out,
+                  Result<uint64_t> (*parse)(std::string_view)) {
+  if (node.kind == DocNode::Kind::kInt) {
+    if (node.integer < 0) return config::ErrorAt(path, node, fmt::format("{} must not be negative", name));
+    out = static_cast<uint64_t>(node.integer);
+    return Ok();
   }
-  EngineConfig config;
-  auto fail = [&](const toml::node& node, std::string message) {
-    const auto& where = node.source().begin;
-    return MakeErrorAt(fmt::format("{}:{}:{}", path, where.line, where.column), ErrorCode::kInvalidArgument,
-                       std::move(message));
-  };
-  // Integers, or strings with a unit where the setting has one.
-  auto read = [&](const toml::table& section, std::string_view section_name, std::string_view key, uint64_t& out,
-                  Result<uint64_t> (*parse)(std::string_view)) -> Status {
-    const toml::node* node = section.get(key);
-    if (node == nullptr) return Ok();
-    if (auto i = node->value<int64_t>(); i && node->is_integer()) {
-      if (*i < 0) return fail(*node, fmt::format("{}.{} must not be negative", section_name, key));
-      out = static_cast<uint64_t>(*i);
-      return Ok();
-    }
-    if (auto s = node->value<std::string>(); s && parse != nullptr) {
-      auto parsed = parse(*s);
-      if (!parsed) return fail(*node, fmt::format("{}.{}: {}", section_name, key, parsed.error().message()));
-      out = *parsed;
-      return Ok();
-    }
-    return fail(*node, fmt::format("{}.{} must be {}", section_name, key, parse ? "an integer or a string with a unit" : "an integer"));
-  };
-  for (auto&& [name, node] : table) {
-    if (name != "state" && name != "replay" && name != "predicates" && name != "enforce") {
-      return fail(node, fmt::format("unknown section [{}]", name.str()));
-    }
-    if (!node.is_table()) return fail(node, fmt::format("'{}' must be a table", name.str()));
+  if (node.kind == DocNode::Kind::kString && parse != nullptr) {
+    auto parsed = parse(node.text);
+    if (!parsed) return config::ErrorAt(path, node, fmt::format("{}: {}", name, parsed.error().message()));
+    out = *parsed;
+    return Ok();
   }
-  if (const toml::table* state = table["state"].as_table()) {
-    for (auto&& [key, node] : *state) {
-      std::string_view k = key.str();
-      if (k != "max_partials" && k != "max_partials_per_entity" && k != "max_bytes" && k != "ttl") {
-        return fail(node, fmt::format("unknown setting state.{}", k));
+  return config::ErrorAt(path, node, fmt::format("{} must be {}", name, parse ? "an integer or a string with a unit" : "an integer"));
+}
+
+Status ReadStrings(const std::string& path, const DocNode& node, std::string_view name, std::vector<std::string>& out) {
+  if (node.kind != DocNode::Kind::kArray) return config::ErrorAt(path, node, fmt::format("{} must be a list of strings", name));
+  for (const DocNode& item : node.items) {
+    if (item.kind != DocNode::Kind::kString || item.text.empty()) {
+      return config::ErrorAt(path, item, fmt::format("{} must be a list of non-empty strings", name));
+    }
+    out.push_back(item.text);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+bool IsEngineSection(std::string_view name) {
+  return name == "state" || name == "replay" || name == "predicates" || name == "enforce";
+}
+
+Status ReadEngineSection(const std::string& path, std::string_view section, const DocNode& node, EngineConfig& config) {
+  if (node.kind != DocNode::Kind::kObject) return config::ErrorAt(path, node, fmt::format("'{}' must be a table", section));
+  auto name = [&](std::string_view key) { return fmt::format("{}.{}", section, key); };
+  for (const auto& [key, v] : node.fields) {
+    Status status = Ok();
+    if (section == "state") {
+      if (key == "max_partials") {
+        status = ReadNumber(path, v, name(key), config.max_partials, nullptr);
+      } else if (key == "max_partials_per_entity") {
+        status = ReadNumber(path, v, name(key), config.max_partials_per_entity, nullptr);
+      } else if (key == "max_bytes") {
+        status = ReadNumber(path, v, name(key), config.max_bytes, &ParseBytes);
+      } else if (key == "ttl") {
+        status = ReadNumber(path, v, name(key), config.ttl_ns, &ParseDuration);
+      } else {
+        return config::ErrorAt(path, v, fmt::format("unknown setting {}", name(key)));
       }
-    }
-    KESTREL_TRY(read(*state, "state", "max_partials", config.max_partials, nullptr));
-    KESTREL_TRY(read(*state, "state", "max_partials_per_entity", config.max_partials_per_entity, nullptr));
-    KESTREL_TRY(read(*state, "state", "max_bytes", config.max_bytes, &ParseBytes));
-    KESTREL_TRY(read(*state, "state", "ttl", config.ttl_ns, &ParseDuration));
-  }
-  if (const toml::table* replay = table["replay"].as_table()) {
-    for (auto&& [key, node] : *replay) {
-      std::string_view k = key.str();
-      if (k != "chunk_events" && k != "queue_chunks") return fail(node, fmt::format("unknown setting replay.{}", k));
-    }
-    KESTREL_TRY(read(*replay, "replay", "chunk_events", config.chunk_events, nullptr));
-    KESTREL_TRY(read(*replay, "replay", "queue_chunks", config.queue_chunks, nullptr));
-    if (config.chunk_events == 0 || config.queue_chunks == 0 || config.queue_chunks > 4096) {
-      return fail(*replay, "replay.chunk_events must be at least 1 and replay.queue_chunks between 1 and 4096");
-    }
-  }
-  if (const toml::table* preds = table["predicates"].as_table()) {
-    for (auto&& [key, node] : *preds) {
-      std::string_view k = key.str();
-      if (k != "backend" && k != "budget" && k != "max_overruns" && k != "overrun_window") {
-        return fail(node, fmt::format("unknown setting predicates.{}", k));
+    } else if (section == "replay") {
+      if (key == "chunk_events") {
+        status = ReadNumber(path, v, name(key), config.chunk_events, nullptr);
+      } else if (key == "queue_chunks") {
+        status = ReadNumber(path, v, name(key), config.queue_chunks, nullptr);
+      } else {
+        return config::ErrorAt(path, v, fmt::format("unknown setting {}", name(key)));
       }
-    }
-    if (const toml::node* node = preds->get("backend")) {
-      auto name = node->value<std::string>();
-      auto backend = name ? runtime::ParseBackend(*name) : std::nullopt;
-      if (!backend) return fail(*node, "predicates.backend must be \"native\", \"wasm\" or \"lua\"");
-      config.backend = *backend;
-    }
-    KESTREL_TRY(read(*preds, "predicates", "budget", config.predicate_budget, nullptr));
-    KESTREL_TRY(read(*preds, "predicates", "max_overruns", config.max_overruns, nullptr));
-    KESTREL_TRY(read(*preds, "predicates", "overrun_window", config.overrun_window_ns, &ParseDuration));
-    if (config.predicate_budget == 0 || config.max_overruns == 0 || config.max_overruns > UINT32_MAX) {
-      return fail(*preds, "predicates.budget and predicates.max_overruns must be at least 1");
-    }
-  }
-  if (const toml::table* enforce = table["enforce"].as_table()) {
-    auto strings = [&](const toml::node& node, std::string_view key, std::vector<std::string>& out) -> Status {
-      const toml::array* list = node.as_array();
-      if (list == nullptr) return fail(node, fmt::format("enforce.{} must be an array of strings", key));
-      for (const toml::node& item : *list) {
-        auto s = item.value<std::string>();
-        if (!s || s->empty()) return fail(item, fmt::format("enforce.{} must be an array of non-empty strings", key));
-        out.push_back(*s);
+    } else if (section == "predicates") {
+      if (key == "backend") {
+        auto backend = v.kind == DocNode::Kind::kString ? runtime::ParseBackend(v.text) : std::nullopt;
+        if (!backend) return config::ErrorAt(path, v, "predicates.backend must be \"native\", \"wasm\" or \"lua\"");
+        config.backend = *backend;
+      } else if (key == "budget") {
+        status = ReadNumber(path, v, name(key), config.predicate_budget, nullptr);
+      } else if (key == "max_overruns") {
+        status = ReadNumber(path, v, name(key), config.max_overruns, nullptr);
+      } else if (key == "overrun_window") {
+        status = ReadNumber(path, v, name(key), config.overrun_window_ns, &ParseDuration);
+      } else {
+        return config::ErrorAt(path, v, fmt::format("unknown setting {}", name(key)));
       }
-      return Ok();
-    };
-    for (auto&& [key, node] : *enforce) {
-      std::string_view k = key.str();
-      if (k == "mounts") {
-        KESTREL_TRY(strings(node, k, config.enforce.mounts));
-      } else if (k == "allow_executables") {
-        KESTREL_TRY(strings(node, k, config.enforce.allow_executables));
-      } else if (k == "cgroup") {
-        auto s = node.value<std::string>();
-        if (!s) return fail(node, "enforce.cgroup must be a string (a cgroup v2 directory)");
-        config.enforce.cgroup = *s;
-      } else if (k == "fallback") {
-        auto s = node.value<std::string>();
-        if (!s || (*s != "allow" && *s != "deny")) return fail(node, "enforce.fallback must be \"allow\" or \"deny\"");
-        config.enforce.fail_closed = *s == "deny";
-      } else if (k == "deadline") {
-        KESTREL_TRY(read(*enforce, "enforce", "deadline", config.enforce.deadline_ns, &ParseDuration));
-        if (config.enforce.deadline_ns == 0 || config.enforce.deadline_ns > 10'000'000'000) {
-          return fail(node, "enforce.deadline must be more than 0 and at most 10s");
+    } else if (section == "enforce") {
+      if (key == "mounts") {
+        status = ReadStrings(path, v, name(key), config.enforce.mounts);
+      } else if (key == "allow_executables") {
+        status = ReadStrings(path, v, name(key), config.enforce.allow_executables);
+      } else if (key == "cgroup") {
+        if (v.kind != DocNode::Kind::kString) return config::ErrorAt(path, v, "enforce.cgroup must be a string (a cgroup v2 directory)");
+        config.enforce.cgroup = v.text;
+      } else if (key == "fallback") {
+        if (v.kind != DocNode::Kind::kString || (v.text != "allow" && v.text != "deny")) {
+          return config::ErrorAt(path, v, "enforce.fallback must be \"allow\" or \"deny\"");
+        }
+        config.enforce.fail_closed = v.text == "deny";
+      } else if (key == "deadline") {
+        status = ReadNumber(path, v, name(key), config.enforce.deadline_ns, &ParseDuration);
+        if (status && (config.enforce.deadline_ns == 0 || config.enforce.deadline_ns > 10'000'000'000)) {
+          return config::ErrorAt(path, v, "enforce.deadline must be more than 0 and at most 10s");
         }
       } else {
-        return fail(node, fmt::format("unknown setting enforce.{}", k));
+        return config::ErrorAt(path, v, fmt::format("unknown setting {}", name(key)));
       }
     }
+    KESTREL_TRY(status);
+  }
+  if (section == "replay" && (config.chunk_events == 0 || config.queue_chunks == 0 || config.queue_chunks > 4096)) {
+    return config::ErrorAt(path, node, "replay.chunk_events must be at least 1 and replay.queue_chunks between 1 and 4096");
+  }
+  if (section == "predicates" && (config.predicate_budget == 0 || config.max_overruns == 0 || config.max_overruns > UINT32_MAX)) {
+    return config::ErrorAt(path, node, "predicates.budget and predicates.max_overruns must be at least 1");
+  }
+  return Ok();
+}
+
+Result<EngineConfig> LoadEngineConfig(const std::string& path) {
+  KESTREL_ASSIGN_OR_RETURN(DocNode root, config::ParseFile(path));
+  if (root.kind != DocNode::Kind::kObject) return config::ErrorAt(path, root, "the configuration must be a table of sections");
+  EngineConfig config;
+  for (const auto& [name, node] : root.fields) {
+    if (!IsEngineSection(name)) return config::ErrorAt(path, node, fmt::format("unknown section [{}]", name));
+    KESTREL_TRY(ReadEngineSection(path, name, node, config));
   }
   return config;
 }

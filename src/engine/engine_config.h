@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/document.h"
 #include "engine/detection_engine.h"
 #include "nfa/state_store.h"
 #include "runtime/predicate.h"
@@ -57,8 +58,14 @@ struct EngineConfig {
   EngineOptions Options(size_t sequence_rules) const;
 };
 
-// Reads a configuration file; errors name `path:line:col`.
+// Reads a configuration file (TOML, or YAML / JSON by extension) holding only engine sections;
+// errors name `path:line:col`.
 Result<EngineConfig> LoadEngineConfig(const std::string& path);
+
+// The sections above, read from a larger configuration (the agent's, docs/configuration.md).
+bool IsEngineSection(std::string_view name);
+Status ReadEngineSection(const std::string& path, std::string_view section, const config::DocNode& node,
+                         EngineConfig& config);
 
 // "512", "64KiB", "1MiB", "2GiB" -> bytes; "500ms", "10s", "5m", "1h", "2d", "0" -> ns.
 Result<uint64_t> ParseBytes(std::string_view text);

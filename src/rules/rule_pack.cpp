@@ -12,10 +12,15 @@
 #include "common/hash.h"
 #include "event/ndjson.h"
 #include "event/timestamp.h"
-#include "rules/rule_document.h"
+#include "config/document.h"
 
 namespace kestrel::rules {
 namespace {
+
+using config::DocNode;
+using config::DocFormat;
+using config::DocFormatOf;
+using config::ParseDocument;
 
 namespace fs = std::filesystem;
 
@@ -25,11 +30,8 @@ constexpr std::string_view kInformational[] = {"author", "references", "false_po
 // The first event of a test without @timestamp is at this time, the next one second later, ...
 constexpr int64_t kTestEpochNs = 1'767'225'600'000'000'000;  // 2026-01-01T00:00:00Z
 
-std::string At(const std::string& path, const DocNode& n) { return fmt::format("{}:{}:{}", path, n.line, n.column); }
-
-tl::unexpected<Error> Bad(const std::string& path, const DocNode& n, std::string message) {
-  return MakeErrorAt(At(path, n), ErrorCode::kInvalidArgument, std::move(message));
-}
+constexpr auto At = config::Where;
+constexpr auto Bad = config::ErrorAt;
 
 // A scalar field's text; lists of scalars joined with ", " (tags, actions).
 Result<std::string> FieldText(const std::string& path, std::string_view key, const DocNode& n, bool list_ok) {

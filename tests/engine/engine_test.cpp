@@ -506,7 +506,7 @@ TEST(EngineConfigTest, ReadsTheEnforceSection) {
   std::ofstream(file.path()) << "[enforce]\nmounts = \"/srv\"\n";
   auto scalar = LoadEngineConfig(file.path());
   ASSERT_FALSE(scalar);
-  EXPECT_NE(scalar.error().ToString().find("enforce.mounts must be an array of strings"), std::string::npos);
+  EXPECT_NE(scalar.error().ToString().find("enforce.mounts must be a list of strings"), std::string::npos);
   std::ofstream(file.path()) << "[enforce]\ndeadline = \"20s\"\n";
   EXPECT_FALSE(LoadEngineConfig(file.path()));
   std::ofstream(file.path()) << "[enforce]\nmount = []\n";

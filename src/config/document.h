@@ -1,6 +1,6 @@
-// A structured rule file (YAML, TOML or JSON) read into one tree with positions, so that one
-// reader (rule_pack.cpp) builds rules from any of the three and every error names
-// `file:line:col`. Scalars keep their type as the format gives it (a quoted YAML scalar is a
+// A structured file (YAML, TOML or JSON: rule files, the configuration) read into one tree with
+// positions, so that one reader builds rules or settings from any of the three and every error
+// names `file:line:col`. Scalars keep their type as the format gives it (a quoted YAML scalar is a
 // string; a plain one is typed: null, true/false, integer, float, else string).
 #pragma once
 
@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 
-namespace kestrel::rules {
+namespace kestrel::config {
 
 struct DocNode {
   enum class Kind : uint8_t { kNull, kBool, kInt, kFloat, kString, kArray, kObject };
@@ -40,5 +40,11 @@ std::optional<DocFormat> DocFormatOf(std::string_view path);
 
 // Parses `text` (named `path` in errors, which are `path:line:col: reason`).
 Result<DocNode> ParseDocument(const std::string& path, std::string_view text, DocFormat format);
+// Reads and parses the file `path`, its format by extension.
+Result<DocNode> ParseFile(const std::string& path);
 
-}  // namespace kestrel::rules
+// `path:line:col` of a node, and an error there.
+std::string Where(const std::string& path, const DocNode& node);
+tl::unexpected<Error> ErrorAt(const std::string& path, const DocNode& node, std::string message);
+
+}  // namespace kestrel::config

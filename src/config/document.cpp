@@ -1,4 +1,4 @@
-#include "rules/rule_document.h"
+#include "config/document.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -7,18 +7,38 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
 
-#include "eql/source.h"
 #include "event/ndjson.h"
 
-namespace kestrel::rules {
+namespace kestrel::config {
 namespace {
 
-constexpr uint32_t kMaxDepth = 64;  // nesting a rule file may have (bounds recursion on hostile input)
+constexpr uint32_t kMaxDepth = 64;
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}  // nesting a rule file may have (bounds recursion on hostile input)
 
 // ---- YAML ------------------------------------------------------------------------------------
 
@@ -380,7 +400,7 @@ class JsonParser {
           } else if (cp >= 0xD800 && cp <= 0xDFFF) {
             return Fail("an unpaired surrogate in a \\u escape");
           }
-          eql::AppendUtf8(out, cp);
+          AppendUtf8(out, cp);
           break;
         }
         default:
@@ -452,6 +472,24 @@ std::optional<DocFormat> DocFormatOf(std::string_view path) {
   return std::nullopt;
 }
 
+std::string Where(const std::string& path, const DocNode& node) {
+  return fmt::format("{}:{}:{}", path, node.line, node.column);
+}
+
+tl::unexpected<Error> ErrorAt(const std::string& path, const DocNode& node, std::string message) {
+  return MakeErrorAt(Where(path, node), ErrorCode::kInvalidArgument, std::move(message));
+}
+
+Result<DocNode> ParseFile(const std::string& path) {
+  auto format = DocFormatOf(path);
+  if (!format) return MakeErrorAt(path, ErrorCode::kInvalidArgument, "expected a .yaml, .yml, .toml or .json file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeErrorAt(path, ErrorCode::kIo, fmt::format("cannot read: {}", std::strerror(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseDocument(path, text.str(), *format);
+}
+
 Result<DocNode> ParseDocument(const std::string& path, std::string_view text, DocFormat format) {
   switch (format) {
     case DocFormat::kYaml: return ParseYaml(path, text);
@@ -461,4 +499,4 @@ Result<DocNode> ParseDocument(const std::string& path, std::string_view text, Do
   return MakeError(ErrorCode::kInternal, "unknown document format");
 }
 
-}  // namespace kestrel::rules
+}  // namespace kestrel::config
