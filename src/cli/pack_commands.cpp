@@ -142,6 +142,7 @@ int RunList(const PackCommandOptions& o) {
       AppendJsonString(out, r.id);
       out += ",\"name\":";
       AppendJsonString(out, r.name);
+      if (r.risk_score) out += fmt::format(",\"risk_score\":{}", *r.risk_score);
       out += fmt::format(",\"severity\":\"{}\",\"enabled\":{},\"mode\":\"{}\",\"declared_mode\":\"{}\",\"rollout\":{},"
                          "\"actions\":\"{}\",\"backend\":\"{}\",\"kind\":\"{}\",\"event_types\":\"{}\",\"tests\":{},"
                          "\"path\":",

@@ -238,7 +238,8 @@ CommandFn AddReplayCommand(CLI::App& app) {
   cmd->add_option("-i,--input", options->input.inputs, "Event files (NDJSON or .klog; '-' for stdin)")->required();
   cmd->add_option("-o,--output", options->output, "Alert file (NDJSON; '-' for stdout)")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
-  cmd->add_option("-c,--config", options->setup.config, "Engine configuration file (TOML)");
+  cmd->add_option("-c,--config", options->setup.config, "Configuration file (YAML, TOML or JSON; its engine sections)");
+  cmd->add_option("--host-id", options->setup.host_id, "The host id rollouts are decided for (default: /etc/machine-id)");
   cmd->add_option("--profile", options->input.profile, "JSON input profile")
       ->check(CLI::IsMember({"ecs", "endgame"}))
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "cli/rule_setup.h"
 
+#include "cli/agent_config.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -52,8 +54,9 @@ Status LoadRulesInto(RuleSetup& setup, const RuleSetupOptions& o, const SchemaRe
 
 Result<RuleSetup> SetUpRules(const RuleSetupOptions& o, const SchemaRegistry& registry) {
   RuleSetup setup;
-  if (!o.config.empty()) {
-    KESTREL_ASSIGN_OR_RETURN(setup.config, engine::LoadEngineConfig(o.config));
+  if (!o.config.empty()) {  // the engine's sections; an agent configuration's others are for `kestrel run`
+    KESTREL_ASSIGN_OR_RETURN(AgentConfig agent, LoadAgentConfig(o.config));
+    setup.config = agent.engine;
   }
   setup.backend = setup.config.backend;
   if (!o.backend.empty()) setup.backend = *runtime::ParseBackend(o.backend);

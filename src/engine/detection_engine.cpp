@@ -22,6 +22,12 @@ void EngineStats::Add(const EngineStats& o) {
   state.Add(o.state);
   if (alerts_by_rule.size() < o.alerts_by_rule.size()) alerts_by_rule.resize(o.alerts_by_rule.size());
   for (size_t i = 0; i < o.alerts_by_rule.size(); ++i) alerts_by_rule[i] += o.alerts_by_rule[i];
+  if (cost_by_rule.size() < o.cost_by_rule.size()) cost_by_rule.resize(o.cost_by_rule.size());
+  for (size_t i = 0; i < o.cost_by_rule.size(); ++i) {
+    cost_by_rule[i].evaluations += o.cost_by_rule[i].evaluations;
+    cost_by_rule[i].sampled += o.cost_by_rule[i].sampled;
+    cost_by_rule[i].sampled_ns += o.cost_by_rule[i].sampled_ns;
+  }
   for (size_t b = 0; b < std::size(backends); ++b) {
     backends[b].evaluations += o.backends[b].evaluations;
     backends[b].overruns += o.backends[b].overruns;
@@ -91,6 +97,7 @@ DetectionEngine::DetectionEngine(const RuleSet& rules, const SchemaRegistry& reg
   masks_.assign(sequences_.size(), 0);
   next_deadlines_.assign(sequences_.size(), 0);
   stats_.alerts_by_rule.assign(rules.rules.size(), 0);
+  stats_.cost_by_rule.assign(rules.rules.size(), RuleCost{});
 }
 
 std::unique_ptr<DetectionEngine::RulePredicates> DetectionEngine::MakePredicates(uint32_t i) {
@@ -169,6 +176,19 @@ bool DetectionEngine::RunPredicate(RulePredicates& rp, size_t k, const Event& ev
   return false;
 }
 
+template <class Evaluate>
+auto DetectionEngine::Costed(uint32_t rule, Evaluate evaluate) {
+  RuleCost& cost = stats_.cost_by_rule[rule];
+  ++cost.evaluations;
+  if (++cost_tick_ % kCostSample != 0) return evaluate();
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = evaluate();
+  cost.sampled_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  ++cost.sampled;
+  return result;
+}
+
 void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
   ++stats_.events;
   out_ = &out;
@@ -181,18 +201,21 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     index_.Candidates(event, candidates_);
     for (uint32_t rule : candidates_) {
       ++stats_.evaluations;
-      bool matched;
       RulePredicates* rp = rule_predicates_[rule].get();
-      if (rp != nullptr && rp->disabled) {
-        matched = false;
-      } else if (rp != nullptr && !rp->programs.empty()) {
-        matched = RunPredicate(*rp, 0, event);
-      } else {
-        evaluator_.set_lineage(oracles_[rule]);
-        matched = Sampled(stats_.backends[static_cast<size_t>(runtime::Backend::kNative)],
-                          [&] { return evaluator_.Matches(*filters_[rule], event); });
-      }
-      if (matched && rp != nullptr && rp->user) matched = RunPredicate(*rp, kUserPredicate, event);
+      bool matched = Costed(rule, [&] {
+        bool m;
+        if (rp != nullptr && rp->disabled) {
+          m = false;
+        } else if (rp != nullptr && !rp->programs.empty()) {
+          m = RunPredicate(*rp, 0, event);
+        } else {
+          evaluator_.set_lineage(oracles_[rule]);
+          m = Sampled(stats_.backends[static_cast<size_t>(runtime::Backend::kNative)],
+                      [&] { return evaluator_.Matches(*filters_[rule], event); });
+        }
+        if (m && rp != nullptr && rp->user) m = RunPredicate(*rp, kUserPredicate, event);
+        return m;
+      });
       if (!matched) continue;
       Alert alert;
       alert.ts = event.ts_mono_ns();
@@ -216,7 +239,10 @@ void DetectionEngine::Process(const Event& event, std::vector<Alert>& out) {
     if (s.indexed && masks_[i] == 0 && ts <= next_deadlines_[i]) continue;  // nothing to match or expire
     if (const RulePredicates* rp = rule_predicates_[s.rule].get(); rp != nullptr && rp->disabled) continue;
     matches_.clear();
-    s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
+    Costed(s.rule, [&] {
+      s.runner->Process(event, matches_, s.indexed ? masks_[i] : nfa::SequenceRunner::kAllTerms);
+      return true;
+    });
     next_deadlines_[i] = s.runner->next_deadline();
     for (nfa::SequenceMatch& m : matches_) EmitSequence(s.rule, m, out);
   }
@@ -244,6 +270,23 @@ void DetectionEngine::EmitSequence(uint32_t rule, nfa::SequenceMatch& match, std
   alert.ordinal = stats_.alerts_by_rule[rule]++;
   alert.json = RenderAlert(rules_.rules[rule], events, match.key.values, registry_);
   out.push_back(std::move(alert));
+}
+
+uint64_t DetectionEngine::AdoptState(DetectionEngine& old) {
+  uint64_t adopted = 0;
+  for (size_t i = 0; i < sequences_.size(); ++i) {
+    const Rule& rule = rules_.rules[sequences_[i].rule];
+    for (SequenceRule& o : old.sequences_) {
+      const Rule& was = old.rules_.rules[o.rule];
+      if (was.fingerprint != rule.fingerprint || was.id != rule.id) continue;
+      uint64_t before = sequences_[i].runner->stats().entries;
+      sequences_[i].runner->AdoptState(*o.runner);
+      adopted += sequences_[i].runner->stats().entries - before;
+      next_deadlines_[i] = 0;  // let the runner see the next event (its deadlines came along)
+      break;
+    }
+  }
+  return adopted;
 }
 
 EngineStats DetectionEngine::stats() const {
@@ -289,6 +332,7 @@ std::string AlertHead(const Rule& rule, const Event& at, const AlertResponse* re
     out += ",\"description\":";
     AppendJsonString(out, rule.description);
   }
+  if (rule.risk_score) out += fmt::format(",\"risk_score\":{}", *rule.risk_score);
   if (!rule.ruleset.empty()) {
     out += ",\"ruleset\":";
     AppendJsonString(out, rule.ruleset);

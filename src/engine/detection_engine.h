@@ -59,6 +59,18 @@ struct BackendStats {
   Histogram latency_ns;   // sampled
 };
 
+// What a rule costs: its evaluations (a single-event rule's conditions; a sequence rule's runs
+// over an event), and the time of one in kCostSample of them, measured.
+struct RuleCost {
+  uint64_t evaluations = 0;
+  uint64_t sampled = 0;
+  uint64_t sampled_ns = 0;
+  // The estimated time of all its evaluations.
+  double seconds() const {
+    return sampled == 0 ? 0.0 : static_cast<double>(sampled_ns) * 1e-9 * static_cast<double>(evaluations) / static_cast<double>(sampled);
+  }
+};
+
 struct EngineStats {
   uint64_t events = 0;             // events this worker looked at
   uint64_t single_events = 0;      // events of its partition (single-event rules)
@@ -66,6 +78,7 @@ struct EngineStats {
   uint64_t naive_evaluations = 0;  // what evaluating every single-event rule would have made
   nfa::StateStats state;           // summed over its sequence rules (peaks are sums of peaks)
   std::vector<uint64_t> alerts_by_rule;  // indexed by rule number
+  std::vector<RuleCost> cost_by_rule;    // indexed by rule number
   BackendStats backends[3];              // by runtime::Backend
   std::vector<uint32_t> disabled_rules;  // rule numbers, in the order they were disabled
   uint64_t backend_errors = 0;           // predicates a worker could not instantiate (run natively)
@@ -86,6 +99,18 @@ class DetectionEngine {
 
   EngineStats stats() const;
 
+  // A rule reload: the sequence rules of `old` whose fingerprint is unchanged hand their partial
+  // matches to this engine's (same rule, same query). Both engines must be on this thread, and
+  // `old` is to be destroyed on it too (the events their state holds are shared). Returns the
+  // partial matches taken over.
+  uint64_t AdoptState(DetectionEngine& old);
+  // Lineage rules: the process table learns from `event` (an already_running event) without any
+  // rule seeing it, so that a reloaded engine knows the ancestry of the processes alive now.
+  void Prime(const Event& event) {
+    if (lineage_) lineage_->Observe(event);
+  }
+  bool has_lineage() const { return lineage_ != nullptr; }
+
  private:
   struct SequenceRule {
     uint32_t rule;
@@ -104,6 +129,11 @@ class DetectionEngine {
     uint32_t rule = 0;
   };
   static constexpr uint64_t kLatencySample = 64;
+  static constexpr uint64_t kCostSample = 64;
+  // Runs evaluate() and counts it as an evaluation of `rule`, timing one in kCostSample.
+  template <class Evaluate>
+  auto Costed(uint32_t rule, Evaluate evaluate);
+  uint64_t cost_tick_ = 0;
 
   // This worker's instances of rule i's Wasm / Lua and user-written predicates (null: none).
   std::unique_ptr<RulePredicates> MakePredicates(uint32_t i);

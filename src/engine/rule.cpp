@@ -29,16 +29,16 @@ std::string_view SeverityName(Severity s) {
 namespace {
 
 // What the engine runs: event queries and sequences, without pipes.
-Status CheckSupported(const std::string& path, const eql::CompiledQuery& q) {
+Status CheckSupported(const std::string& where, const eql::CompiledQuery& q) {
   auto refuse = [&](std::string_view what) {
-    return MakeErrorAt(path + ":1:1", ErrorCode::kInvalidArgument,
+    return MakeErrorAt(where, ErrorCode::kInvalidArgument,
                        fmt::format("{} are for hunting (kestrel query); detection rules cannot use them", what));
   };
   if (q.kind == eql::QueryKind::kSample) return refuse("sample queries");
   if (!q.pipes.empty()) return refuse("pipes");
   if (q.kind == eql::QueryKind::kSequence) {
     if (auto checked = nfa::SequenceRunner::Check(q); !checked) {
-      return MakeErrorAt(path + ":1:1", checked.error().code(), checked.error().message());
+      return MakeErrorAt(where, checked.error().code(), checked.error().message());
     }
   }
   return Ok();

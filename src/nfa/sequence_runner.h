@@ -74,6 +74,9 @@ class SequenceRunner {
     term_predicate_context_ = context;
   }
 
+  // Takes the partial matches of `old`, a runner of the same query (a rule reloaded unchanged).
+  void AdoptState(SequenceRunner& old) { store_.AdoptEntries(old.store_); }
+
   const StateStats& stats() const { return store_.stats(); }
   // Stage conditions this runner evaluated itself (without a term predicate).
   uint64_t native_evaluations() const { return native_evaluations_; }

@@ -118,6 +118,21 @@ class StateStore {
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
+  // Takes `old`'s entries (and counters), leaving it empty; the limits stay this store's (they
+  // apply from the next insert). For a rule reloaded unchanged: its partial matches carry on.
+  void AdoptEntries(StateStore& old) {
+    using std::swap;
+    swap(shards_, old.shards_);
+    swap(entries_, old.entries_);
+    swap(free_, old.free_);
+    swap(oldest_, old.oldest_);
+    swap(newest_, old.newest_);
+    swap(entities_, old.entities_);
+    swap(deadlines_, old.deadlines_);
+    swap(next_deadline_, old.next_deadline_);
+    swap(stats_, old.stats_);
+  }
+
   // The entry of (slot, key), or nullptr.
   Entry* Find(uint8_t slot, std::string_view key);
 

@@ -73,7 +73,9 @@ Result<std::shared_ptr<Generation>> RuleManager::Load(uint64_t number) {
   auto gen = std::make_shared<Generation>();
   gen->number = number;
   KESTREL_ASSIGN_OR_RETURN(gen->pack, LoadPack(options_.path, registry_, options_.pack));
-  if (!gen->pack.errors.empty()) {
+  if (!gen->pack.errors.empty() && options_.skip_bad) {
+    for (const Error& e : gen->pack.errors) spdlog::warn("skipped rule: {}", e.ToString());
+  } else if (!gen->pack.errors.empty()) {
     std::string all;
     for (const Error& e : gen->pack.errors) all += (all.empty() ? "" : "\n") + e.ToString();
     return MakeError(gen->pack.errors.front().code(),

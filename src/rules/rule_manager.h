@@ -9,9 +9,10 @@
 // The event thread calls TakeUpdate between two events: one atomic load when nothing is
 // pending; otherwise it gets the new generation (pack + engine) and switches to it before the
 // next event. So every event is evaluated by exactly one rule set: none is lost or evaluated
-// twice across a swap. Sequence rules start with empty state in the new generation (partial
-// matches of the old one are dropped and counted). The old generation is handed back and freed
-// on the manager thread.
+// twice across a swap. The caller moves the partial matches of unchanged sequence rules into the
+// new engine (DetectionEngine::AdoptState); changed rules start afresh. The old generation is
+// handed back and freed on the manager thread (its engine first reset on the event thread when
+// it gave state away: the events that state holds are shared).
 #pragma once
 
 #include <atomic>
@@ -52,6 +53,7 @@ struct RuleManagerOptions {
   PackOptions pack;
   runtime::Backend backend = runtime::Backend::kNative;  // for rules that do not choose
   bool watch = true;  // reload on file changes (inotify); RequestReload works either way
+  bool skip_bad = false;  // run the rules that load, logging the others, instead of refusing the pack
   std::chrono::milliseconds quiet{200};  // how long the files must be still before a reload
   // The engine options for a rule set (state bounds depend on its sequence rules).
   std::function<engine::EngineOptions(const engine::RuleSet&)> engine_options;

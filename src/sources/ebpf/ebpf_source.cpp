@@ -37,6 +37,7 @@ Result<size_t> EbpfSource::Poll(int) { return size_t{0}; }
 void EbpfSource::Detach() {}
 uint64_t EbpfSource::lost() const { return 0; }
 Status EbpfSource::SetInterest(uint64_t) { return Ok(); }
+Status EbpfSource::SetFilters(const std::vector<EbpfOptions::Prefix>&, const std::vector<uint16_t>&) { return Ok(); }
 Status EbpfSource::KillExecs(const std::vector<std::string>&, const std::vector<uint32_t>&) {
   return MakeError(ErrorCode::kUnsupported, Unavailable());
 }
@@ -171,47 +172,7 @@ Result<std::unique_ptr<EbpfSource>> EbpfSource::Open(const EbpfOptions& options,
   if (int err = kestrel_bpf__load(im.skel); err != 0) return failure("the kernel refused Kestrel's BPF programs", err);
   const uint64_t interest = options.interest == 0 ? AllRecordTypes() : options.interest;
   KESTREL_TRY(source->SetInterest(interest));
-  if (options.file_prefixes.size() > KR_PREFIXES) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} file path prefixes; the filter holds {}", options.file_prefixes.size(), KR_PREFIXES));
-  }
-  for (uint32_t k = 0; k < options.file_prefixes.size(); ++k) {
-    const std::string& prefix = options.file_prefixes[k].bytes;
-    kr_prefix value{};
-    value.insensitive = options.file_prefixes[k].insensitive ? 1 : 0;
-    if (prefix.empty() || prefix.size() > KR_PREFIX_MAX) {
-      return MakeError(ErrorCode::kInvalidArgument, fmt::format("file path prefix \"{}\" is empty or longer than {} bytes",
-                                                                prefix, KR_PREFIX_MAX));
-    }
-    value.len = static_cast<__u32>(prefix.size());
-    for (size_t i = 0; i < prefix.size(); ++i) {
-      char c = prefix[i];
-      value.bytes[i] = value.insensitive && c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-    }
-    if (int err = bpf_map__update_elem(im.skel->maps.file_prefixes, &k, sizeof k, &value, sizeof value, 0); err != 0) {
-      return failure("cannot set the file path filter", err);
-    }
-  }
-  uint32_t zero = 0, count = static_cast<uint32_t>(options.file_prefixes.size());
-  if (int err = bpf_map__update_elem(im.skel->maps.file_prefix_count, &zero, sizeof zero, &count, sizeof count, 0);
-      err != 0) {
-    return failure("cannot set the file path filter", err);
-  }
-  if (options.connect_ports.size() > KR_PORTS) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} connect ports; the filter holds {}", options.connect_ports.size(), KR_PORTS));
-  }
-  for (uint16_t port : options.connect_ports) {
-    uint8_t one = 1;
-    if (int err = bpf_map__update_elem(im.skel->maps.connect_ports, &port, sizeof port, &one, sizeof one, 0); err != 0) {
-      return failure("cannot set the connect port filter", err);
-    }
-  }
-  uint32_t ports = static_cast<uint32_t>(options.connect_ports.size());
-  if (int err = bpf_map__update_elem(im.skel->maps.connect_port_count, &zero, sizeof zero, &ports, sizeof ports, 0);
-      err != 0) {
-    return failure("cannot set the connect port filter", err);
-  }
+  KESTREL_TRY(source->SetFilters(options.file_prefixes, options.connect_ports));
   // Interest pushdown at attach time: without a rule on system call records, the syscall
   // programs are not attached at all (every system call of the host would pay for them).
   const bool syscalls = (interest & ~(Bit(KR_EXEC) | Bit(KR_FORK) | Bit(KR_EXIT) | Bit(KR_CHDIR))) != 0;
@@ -328,6 +289,72 @@ uint64_t EbpfSource::lost() const {
   uint64_t total = 0;
   for (uint64_t n : per_cpu) total += n;
   return total;
+}
+
+Status EbpfSource::SetFilters(const std::vector<EbpfOptions::Prefix>& file_prefixes,
+                              const std::vector<uint16_t>& connect_ports) {
+  if (file_prefixes.size() > KR_PREFIXES) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} file path prefixes; the filter holds {}", file_prefixes.size(), KR_PREFIXES));
+  }
+  if (connect_ports.size() > KR_PORTS) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} connect ports; the filter holds {}", connect_ports.size(), KR_PORTS));
+  }
+  auto failure = [](std::string_view what, int err) {
+    return MakeError(ErrorCode::kIo, fmt::format("{}: {}", what, Errno(err)));
+  };
+  auto& maps = impl_->skel->maps;
+  // A count of 0 passes everything: the filters are off while their entries change, so a
+  // record is never dropped that either the old or the new filter passes.
+  uint32_t zero = 0;
+  if (int err = bpf_map__update_elem(maps.file_prefix_count, &zero, sizeof zero, &zero, sizeof zero, 0); err != 0) {
+    return failure("cannot set the file path filter", err);
+  }
+  if (int err = bpf_map__update_elem(maps.connect_port_count, &zero, sizeof zero, &zero, sizeof zero, 0); err != 0) {
+    return failure("cannot set the connect port filter", err);
+  }
+  for (uint32_t k = 0; k < file_prefixes.size(); ++k) {
+    const std::string& prefix = file_prefixes[k].bytes;
+    kr_prefix value{};
+    value.insensitive = file_prefixes[k].insensitive ? 1 : 0;
+    if (prefix.empty() || prefix.size() > KR_PREFIX_MAX) {
+      return MakeError(ErrorCode::kInvalidArgument, fmt::format("file path prefix \"{}\" is empty or longer than {} bytes",
+                                                                prefix, KR_PREFIX_MAX));
+    }
+    value.len = static_cast<__u32>(prefix.size());
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      char c = prefix[i];
+      value.bytes[i] = value.insensitive && c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+    if (int err = bpf_map__update_elem(maps.file_prefixes, &k, sizeof k, &value, sizeof value, 0); err != 0) {
+      return failure("cannot set the file path filter", err);
+    }
+  }
+  // The previous ports out, the new ones in.
+  std::vector<uint16_t> old;
+  uint16_t key = 0, next = 0;
+  for (int more = bpf_map__get_next_key(maps.connect_ports, nullptr, &next, sizeof next); more == 0;
+       more = bpf_map__get_next_key(maps.connect_ports, &key, &next, sizeof next)) {
+    old.push_back(next);
+    key = next;
+  }
+  for (uint16_t port : old) bpf_map__delete_elem(maps.connect_ports, &port, sizeof port, 0);
+  for (uint16_t port : connect_ports) {
+    uint8_t one = 1;
+    if (int err = bpf_map__update_elem(maps.connect_ports, &port, sizeof port, &one, sizeof one, 0); err != 0) {
+      return failure("cannot set the connect port filter", err);
+    }
+  }
+  uint32_t count = static_cast<uint32_t>(file_prefixes.size());
+  if (int err = bpf_map__update_elem(maps.file_prefix_count, &zero, sizeof zero, &count, sizeof count, 0); err != 0) {
+    return failure("cannot set the file path filter", err);
+  }
+  uint32_t ports = static_cast<uint32_t>(connect_ports.size());
+  if (int err = bpf_map__update_elem(maps.connect_port_count, &zero, sizeof zero, &ports, sizeof ports, 0); err != 0) {
+    return failure("cannot set the connect port filter", err);
+  }
+  return Ok();
 }
 
 Status EbpfSource::SetInterest(uint64_t interest) {

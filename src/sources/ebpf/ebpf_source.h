@@ -60,6 +60,9 @@ class EbpfSource {
   uint64_t lost() const;
   // Sets which record types the programs make (bit t: type t).
   Status SetInterest(uint64_t interest);
+  // The kernel-side file path and connect port filters (EbpfOptions), replaced while records
+  // flow (a rule reload): both are off while they change, so nothing either filter passes is lost.
+  Status SetFilters(const std::vector<EbpfOptions::Prefix>& file_prefixes, const std::vector<uint16_t>& connect_ports);
   // Kill rules pushed into the exec program: an exec of one of `paths` gets SIGKILL from the
   // kernel before it runs (bpf_send_signal), except for the `exempt` processes and PID 1.
   Status KillExecs(const std::vector<std::string>& paths, const std::vector<uint32_t>& exempt);
