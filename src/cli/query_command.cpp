@@ -211,7 +211,9 @@ CommandFn AddQueryCommand(CLI::App& app) {
   auto options = std::make_shared<QueryOptions>();
   CLI::App* cmd = app.add_subcommand("query", "Run one EQL query over recorded events and print the matches");
   cmd->add_option("query", options->query, "The EQL query")->required();
-  cmd->add_option("-i,--input", options->input.inputs, "Event files (NDJSON or .klog; '-' for stdin)")->required();
+  cmd->add_option("-i,--input", options->input.inputs, "Event file (NDJSON or .klog; '-' for stdin); repeat for more")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_option("--profile", options->input.profile, "JSON input profile")
       ->check(CLI::IsMember({"ecs", "endgame"}))
       ->capture_default_str();

@@ -235,7 +235,9 @@ CommandFn AddReplayCommand(CLI::App& app) {
   auto options = std::make_shared<ReplayCommandOptions>();
   CLI::App* cmd = app.add_subcommand("replay", "Run detection rules over recorded events and write the alerts");
   cmd->add_option("-r,--rules", options->setup.rules, "A rule file (.eql, .yaml, .toml, .json) or a rule pack folder")->required();
-  cmd->add_option("-i,--input", options->input.inputs, "Event files (NDJSON or .klog; '-' for stdin)")->required();
+  cmd->add_option("-i,--input", options->input.inputs, "Event file (NDJSON or .klog; '-' for stdin); repeat for more")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_option("-o,--output", options->output, "Alert file (NDJSON; '-' for stdout)")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("-c,--config", options->setup.config, "Configuration file (YAML, TOML or JSON; its engine sections)");

@@ -112,6 +112,8 @@ constexpr CatalogEntry kFields[] = {
     {"user.Ext.real.name", "string"},
     {"group.id", "string"},
     {"group.name", "string"},
+    {"group.changes.id", "string"},  // setgid / setresgid: the group asked for (the live source)
+    {"group.changes.name", "string"},
     {"group.Ext.real.id", "string"},
     {"group.Ext.real.name", "string"},
     // file.*
