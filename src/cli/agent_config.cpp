@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
+
 namespace kestrel::cli {
 namespace {
 
@@ -117,7 +120,8 @@ struct Reader {
           KESTREL_ASSIGN_OR_RETURN(out.webhook.queue_capacity, Number(v, "outputs.queue", nullptr));
         } else if (key == "retries") {
           KESTREL_ASSIGN_OR_RETURN(uint64_t r, Number(v, "outputs.retries", nullptr));
-          out.webhook.max_retries = static_cast<uint32_t>(std::min<uint64_t>(r, 100));
+          if (r > 100) return Bad(v, "outputs.retries must be at most 100");
+          out.webhook.max_retries = static_cast<uint32_t>(r);
         } else if (key == "backoff") {
           KESTREL_ASSIGN_OR_RETURN(out.webhook.backoff_initial, Millis(v, "outputs.backoff"));
         } else if (key == "backoff_max") {
@@ -152,10 +156,15 @@ struct Reader {
       for (const DocNode& o : n.items) KESTREL_TRY(Output(o, c));
       return Ok();
     }
+    if (name != "metrics" && name != "tracing" && name != "logging") {
+      return Bad(n, fmt::format("unknown section '{}' (rules, outputs, metrics, tracing, logging, state, replay, "
+                                "predicates, enforce)", name));
+    }
     KESTREL_TRY(Table(n, name));
     for (const auto& [key, v] : n.fields) {
       if (name == "metrics" && key == "address") {
         KESTREL_ASSIGN_OR_RETURN(c.metrics_address, String(v, "metrics.address"));
+        if (Status a = CheckMetricsAddress(c.metrics_address); !a) return Bad(v, a.error().message());
       } else if (name == "tracing" && key == "path") {
         KESTREL_ASSIGN_OR_RETURN(c.tracing.path, String(v, "tracing.path"));
       } else if (name == "tracing" && key == "sample_rate") {
@@ -165,15 +174,20 @@ struct Reader {
         c.tracing.sample_rate = rate;
       } else if (name == "logging" && key == "level") {
         KESTREL_ASSIGN_OR_RETURN(c.logging.level, String(v, "logging.level"));
+        constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+        if (std::find(std::begin(kLevels), std::end(kLevels), c.logging.level) == std::end(kLevels)) {
+          return Bad(v, fmt::format("unknown logging.level '{}' (trace, debug, info, warn, error, critical or off)",
+                                    c.logging.level));
+        }
       } else if (name == "logging" && key == "format") {
         KESTREL_ASSIGN_OR_RETURN(c.logging.format, String(v, "logging.format"));
+        if (c.logging.format != "text" && c.logging.format != "json") {
+          return Bad(v, fmt::format("unknown logging.format '{}' (text or json)", c.logging.format));
+        }
       } else if (name == "logging" && key == "file") {
         KESTREL_ASSIGN_OR_RETURN(c.logging.file, String(v, "logging.file"));
-      } else if (name == "metrics" || name == "tracing" || name == "logging") {
-        return Bad(v, fmt::format("unknown setting {}.{}", name, key));
       } else {
-        return Bad(n, fmt::format("unknown section '{}' (rules, outputs, metrics, tracing, logging, state, replay, "
-                                  "predicates, enforce)", name));
+        return Bad(v, fmt::format("unknown setting {}.{}", name, key));
       }
     }
     return Ok();
@@ -181,6 +195,20 @@ struct Reader {
 };
 
 }  // namespace
+
+Status CheckMetricsAddress(std::string_view address) {
+  if (address.empty() || address == "off") return Ok();
+  size_t colon = address.rfind(':');
+  std::string_view port = colon == std::string_view::npos ? std::string_view() : address.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (colon == std::string_view::npos || colon == 0 || port.empty() || ec != std::errc() ||
+      end != port.data() + port.size() || value > 65535) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("metrics address '{}' must be HOST:PORT (127.0.0.1:9464; port 0 picks one) or off", address));
+  }
+  return Ok();
+}
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path) {
   AgentConfig c;

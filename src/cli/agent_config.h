@@ -43,6 +43,9 @@ struct AgentConfig {
   obs::LogOptions logging;
 };
 
+// "HOST:PORT" or "off" / empty (no endpoint).
+Status CheckMetricsAddress(std::string_view address);
+
 // Reads `path`; an empty path gives the defaults.
 Result<AgentConfig> LoadAgentConfig(const std::string& path);
 

@@ -329,6 +329,10 @@ int RunLive(const RunCommandOptions& o) {
 
   std::unique_ptr<RunMetrics> metrics;
   std::string metrics_address = o.metrics_address.empty() ? agent->metrics_address : o.metrics_address;
+  if (Status a = CheckMetricsAddress(metrics_address); !a) {
+    fmt::print(stderr, "error: --metrics-address: {}\n", a.error().message());
+    return kExitUsage;
+  }
   if (!metrics_address.empty() && metrics_address != "off") {
     auto started = RunMetrics::Start(metrics_address, &*sinks);
     if (started) {
@@ -340,7 +344,11 @@ int RunLive(const RunCommandOptions& o) {
   obs::TracerOptions trace_options = agent->tracing;
   if (!o.trace.empty()) trace_options.path = o.trace;
   if (o.trace_rate >= 0) trace_options.sample_rate = o.trace_rate;
-  if (!trace_options.path.empty() && trace_options.sample_rate == 0) trace_options.sample_rate = 0.01;
+  if (!o.trace.empty() && o.trace_rate < 0 && trace_options.sample_rate == 0) trace_options.sample_rate = 0.01;
+  if (!trace_options.path.empty() && trace_options.sample_rate == 0) {
+    fmt::print(stderr, "error: --trace-sample-rate 0 traces nothing; give a rate above 0 or leave out --trace\n");
+    return kExitUsage;
+  }
   std::unique_ptr<obs::Tracer> tracer;
   if (!trace_options.path.empty()) {
     auto opened = obs::Tracer::Open(trace_options);

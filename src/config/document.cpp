@@ -111,7 +111,7 @@ Result<DocNode> FromYaml(const std::string& path, const YAML::Node& y, uint32_t 
                              fmt::format("duplicate key '{}'", key));
         }
         KESTREL_ASSIGN_OR_RETURN(DocNode child, FromYaml(path, it->second, depth + 1));
-        n.fields.emplace_back(std::move(key), std::move(child));
+        n.fields.push_back(DocField{std::move(key), std::move(child)});
       }
       break;
     }
@@ -120,13 +120,23 @@ Result<DocNode> FromYaml(const std::string& path, const YAML::Node& y, uint32_t 
 }
 
 Result<DocNode> ParseYaml(const std::string& path, std::string_view text) {
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() != 1) {
-      return MakeErrorAt(path + ":1:1", ErrorCode::kParse,
-                         fmt::format("expected one YAML document (one rule per file), found {}", docs.size()));
+  // One document: a `---` line after the first document's content starts a second one. (Not
+  // YAML::LoadAll: yaml-cpp 0.7's loops forever on some malformed input, found by fuzz_rules.)
+  uint32_t line_no = 0;
+  bool content = false;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = std::min(text.find('\n', pos), text.size());
+    std::string_view line = text.substr(pos, end - pos);
+    ++line_no;
+    if (line.starts_with("---") && (line.size() == 3 || line[3] == ' ' || line[3] == '\r') && content) {
+      return MakeErrorAt(fmt::format("{}:{}:1", path, line_no), ErrorCode::kParse,
+                         "a second YAML document: one document (one rule) per file");
     }
-    return FromYaml(path, docs[0], 0);
+    if (!line.empty() && line[0] != '#' && line[0] != '%' && !line.starts_with("---")) content = true;
+    pos = end + 1;
+  }
+  try {
+    return FromYaml(path, YAML::Load(std::string(text)), 0);
   } catch (const YAML::Exception& e) {
     return MakeErrorAt(fmt::format("{}:{}:{}", path, e.mark.line + 1, e.mark.column + 1), ErrorCode::kParse,
                        e.msg);
@@ -150,7 +160,7 @@ Result<DocNode> FromToml(const std::string& path, const toml::node& t, uint32_t 
     n.kind = DocNode::Kind::kObject;
     for (const auto& [key, value] : *table) {
       KESTREL_ASSIGN_OR_RETURN(DocNode child, FromToml(path, value, depth + 1));
-      n.fields.emplace_back(std::string(key.str()), std::move(child));
+      n.fields.push_back(DocField{std::string(key.str()), std::move(child)});
     }
   } else if (const toml::array* array = t.as_array()) {
     n.kind = DocNode::Kind::kArray;
@@ -262,7 +272,7 @@ class JsonParser {
         if (pos_ >= text_.size() || text_[pos_] != ':') return Fail("expected ':'");
         ++pos_;
         KESTREL_ASSIGN_OR_RETURN(DocNode child, Value(depth + 1));
-        n.fields.emplace_back(std::move(key), std::move(child));
+        n.fields.push_back(DocField{std::move(key), std::move(child)});
         SkipSpace();
         if (pos_ < text_.size() && text_[pos_] == ',') {
           ++pos_;

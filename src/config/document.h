@@ -15,6 +15,8 @@
 
 namespace kestrel::config {
 
+struct DocField;
+
 struct DocNode {
   enum class Kind : uint8_t { kNull, kBool, kInt, kFloat, kString, kArray, kObject };
   Kind kind = Kind::kNull;
@@ -25,13 +27,19 @@ struct DocNode {
   double number = 0;
   std::string text;  // kString; the scalar's text for the other scalars
   std::vector<DocNode> items;                           // kArray
-  std::vector<std::pair<std::string, DocNode>> fields;  // kObject, in file order
+  std::vector<DocField> fields;  // kObject, in file order
 
   bool is_scalar() const { return kind != Kind::kArray && kind != Kind::kObject; }
   const DocNode* Find(std::string_view key) const;
   // As a JSON value (objects keep their field order).
   void AppendJson(std::string& out) const;
   std::string_view KindName() const;
+};
+
+// A key and its value in a mapping (first / second, as a map's entries).
+struct DocField {
+  std::string first;
+  DocNode second;
 };
 
 enum class DocFormat : uint8_t { kYaml, kToml, kJson };

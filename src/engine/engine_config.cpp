@@ -65,6 +65,9 @@ using config::DocNode;
 // Integers, or strings with a unit where the setting has one.
 Status ReadNumber(const std::string& path, const DocNode& node, std::string_view name, uint64_t& out,
                   Result<uint64_t> (*parse)(std::string_view)) {
+  if (node.kind == DocNode::Kind::kInt && parse == &ParseDuration && node.integer != 0) {
+    return config::ErrorAt(path, node, fmt::format("{} needs a unit (\"500ms\", \"10s\", \"24h\")", name));
+  }
   if (node.kind == DocNode::Kind::kInt) {
     if (node.integer < 0) return config::ErrorAt(path, node, fmt::format("{} must not be negative", name));
     out = static_cast<uint64_t>(node.integer);

@@ -61,6 +61,14 @@ Status ReadUserPredicate(const std::string& path, const std::string& where, std:
   std::filesystem::path file = std::filesystem::path(path).parent_path() / words[1];
   source.name = file.string();
   if (words.size() == 3) source.function = words[2];
+  std::error_code ec;
+  constexpr uintmax_t kMaxPredicateBytes = 16u << 20;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    return MakeErrorAt(where, ErrorCode::kIo, fmt::format("predicate file {} is not a regular file", source.name));
+  }
+  if (std::filesystem::file_size(file, ec) > kMaxPredicateBytes) {
+    return MakeErrorAt(where, ErrorCode::kLimit, fmt::format("predicate file {} is larger than 16 MiB", source.name));
+  }
   std::ifstream f(file, std::ios::binary);
   if (!f) return MakeErrorAt(where, ErrorCode::kIo, fmt::format("cannot read predicate file {}", source.name));
   source.code.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());

@@ -106,6 +106,7 @@ void RuleManager::Reload() {
   } else {
     ++next_number_;
     ++stats_.successes;
+    stats_.last_error.clear();  // the pack in use is good again
     current_hash_ = (*gen)->pack.hash;
     spdlog::info("rule reload: loaded {} ({} rules) as generation {}", (*gen)->pack.Describe(),
                  (*gen)->pack.rules.rules.size(), (*gen)->number);

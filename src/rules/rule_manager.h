@@ -43,7 +43,7 @@ struct ReloadStats {
   uint64_t failures = 0;   // reloads refused (the last good pack stayed)
   uint64_t unchanged = 0;  // reloads whose pack hash was the one in use
   uint64_t generation = 0; // of the pack in use (taken by the event thread)
-  std::string last_error;  // of the last failure
+  std::string last_error;  // of the last failure, until a reload succeeds
   std::string pack;        // the pack in use: Pack::Describe()
   uint64_t pack_hash = 0;
 };

@@ -150,19 +150,14 @@ Result<std::vector<RuleTest>> ReadTests(const std::string& path, const DocNode& 
   return tests;
 }
 
-struct LoadedRule {
-  engine::Rule rule;
-  std::vector<RuleTest> tests;
-};
-
 // A YAML / TOML / JSON rule file.
-Result<LoadedRule> ReadStructuredRule(const std::string& path, std::string_view text, DocFormat format,
+Result<RuleFile> ReadStructuredRule(const std::string& path, std::string_view text, DocFormat format,
                                       const SchemaRegistry& registry, const eql::CompileOptions& compile) {
   KESTREL_ASSIGN_OR_RETURN(DocNode doc, ParseDocument(path, text, format));
   if (doc.kind != DocNode::Kind::kObject) {
     return Bad(path, doc, fmt::format("a rule file holds one mapping (id, name, query, ...), not {}", doc.KindName()));
   }
-  LoadedRule out;
+  RuleFile out;
   engine::Rule& rule = out.rule;
   rule.path = path;
   const DocNode* query = nullptr;
@@ -240,6 +235,13 @@ Result<std::string> ReadFile(const std::string& path) {
 
 }  // namespace
 
+Result<RuleFile> ReadRuleFile(const std::string& path, std::string_view text, const SchemaRegistry& registry,
+                              const eql::CompileOptions& compile) {
+  if (auto format = DocFormatOf(path)) return ReadStructuredRule(path, text, *format, registry, compile);
+  KESTREL_ASSIGN_OR_RETURN(engine::Rule rule, engine::CompileRule(path, std::string(text), registry, compile));
+  return RuleFile{std::move(rule), {}};
+}
+
 std::string Pack::HashHex() const { return fmt::format("{:016x}", hash); }
 
 std::string Pack::Describe() const {
@@ -312,11 +314,7 @@ Result<Pack> LoadPack(const std::string& path, const SchemaRegistry& registry, c
     }
     ++pack.files;
     hash_file(file, *text);
-    Result<LoadedRule> loaded = [&]() -> Result<LoadedRule> {
-      if (auto format = DocFormatOf(file)) return ReadStructuredRule(file, *text, *format, registry, options.compile);
-      KESTREL_ASSIGN_OR_RETURN(engine::Rule rule, engine::CompileRule(file, *text, registry, options.compile));
-      return LoadedRule{std::move(rule), {}};
-    }();
+    Result<RuleFile> loaded = ReadRuleFile(file, *text, registry, options.compile);
     if (loaded && !ids.insert(loaded->rule.id).second) {
       loaded = MakeErrorAt(file, ErrorCode::kInvalidArgument, fmt::format("duplicate rule id '{}'", loaded->rule.id));
     }

@@ -28,6 +28,17 @@ struct RuleTest {
   std::vector<std::string> events;  // ECS documents as JSON objects, in order, @timestamp set
 };
 
+// One rule file as read: the rule (compiled) and its tests.
+struct RuleFile {
+  engine::Rule rule;
+  std::vector<RuleTest> tests;
+};
+
+// Reads one rule file's text: YAML / TOML / JSON by the extension of `path`, else an `.eql`
+// query with header comments. Every error names `path:line:col`.
+Result<RuleFile> ReadRuleFile(const std::string& path, std::string_view text, const SchemaRegistry& registry,
+                              const eql::CompileOptions& compile);
+
 struct PackManifest {
   std::string name;  // empty: the pack has no manifest
   std::string version;

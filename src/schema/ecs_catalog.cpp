@@ -249,8 +249,8 @@ SchemaRegistry SchemaRegistry::WithEcs(SchemaLimits limits) {
       DeclareOrDie(registry, name, e.type);
     }
   }
-  for (std::string_view name : kLowCardinality) {
-    auto id = registry.Find(name);
+  for (std::string_view low : kLowCardinality) {
+    auto id = registry.Find(low);
     if (!id) __builtin_trap();  // a name not in the catalog: a bug, caught by the schema tests
     registry.MarkLowCardinality(*id);
   }

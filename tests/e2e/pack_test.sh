@@ -103,4 +103,26 @@ check "replay names every bad rule" contains "$WORK/err" "2 rule files failed"
 run replay --skip-bad-rules -r "$WORK/p" -i "$WORK/ev.ndjson"
 check "replay --skip-bad-rules runs the others" test "$code" -eq 0
 check "and alerts with the rule's metadata" contains "$WORK/out" '"rule":{"id":"shell-start","name":"Shell starts","severity":"low"'
+
+# --- the configuration file: every mistake at its place (replay -c reads the whole file) ---
+printf '%s\n' '{"@timestamp":"2026-01-01T00:00:00Z","event":{"category":["process"]},"process":{"name":"x"}}' >"$WORK/one.ndjson"
+config_error() {  # config_error NAME TEXT EXPECTED
+  printf '%b' "$2" >"$WORK/c.yaml"
+  run replay -c "$WORK/c.yaml" -r "$WORK/p/net.toml" -i "$WORK/one.ndjson"
+  check "config: $1 (exit $code)" test "$code" -eq 1
+  check "config: $1 says where and why" contains "$WORK/err" "$3"
+}
+config_error "a misspelt empty section" 'metric: {}\n' "c.yaml:1:9: unknown section 'metric'"
+config_error "a duration without a unit" 'state:\n  ttl: 24\n' 'c.yaml:2:8: state.ttl needs a unit'
+config_error "a bad log level" 'logging:\n  level: verbose\n' "c.yaml:2:10: unknown logging.level 'verbose'"
+config_error "a metrics address without a port" 'metrics:\n  address: 127.0.0.1\n' "c.yaml:2:12: metrics address '127.0.0.1' must be HOST:PORT"
+config_error "an unknown output type" 'outputs:\n  - type: kafka\n' "c.yaml:2:11: unknown output type 'kafka'"
+config_error "a webhook without a url" 'outputs:\n  - type: webhook\n' 'c.yaml:2:5: a webhook output needs a `url`'
+config_error "an unknown output setting" 'outputs:\n  - type: file\n    path: /tmp/x\n    rotate: 3\n' "c.yaml:4:13: unknown setting 'rotate' for a file output"
+config_error "a bad YAML file" 'state: [\n' 'c.yaml:2:1:'
+printf 'state:\n  ttl: 1h\n  max_bytes: 64MiB\noutputs:\n  - type: stdout\nlogging:\n  level: warn\n' >"$WORK/good.yaml"
+run replay -c "$WORK/good.yaml" -r "$WORK/p/net.toml" -i "$WORK/one.ndjson"
+check "a good configuration is accepted by replay" test "$code" -eq 0
+run replay -c "$PACK/../../examples/kestrel.yaml" -r "$WORK/p/net.toml" -i "$WORK/one.ndjson"
+check "the example configuration (examples/kestrel.yaml) is valid" test "$code" -eq 0
 finish
