@@ -64,7 +64,7 @@ Status ReadUserPredicate(const std::string& path, const std::string& where, std:
   std::error_code ec;
   constexpr uintmax_t kMaxPredicateBytes = 16u << 20;
   if (!std::filesystem::is_regular_file(file, ec)) {
-    return MakeErrorAt(where, ErrorCode::kIo, fmt::format("predicate file {} is not a regular file", source.name));
+    return MakeErrorAt(where, ErrorCode::kIo, fmt::format("cannot read predicate file {}: {}", source.name, std::filesystem::exists(file, ec) ? "not a regular file" : "no such file"));
   }
   if (std::filesystem::file_size(file, ec) > kMaxPredicateBytes) {
     return MakeErrorAt(where, ErrorCode::kLimit, fmt::format("predicate file {} is larger than 16 MiB", source.name));
