@@ -423,17 +423,7 @@ int RunLive(const RunCommandOptions& o) {
     if (!responses) return;
     responses->Stop();
     responses->Drain(alerts);
-    enforce::ResponseStats rs = responses->stats();
-    response_totals.blocked += rs.blocked;
-    response_totals.would_block += rs.would_block;
-    response_totals.not_blocked += rs.not_blocked;
-    response_totals.killed += rs.killed;
-    response_totals.would_kill += rs.would_kill;
-    response_totals.not_killed += rs.not_killed;
-    response_totals.armed += rs.armed;
-    response_totals.disarmed += rs.disarmed;
-    response_totals.kernel_denied_connects += rs.kernel_denied_connects;
-    response_totals.responder = rs.responder;  // the last responder's
+    response_totals.Add(responses->stats());
     responses.reset();
   };
 
@@ -607,15 +597,7 @@ int RunLive(const RunCommandOptions& o) {
     s.pack_name = gen->pack.manifest.name.empty() ? gen->pack.path : gen->pack.manifest.name;
     s.pack_version = gen->pack.manifest.version;
     enforce::ResponseStats rs = response_totals;
-    if (responses) {
-      enforce::ResponseStats now = responses->stats();
-      rs.blocked += now.blocked;
-      rs.would_block += now.would_block;
-      rs.not_blocked += now.not_blocked;
-      rs.killed += now.killed;
-      rs.would_kill += now.would_kill;
-      rs.not_killed += now.not_killed;
-    }
+    if (responses) rs.Add(responses->stats());
     s.responses = {{"blocked", rs.blocked}, {"would_block", rs.would_block}, {"not_blocked", rs.not_blocked},
                    {"killed", rs.killed},   {"would_kill", rs.would_kill},   {"not_killed", rs.not_killed}};
     s.pending_alerts = alerts.size();

@@ -53,6 +53,21 @@ struct ResponseStats {
   uint64_t armed = 0, disarmed = 0;
   ResponderStats responder;
   uint64_t kernel_denied_connects = 0;
+
+  // Adds another engine's counts (a reload restarts the response engine); the responder's
+  // figures are the other's.
+  void Add(const ResponseStats& o) {
+    blocked += o.blocked;
+    would_block += o.would_block;
+    not_blocked += o.not_blocked;
+    killed += o.killed;
+    would_kill += o.would_kill;
+    not_killed += o.not_killed;
+    armed += o.armed;
+    disarmed += o.disarmed;
+    kernel_denied_connects += o.kernel_denied_connects;
+    responder = o.responder;
+  }
 };
 
 class ResponseEngine {

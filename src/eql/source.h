@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace kestrel::eql {
 
 // Byte range [begin, end) in the query text.
@@ -22,8 +24,7 @@ struct Diagnostic {
   std::string message;  // lower-case, no trailing period
 };
 
-// Appends code point `cp` encoded as UTF-8.
-void AppendUtf8(std::string& out, uint32_t cp);
+using kestrel::AppendUtf8;  // common/utf8.h
 
 // A string literal in EQL syntax, escaped ("a\"b\n", control characters as \u{...}).
 std::string QuoteString(std::string_view s);
