@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/rule_setup.h"
+#include "event/file_io.h"
 #include "event/ndjson.h"
 #include "rules/rule_pack.h"
 #include "rules/rule_tests.h"
@@ -21,6 +22,7 @@ struct PackCommandOptions {
   std::string dialect = "es";
   std::string host_id;
   std::string filter;  // test: only rules whose id contains it
+  std::string junit;   // test: also write a JUnit XML report here
   bool strict = false;
   bool json = false;
   bool verbose = false;
@@ -192,9 +194,31 @@ int RunList(const PackCommandOptions& o) {
   return pack->errors.empty() ? kExitOk : kExitFailure;
 }
 
+// `s` escaped for an XML attribute or text.
+std::string Xml(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+          out += ' ';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
 int RunTest(const PackCommandOptions& o) {
   SchemaRegistry registry = SchemaRegistry::WithEcs();
   size_t passed = 0, failed = 0;
+  std::string cases;  // JUnit <testcase> elements
   for (const std::string& path : o.paths) {
     auto pack = rules::LoadPack(path, registry, PackOptionsOf(o));
     if (!pack) {
@@ -205,6 +229,8 @@ int RunTest(const PackCommandOptions& o) {
     for (const Error& e : pack->errors) {  // a rule that does not load fails its tests
       fmt::print("FAIL {}\n", e.ToString());
       ++failed;
+      cases += fmt::format("  <testcase classname=\"{}\" name=\"loads\"><failure message=\"{}\"/></testcase>\n",
+                           Xml(path), Xml(e.ToString()));
     }
     auto outcomes = rules::RunPackTests(*pack, registry, o.filter);
     if (!outcomes) {
@@ -215,6 +241,9 @@ int RunTest(const PackCommandOptions& o) {
     std::set<std::string> tested;
     for (const rules::TestOutcome& t : *outcomes) {
       tested.insert(t.rule_id);
+      cases += fmt::format("  <testcase classname=\"{}\" name=\"{}\" file=\"{}\">{}</testcase>\n", Xml(t.rule_id),
+                           Xml(t.test), Xml(t.location),
+                           t.passed ? "" : fmt::format("<failure message=\"{}\"/>", Xml(t.reason)));
       if (t.passed) {
         ++passed;
         if (o.verbose) fmt::print("ok   {} :: {}\n", t.rule_id, t.test);
@@ -230,6 +259,15 @@ int RunTest(const PackCommandOptions& o) {
       if (!tested.count(r.id) && r.id.find(o.filter) != std::string::npos) ++untested;
     }
     if (untested > 0) fmt::print("note: {}: {} rule{} without tests\n", path, untested, untested == 1 ? "" : "s");
+  }
+  if (!o.junit.empty()) {
+    std::string xml = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"kestrel test\" "
+                                  "tests=\"{}\" failures=\"{}\">\n{}</testsuite>\n",
+                                  passed + failed, failed, cases);
+    if (Status w = OutputFile::WriteAll(o.junit, xml); !w) {
+      fmt::print(stderr, "error: {}\n", w.error().ToString());
+      return kExitFailure;
+    }
   }
   fmt::print("{} passed, {} failed\n", passed, failed);
   return failed == 0 ? kExitOk : kExitFailure;
@@ -267,6 +305,7 @@ CommandFn AddTestCommand(CLI::App& app) {
   cmd->add_option("paths", o->paths, "Rule files or pack folders")->required();
   cmd->add_option("--rule", o->filter, "Only the rules whose id contains this");
   cmd->add_flag("-v,--verbose", o->verbose, "Also list the tests that pass");
+  cmd->add_option("--junit", o->junit, "Also write the results as JUnit XML to this file (for CI)");
   AddCommonOptions(cmd, *o);
   return [o] { return RunTest(*o); };
 }

@@ -69,6 +69,10 @@ check "the failure names the rule, the test and why" contains "$WORK/out" "FAIL 
 check "the failure says what happened" contains "$WORK/out" "expected a match, got no alert"
 check "the failure says how to explain it" contains "$WORK/out" "kestrel explain --rules $WORK/p --rule shell-start --test"
 check "the last line counts" test "$(tail -1 "$WORK/out")" = "2 passed, 1 failed"
+run test --junit "$WORK/junit.xml" "$WORK/p"
+check "--junit writes a JUnit report" grep -q '<testsuite name="kestrel test" tests="3" failures="1">' "$WORK/junit.xml"
+check "with the failure" grep -q '<testcase classname="shell-start" name="says sh matches (wrong on purpose)" file=".*shell.yaml:[0-9]*:[0-9]*"><failure message="expected a match, got no alert"/>' "$WORK/junit.xml"
+check "the report is well-formed XML" python3 -c "import xml.dom.minidom, sys; xml.dom.minidom.parse(sys.argv[1])" "$WORK/junit.xml"
 
 run explain --rules "$WORK/p" --rule shell-start --test "says sh matches (wrong on purpose)"
 check "explain shows the false predicate" grep -qE "false +process.name == \"bash\"" "$WORK/out"
