@@ -121,7 +121,15 @@ TEST_F(ManagerTest, NoEventIsLostOrEvaluatedTwiceAcrossSwapsAt100kEventsPerSecon
   RuleManager& m = **started;
 
   constexpr uint64_t kRate = 100'000;
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan+UBSan runs the engine (and renders each alert) about 15 times slower: the same checks
+  // on fewer events, without the rate, which the release build proves.
+  constexpr uint64_t kEvents = 30'000;
+  constexpr bool kCheckRate = false;
+#else
   constexpr uint64_t kEvents = 300'000;  // 3 s
+  constexpr bool kCheckRate = true;
+#endif
   std::atomic<bool> done{false};
   std::thread writer([&] {
     for (int v = 2; !done.load(); ++v) {
@@ -171,7 +179,8 @@ TEST_F(ManagerTest, NoEventIsLostOrEvaluatedTwiceAcrossSwapsAt100kEventsPerSecon
   EXPECT_EQ(backwards, 0u);
   EXPECT_GE(swaps, 10u) << "reloads: " << s.successes << " ok, " << s.failures << " failed";
   EXPECT_GE(s.failures, 3u);
-  EXPECT_GE(static_cast<double>(kEvents) / seconds, 0.9 * kRate);
+  ::testing::Test::RecordProperty("events_per_second", static_cast<int>(static_cast<double>(kEvents) / seconds));
+  if (kCheckRate) EXPECT_GE(static_cast<double>(kEvents) / seconds, 0.9 * kRate);
   EXPECT_EQ(s.generation, gen->number);
   m.Retire(std::move(gen));
 }
