@@ -63,8 +63,9 @@ void AppendSpanLine(std::string& out, const Trace& trace, const Span& span) {
   line["startTimeUnixNano"] = std::to_string(span.start_ns());
   line["endTimeUnixNano"] = std::to_string(span.end_ns());
   Json attributes = Json::object();
-  for (const auto& [key, value] : span.attributes()) {
-    std::visit([&](const auto& v) { attributes[key] = v; }, value);
+  for (const auto& attribute : span.attributes()) {  // (clang 14 cannot capture a structured binding)
+    const auto& key = attribute.first;
+    std::visit([&](const auto& v) { attributes[key] = v; }, attribute.second);
   }
   line["attributes"] = std::move(attributes);
   Json status;
