@@ -10,11 +10,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 source "$(dirname "$0")/check.sh"
-# run CMD...: runs a kestrel command, keeping stdout, stderr and the exit code.
-run() {
-  "$KESTREL" "$@" >"$WORK/out" 2>"$WORK/err"
-  code=$?
-}
 
 # --- help and usage errors -------------------------------------------------------------
 run --help

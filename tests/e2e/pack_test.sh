@@ -10,10 +10,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 source "$(dirname "$0")/check.sh"
-run() {
-  "$KESTREL" "$@" >"$WORK/out" 2>"$WORK/err"
-  code=$?
-}
 
 # --- the bundled pack ------------------------------------------------------------------
 run validate --strict "$PACK"
