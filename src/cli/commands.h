@@ -18,6 +18,7 @@ CommandFn AddCompileCommand(CLI::App& app);
 CommandFn AddConvertCommand(CLI::App& app);
 CommandFn AddStatsCommand(CLI::App& app);
 CommandFn AddExplainCommand(CLI::App& app);
+CommandFn AddGenCommand(CLI::App& app);
 CommandFn AddQueryCommand(CLI::App& app);
 CommandFn AddReplayCommand(CLI::App& app);
 CommandFn AddRunCommand(CLI::App& app);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   commands["validate"] = AddValidateCommand(app);
   commands["list"] = AddListCommand(app);
   commands["test"] = AddTestCommand(app);
+  commands["gen"] = AddGenCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
