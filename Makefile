@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: all bootstrap build build-sanitize build-fuzz demo test test-fast test-sanitize fuzz-smoke bench format tidy clean
+.PHONY: all bootstrap build build-sanitize build-fuzz demo test test-fast test-sanitize fuzz-smoke bench bench-micro format tidy clean
 
 BUILD := build
 KESTREL := $(BUILD)/kestrel
@@ -50,8 +50,15 @@ build-fuzz: bootstrap
 fuzz-smoke: build-fuzz
 	@ctest --preset fuzz
 
+# The named workloads (docs/performance.md): JSON lines on stdout, a table on stderr.
+# BENCH_EVENTS events per generated stream; BENCH_ARGS picks workloads, e.g. 'seq.*'.
+BENCH_EVENTS ?= 500000
 bench: build
-	@$(BUILD)/bench/kestrel_bench
+	@$(BUILD)/bench/kestrel-bench --events $(BENCH_EVENTS) $(BENCH_ARGS)
+
+# The Google Benchmark micro-benchmarks of the hot functions and components.
+bench-micro: build
+	@$(BUILD)/bench/kestrel_bench $(BENCH_ARGS)
 
 format:
 	@find src tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
