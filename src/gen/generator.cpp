@@ -453,6 +453,8 @@ class World {
 
   // --- attacks ---
 
+  // The events of scenario number `scenario` of Scenarios() (the cases below are in its order;
+  // e2e.gen checks that each fires exactly the rules listed there).
   std::vector<std::string> Attack(size_t scenario, Host& h) {
     std::vector<std::string> out;
     uint64_t n = NextSerial();
