@@ -32,6 +32,7 @@
 #include "event/event_builder.h"
 #include "event/event_reader.h"
 #include "gen/generator.h"
+#include "gen/truth.h"
 #include "rule_sets.h"
 #include "rules/rule_pack.h"
 
@@ -146,47 +147,29 @@ class LatencySampler {
 
 double Since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Each alert of `alerts` against the stream's truth (bench/check_truth.py does the same for
-// files): every attack's rules once, with only the attack's events, and nothing else.
+// Each alert of `alerts` against the stream's truth file (gen::CheckAlerts).
 json CheckTruth(const std::string& truth_path, const std::vector<std::string>& alerts) {
-  std::vector<json> truth;
+  std::vector<gen::Injection> attacks;
   std::ifstream in(truth_path);
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) truth.push_back(json::parse(line));
+    if (line.empty()) continue;
+    json t = json::parse(line);
+    attacks.push_back({t["scenario"], t["rules"], t["positions"], t["host_id"]});
   }
-  std::map<uint64_t, size_t> owner;
-  size_t expected = 0;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    for (uint64_t p : truth[i]["positions"]) owner[p] = i;
-    expected += truth[i]["rules"].size();
-  }
-  std::map<std::pair<size_t, std::string>, int> fired;
-  uint64_t unexpected = 0;
+  std::vector<gen::AlertEvents> seen;
   for (const std::string& text : alerts) {
     json alert = json::parse(text);
-    std::string rule = alert["rule"]["id"];
-    std::set<std::optional<size_t>> attacks;
+    gen::AlertEvents a{alert["rule"]["id"], {}};
     for (const json& e : alert["kestrel"]["alert"]["events"]) {
-      if (e.is_null()) continue;
-      auto it = owner.find(e["event"]["sequence"].get<uint64_t>());
-      attacks.insert(it == owner.end() ? std::nullopt : std::optional<size_t>(it->second));
+      if (!e.is_null()) a.positions.push_back(e["event"]["sequence"]);
     }
-    if (attacks.size() == 1 && *attacks.begin()) {
-      const json& rules = truth[**attacks.begin()]["rules"];
-      if (std::find(rules.begin(), rules.end(), rule) != rules.end()) {
-        ++fired[{**attacks.begin(), rule}];
-        continue;
-      }
-    }
-    ++unexpected;
+    seen.push_back(std::move(a));
   }
-  uint64_t missing = expected, duplicated = 0;
-  for (const auto& [key, n] : fired) {
-    --missing;
-    if (n > 1) ++duplicated;
-  }
-  return {{"attacks", truth.size()}, {"expected", expected}, {"missing", missing}, {"duplicated", duplicated},
-          {"unexpected", unexpected}, {"correct", missing == 0 && duplicated == 0 && unexpected == 0}};
+  gen::TruthVerdict v = gen::CheckAlerts(attacks, seen);
+  json j = {{"attacks", v.attacks},     {"expected", v.expected},     {"missing", v.missing},
+            {"duplicated", v.duplicated}, {"unexpected", v.unexpected}, {"correct", v.ok()}};
+  if (!v.ok()) j["first_problem"] = v.example;
+  return j;
 }
 
 // --- workloads ---

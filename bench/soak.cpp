@@ -36,6 +36,7 @@
 #include "engine/engine_config.h"
 #include "event/ndjson.h"
 #include "gen/generator.h"
+#include "gen/truth.h"
 #include "rules/rule_manager.h"
 
 namespace kestrel::soak {
@@ -303,31 +304,21 @@ void ReloadLoop(PackCopy& copy, rules::RuleManager& manager, std::chrono::millis
   }
 }
 
-// An alert as the loop check needs it: the rule and its events' places in the stream.
-struct SeenAlert {
-  std::string rule;
-  std::vector<uint64_t> positions;  // event.sequence, checked against kestrel.event_id
-  bool consistent = true;           // every event in one loop, at the position its id says
-};
-
-// Per loop: its alerts, and the rules whose query a reload changed while it ran.
+// Per loop: its alerts (their events' places checked against kestrel.event_id: every event in
+// one loop, at the position its id says), and the rules whose query a reload changed while it ran.
 struct LoopAlerts {
-  std::vector<SeenAlert> alerts;
+  std::vector<gen::AlertEvents> alerts;
   std::set<std::string> changed;
 };
 
 // The attacks of one loop (the same in every loop) and what they must make fire.
 struct Truth {
   std::vector<gen::Injection> attacks;
-  std::map<uint64_t, uint32_t> owner;  // position -> attack
-  size_t expected = 0;                 // alerts: each attack's rules once
+  size_t expected = 0;  // alerts: each attack's rules once
 
   void Set(const std::vector<gen::Injection>& injections) {
     attacks = injections;
-    for (uint32_t a = 0; a < attacks.size(); ++a) {
-      for (uint64_t p : attacks[a].positions) owner[p] = a;
-      expected += attacks[a].rules.size();
-    }
+    for (const gen::Injection& a : attacks) expected += a.rules.size();
   }
   bool Same(const std::vector<gen::Injection>& injections) const {
     if (injections.size() != attacks.size()) return false;
@@ -338,51 +329,13 @@ struct Truth {
   }
 };
 
-struct LoopVerdict {
-  uint64_t missing = 0, duplicated = 0, unexpected = 0;
-  uint64_t excluded_expected = 0, excluded_alerts = 0;  // of rules whose query changed in the loop
-  std::string example;  // the first problem
-  bool ok() const { return missing == 0 && duplicated == 0 && unexpected == 0; }
-};
-
-// check_truth.py's rule for one loop: an alert matches an attack when all its events are the
-// attack's own and its rule is one the attack must make fire; each such pair exactly once.
-LoopVerdict CheckLoop(const Truth& truth, const LoopAlerts& loop) {
-  LoopVerdict v;
-  std::map<std::pair<uint32_t, std::string>, uint32_t> fired;
-  for (const SeenAlert& a : loop.alerts) {
-    std::set<int64_t> owners;
-    for (uint64_t p : a.positions) owners.insert(truth.owner.count(p) ? truth.owner.at(p) : -1);
-    const bool owned = a.consistent && owners.size() == 1 && *owners.begin() >= 0;
-    const auto attack = static_cast<uint32_t>(owned ? *owners.begin() : 0);
-    if (owned && std::ranges::count(truth.attacks[attack].rules, a.rule) > 0) {
-      ++fired[{attack, a.rule}];
-    } else if (loop.changed.count(a.rule)) {
-      ++v.excluded_alerts;
-    } else {
-      ++v.unexpected;
-      if (v.example.empty()) v.example = fmt::format("unexpected {} at events {}", a.rule, fmt::join(a.positions, ","));
-    }
-  }
-  for (uint32_t i = 0; i < truth.attacks.size(); ++i) {
-    for (const std::string& rule : truth.attacks[i].rules) {
-      uint32_t n = fired.count({i, rule}) ? fired.at({i, rule}) : 0;
-      if (loop.changed.count(rule)) {
-        ++v.excluded_expected;
-      } else if (n != 1) {
-        ++(n == 0 ? v.missing : v.duplicated);
-        if (v.example.empty()) {
-          v.example = fmt::format("{} {} for {} at events {}", n == 0 ? "missing" : "duplicated", rule,
-                                  truth.attacks[i].scenario, fmt::join(truth.attacks[i].positions, ","));
-        }
-      }
-    }
-  }
-  return v;
+// check_truth.py's rule for one loop, leaving out the rules a reload changed during it.
+gen::TruthVerdict CheckLoop(const Truth& truth, const LoopAlerts& loop) {
+  return gen::CheckAlerts(truth.attacks, loop.alerts, loop.changed);
 }
 
 // Reads an alert line: its rule and its events' positions, and which loop they are in.
-std::optional<std::pair<uint64_t, SeenAlert>> ParseAlert(simdjson::dom::parser& parser, const std::string& json,
+std::optional<std::pair<uint64_t, gen::AlertEvents>> ParseAlert(simdjson::dom::parser& parser, const std::string& json,
                                                          uint64_t events_per_loop) {
   simdjson::dom::element doc;
   std::string_view rule;
@@ -390,7 +343,7 @@ std::optional<std::pair<uint64_t, SeenAlert>> ParseAlert(simdjson::dom::parser& 
   if (parser.parse(json).get(doc) || doc["rule"]["id"].get(rule) || doc["kestrel"]["alert"]["events"].get(events)) {
     return std::nullopt;
   }
-  SeenAlert a{std::string(rule), {}, true};
+  gen::AlertEvents a{std::string(rule), {}, true};
   std::optional<uint64_t> loop;
   for (simdjson::dom::element e : events) {
     uint64_t id = 0, sequence = 0;
@@ -471,7 +424,7 @@ int Run(const Options& o) {
   uint64_t generated = 0, decoded = 0, fed = 0, counted = 0;  // counted: by engines replaced so far
   uint64_t swaps = 0, partials_kept = 0, partials_dropped = 0, alerts_total = 0, unparsed = 0;
   std::map<uint64_t, LoopAlerts> pending;  // loops not yet checked
-  std::vector<LoopVerdict> verdicts;       // of the checked loops, in order
+  std::vector<gen::TruthVerdict> verdicts;       // of the checked loops, in order
   uint64_t late = 0;                       // alerts of an already checked loop
   Truth truth;
   uint64_t loop = 0, stride = 0;

@@ -1,5 +1,7 @@
 #include "gen/generator.h"
 
+#include "gen/truth.h"
+
 #include <cstdio>
 #include <set>
 #include <string>
@@ -165,6 +167,37 @@ TEST(GeneratorTest, WriteStreamReportsWhereItCannotWrite) {
   auto written = WriteStream(options, "/nonexistent-dir/x.ndjson", "");
   ASSERT_FALSE(written);
   EXPECT_NE(written.error().ToString().find("/nonexistent-dir/x.ndjson"), std::string::npos);
+}
+
+TEST(TruthTest, EachAttacksRulesOnceWithItsOwnEventsAndNothingElse) {
+  std::vector<Injection> attacks = {{"a", {"r1", "r2"}, {10, 12}, "h"}, {"b", {"r3"}, {20, 21, 25}, "h"}};
+  std::vector<AlertEvents> alerts = {{"r1", {10, 12}}, {"r2", {12}}, {"r3", {20, 25}}};
+  TruthVerdict v = CheckAlerts(attacks, alerts);
+  EXPECT_TRUE(v.ok()) << v.example;
+  EXPECT_EQ(v.expected, 3U);
+  EXPECT_EQ(v.matched, 3U);
+
+  alerts.push_back({"r3", {21}});  // twice for b
+  alerts.push_back({"r1", {12, 13}});  // an event that is no attack's
+  alerts.push_back({"r3", {10}});  // a rule attack a does not fire
+  alerts.erase(alerts.begin() + 1);  // r2 for a: missing
+  v = CheckAlerts(attacks, alerts);
+  EXPECT_EQ(v.missing, 1U);
+  EXPECT_EQ(v.duplicated, 1U);
+  EXPECT_EQ(v.unexpected, 2U);
+  EXPECT_FALSE(v.ok());
+  EXPECT_EQ(v.example, "unexpected r1 on events 12,13");
+
+  alerts.push_back({"r1", {10, 20}, true});   // events of two attacks
+  alerts.push_back({"r1", {10, 12}, false});  // inconsistent, says the caller
+  v = CheckAlerts(attacks, alerts);
+  EXPECT_EQ(v.unexpected, 4U);
+
+  // Excluded rules are not held to the truth either way.
+  v = CheckAlerts(attacks, {{"r1", {10, 12}}, {"r2", {12}}, {"r3", {99}}}, {"r3"});
+  EXPECT_TRUE(v.ok()) << v.example;
+  EXPECT_EQ(v.excluded_expected, 1U);
+  EXPECT_EQ(v.excluded_alerts, 1U);
 }
 
 }  // namespace
