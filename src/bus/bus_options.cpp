@@ -7,8 +7,9 @@
 namespace kestrel::bus {
 
 Status ValidateBusOptions(const BusOptions& options) {
-  if (options.partitions == 0)
+  if (options.partitions == 0) {
     return MakeError(ErrorCode::kInvalidArgument, "the event bus needs at least one partition");
+  }
   if (options.queue_capacity == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "the event bus queue capacity must be at least 1");

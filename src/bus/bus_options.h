@@ -12,7 +12,7 @@
 namespace kestrel::bus {
 
 // __extension__ keeps -Wpedantic quiet about the (GCC and Clang) 128-bit integer.
-__extension__ typedef unsigned __int128 Uint128;
+__extension__ using Uint128 = unsigned __int128;
 
 // What Publish does when the partition's queue is full.
 enum class Backpressure : uint8_t {

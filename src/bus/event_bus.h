@@ -57,8 +57,9 @@ class EventBus {
     Bump(p.received_events, events);
     if (closed_.load(std::memory_order_acquire)) return Drop(p, events);
     if (!p.ring.TryPush(std::move(item))) {  // leaves `item` intact on failure
-      if (options_.policy == Backpressure::kDropNewest || !WaitAndPush(p, item))
+      if (options_.policy == Backpressure::kDropNewest || !WaitAndPush(p, item)) {
         return Drop(p, events);
+      }
     }
     WakeConsumer(p);
     return true;
@@ -180,6 +181,7 @@ class EventBus {
     Bump(p.backpressure_waits, 1);
     for (uint32_t spin = 0; spin < options_.spin_iterations; ++spin) {
       CpuRelax();
+      // NOLINTNEXTLINE(bugprone-use-after-move): TryPush moves from item only when it returns true
       if (p.ring.TryPush(std::move(item))) return true;
     }
     bool pushed = false;

@@ -38,7 +38,7 @@ struct Reader {
   }
   Result<std::chrono::milliseconds> Millis(const DocNode& n, std::string_view name) const {
     KESTREL_ASSIGN_OR_RETURN(uint64_t ns, Number(n, name, &engine::ParseDuration));
-    if (n.kind == DocNode::Kind::kInt) return Bad(n, fmt::format("{} needs a unit (\"500ms\", \"5s\")", name));
+    if (n.kind == DocNode::Kind::kInt) return Bad(n, fmt::format(R"({} needs a unit ("500ms", "5s"))", name));
     return std::chrono::milliseconds(ns / 1'000'000);
   }
 

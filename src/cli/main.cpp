@@ -1,11 +1,15 @@
 // kestrel: Linux host threat detection and response. See `kestrel --help`.
+#include <exception>
 #include <map>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   using namespace kestrel::cli;
   CLI::App app{"Kestrel: Linux host threat detection and response"};
   app.set_version_flag("--version", "kestrel 0.1.0");
@@ -28,6 +32,18 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  for (CLI::App* sub : app.get_subcommands()) return commands.at(sub->get_name())();
-  return kExitUsage;
+  // require_subcommand(1): exactly one was given.
+  return commands.at(app.get_subcommands().front()->get_name())();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing of ours throws; this is for a library (CLI11, the standard library) that does.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kestrel: error: {}\n", e.what());
+    return kestrel::cli::kExitFailure;
+  }
 }

@@ -38,15 +38,15 @@ rules::PackOptions PackOptionsOf(const PackCommandOptions& o) {
 // The problems `--strict` adds: what a shareable pack should have.
 std::vector<std::string> StrictProblems(const rules::Pack& pack, const engine::Rule& rule) {
   std::vector<std::string> out;
-  if (rule.description.empty()) out.push_back("has no description");
-  if (rule.techniques().empty()) out.push_back("has no ATT&CK technique id among its tags (such as T1059.004)");
+  if (rule.description.empty()) out.emplace_back("has no description");
+  if (rule.techniques().empty()) out.emplace_back("has no ATT&CK technique id among its tags (such as T1059.004)");
   auto tests = pack.tests.find(rule.id);
   bool match = false, no_match = false;
   if (tests != pack.tests.end()) {
     for (const rules::RuleTest& t : tests->second) (t.expect_match ? match : no_match) = true;
   }
-  if (!match) out.push_back("has no test that expects a match");
-  if (!no_match) out.push_back("has no test that expects no match");
+  if (!match) out.emplace_back("has no test that expects a match");
+  if (!no_match) out.emplace_back("has no test that expects no match");
   return out;
 }
 
@@ -137,7 +137,7 @@ int RunList(const PackCommandOptions& o) {
     AppendJsonString(out, pack->manifest.name);
     out += ",\"version\":";
     AppendJsonString(out, pack->manifest.version);
-    out += fmt::format(",\"hash\":\"{}\",\"rules\":[", pack->HashHex());
+    out += fmt::format(R"(,"hash":"{}","rules":[)", pack->HashHex());
     for (size_t i = 0; i < all.size(); ++i) {
       const engine::Rule& r = *all[i];
       out += i > 0 ? ",{\"id\":" : "{\"id\":";

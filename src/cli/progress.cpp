@@ -24,7 +24,7 @@ void Progress::Update(uint64_t done_bytes, uint64_t total_bytes, uint64_t events
   std::string bar;
   if (total_bytes > 0) {
     constexpr int kWidth = 30;
-    int filled = static_cast<int>(kWidth * std::min(1.0, static_cast<double>(done_bytes) / total_bytes));
+    int filled = static_cast<int>(kWidth * std::min(1.0, static_cast<double>(done_bytes) / static_cast<double>(total_bytes)));
     bar = fmt::format("[{}{}] {:3.0f}% ", std::string(filled, '#'), std::string(kWidth - filled, ' '),
                       100.0 * filled / kWidth);
   }

@@ -164,7 +164,7 @@ int RunQuery(const QueryOptions& o) {
       continue;
     }
     if (m.count && !id_field) {  // `unique_count`: the count, the key and the group's first event
-      out += fmt::format("{{\"count\":{},\"key\":{},\"event\":", *m.count, KeyJson(m.key));
+      out += fmt::format(R"({{"count":{},"key":{},"event":)", *m.count, KeyJson(m.key));
       AppendEventJson(out, *m.events[0], registry);
       out += "}\n";
       fwrite(out.data(), 1, out.size(), stdout);

@@ -63,8 +63,8 @@ void PrintSummary(const replay::ReplaySummary& s, const engine::RuleSet& rules, 
   }
   for (runtime::Backend b : runtime::kAllBackends) {
     const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
-    size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
-                                                 [&](const engine::Rule& r) { return r.effective_backend == b; }));
+    auto n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
+                                               [&](const engine::Rule& r) { return r.effective_backend == b; }));
     if (n == 0 && bs.evaluations == 0) continue;
     fmt::print(stderr, "  backend {}: {} rule{}, {} evaluations", runtime::BackendName(b), n, n == 1 ? "" : "s",
                bs.evaluations);
@@ -101,7 +101,7 @@ std::string MetricsJson(const replay::ReplaySummary& s, const engine::RuleSet& r
     out += fmt::format(":{}", n);
   }
   const nfa::StateStats& st = e.state;
-  out += fmt::format("}},\"sequence_state\":{{\"entries\":{},\"peak_entries\":{},\"peak_bytes\":{},\"evicted\":{{",
+  out += fmt::format(R"(}},"sequence_state":{{"entries":{},"peak_entries":{},"peak_bytes":{},"evicted":{{)",
                      st.entries, st.peak_entries, st.peak_bytes);
   for (size_t r = 0; r < nfa::kEvictReasons; ++r) {
     out += fmt::format("{}\"{}\":{}", r > 0 ? "," : "", nfa::EvictReasonName(static_cast<nfa::EvictReason>(r)),
@@ -112,8 +112,8 @@ std::string MetricsJson(const replay::ReplaySummary& s, const engine::RuleSet& r
                      s.bus.dropped_events, s.bus.backpressure_waits, e.lineage_processes, e.lineage_evicted);
   for (runtime::Backend b : runtime::kAllBackends) {
     const engine::BackendStats& bs = e.backends[static_cast<size_t>(b)];
-    size_t n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
-                                                 [&](const engine::Rule& r) { return r.effective_backend == b; }));
+    auto n = static_cast<size_t>(std::count_if(rules.rules.begin(), rules.rules.end(),
+                                               [&](const engine::Rule& r) { return r.effective_backend == b; }));
     out += fmt::format("{}\"{}\":{{\"rules\":{},\"evaluations\":{},\"over_budget\":{},\"faults\":{},"
                        "\"latency_ns\":{{\"sampled\":{},\"p50\":{},\"p99\":{},\"p999\":{}}}}}",
                        b == runtime::Backend::kNative ? "" : ",", runtime::BackendName(b), n, bs.evaluations,

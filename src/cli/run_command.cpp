@@ -297,7 +297,7 @@ int RunLive(const RunCommandOptions& o) {
   mo.watch = agent->watch && !o.no_watch;
   mo.skip_bad = o.setup.skip_bad_rules;
   mo.engine_options = [config](const engine::RuleSet& rules) {
-    size_t sequences = static_cast<size_t>(
+    auto sequences = static_cast<size_t>(
         std::count_if(rules.rules.begin(), rules.rules.end(), [](const engine::Rule& r) { return r.is_sequence(); }));
     return config.Options(sequences);
   };

@@ -28,7 +28,7 @@ obs::HealthStatus RunMetrics::Health() {
   }
   std::string detail = fmt::format("{{\"pack\":");
   AppendJsonString(detail, last_.reloads.pack);
-  detail += fmt::format(",\"generation\":{},\"events\":{},\"lost\":{},\"alerts\":{},\"reload_failures\":{}",
+  detail += fmt::format(R"(,"generation":{},"events":{},"lost":{},"alerts":{},"reload_failures":{})",
                         last_.reloads.generation, last_.events_out, last_.lost, last_.alerts, last_.reloads.failures);
   if (!last_.reloads.last_error.empty()) {
     detail += ",\"last_reload_error\":";

@@ -53,9 +53,9 @@ std::vector<std::pair<std::string, uint64_t>> Sorted(const std::vector<uint64_t>
 void PrintJson(const Tally& t, const SchemaRegistry& registry, uint64_t skipped) {
   auto types = Sorted(t.by_type, [&](size_t i) { return registry.event_type_name(static_cast<EventTypeId>(i)); });
   auto fields = Sorted(t.by_field, [&](size_t i) { return registry.name(FieldId{static_cast<uint32_t>(i)}); });
-  std::string out = fmt::format("{{\"events\":{},\"skipped\":{}", t.events, skipped);
+  std::string out = fmt::format(R"({{"events":{},"skipped":{})", t.events, skipped);
   if (t.events > 0) {
-    out += fmt::format(",\"first\":\"{}\",\"last\":\"{}\"", FormatTimestamp(static_cast<int64_t>(t.min_ts)),
+    out += fmt::format(R"(,"first":"{}","last":"{}")", FormatTimestamp(static_cast<int64_t>(t.min_ts)),
                        FormatTimestamp(static_cast<int64_t>(t.max_ts)));
   }
   auto object = [&](const char* key, const auto& rows) {

@@ -8,9 +8,8 @@ void* Arena::AllocateSlow(size_t size, size_t align) {
     large_.push_back({std::make_unique_for_overwrite<uint8_t[]>(size + align), size + align});
     reserved_ += size + align;
     used_in_full_blocks_ += size + align;
-    uintptr_t p = reinterpret_cast<uintptr_t>(large_.back().data.get());
-    p = (p + align - 1) & ~(uintptr_t{align} - 1);
-    return reinterpret_cast<void*>(p);
+    uint8_t* p = large_.back().data.get();
+    return p + AlignPadding(p, align);
   }
   if (cursor_ != nullptr) {
     used_in_full_blocks_ += static_cast<size_t>(cursor_ - blocks_[current_].data.get());

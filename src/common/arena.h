@@ -13,17 +13,19 @@ namespace kestrel {
 
 class Arena {
  public:
-  explicit Arena(size_t block_size = 64 * 1024) : block_size_(block_size) {}
+  explicit Arena(size_t block_size = size_t{64} * 1024) : block_size_(block_size) {}
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   Arena(Arena&&) noexcept = default;
   Arena& operator=(Arena&&) noexcept = default;
 
   void* Allocate(size_t size, size_t align) {
-    uintptr_t p = (reinterpret_cast<uintptr_t>(cursor_) + align - 1) & ~(uintptr_t{align} - 1);
-    if (cursor_ != nullptr && p + size <= reinterpret_cast<uintptr_t>(end_)) {
-      cursor_ = reinterpret_cast<uint8_t*>(p + size);
-      return reinterpret_cast<void*>(p);
+    // Pointer arithmetic on cursor_ (no integer-to-pointer cast): `pad` bytes up to the alignment.
+    const size_t pad = AlignPadding(cursor_, align);
+    if (cursor_ != nullptr && pad + size <= static_cast<size_t>(end_ - cursor_)) {
+      uint8_t* p = cursor_ + pad;
+      cursor_ = p + size;
+      return p;
     }
     return AllocateSlow(size, align);
   }
@@ -55,6 +57,11 @@ class Arena {
     size_t size;
   };
   void* AllocateSlow(size_t size, size_t align);
+  // Bytes from p up to the next multiple of align (a power of two).
+  static size_t AlignPadding(const uint8_t* p, size_t align) {
+    const auto address = reinterpret_cast<uintptr_t>(p);
+    return static_cast<size_t>(((address + align - 1) & ~(uintptr_t{align} - 1)) - address);
+  }
 
   size_t block_size_;
   std::vector<Block> blocks_;  // regular blocks; [0, current_] are in use

@@ -90,7 +90,7 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cSse42(const uint8_t* p, size_t 
     p += 8;
     n -= 8;
   }
-  uint32_t c32 = static_cast<uint32_t>(c);
+  auto c32 = static_cast<uint32_t>(c);
   while (n > 0) {
     c32 = _mm_crc32_u8(c32, *p++);
     --n;
@@ -99,8 +99,8 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cSse42(const uint8_t* p, size_t 
 }
 
 bool HasSse42() {
-  static const bool has = __builtin_cpu_supports("sse4.2");
-  return has;
+  static const bool kHas = __builtin_cpu_supports("sse4.2");
+  return kHas;
 }
 #endif
 

@@ -76,7 +76,7 @@ class FanotifyResponder {
  private:
   FanotifyResponder() = default;
   struct Pending {
-    int fd;
+    int fd = -1;
     std::chrono::steady_clock::time_point received;
     std::chrono::steady_clock::time_point deadline;
   };

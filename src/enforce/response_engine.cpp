@@ -1,6 +1,5 @@
 #include "enforce/response_engine.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -8,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstring>
 #include <cstdlib>
 #include <set>
@@ -333,7 +333,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
     g.lsm = lsm;
     g.cgroup = options.cgroup;
     if (!lsm && options.cgroup.empty()) {
-      r->report_.push_back("connect deny: no --enforce-cgroup given: connect block rules are alerted on, not blocked");
+      r->report_.emplace_back("connect deny: no --enforce-cgroup given: connect block rules are alerted on, not blocked");
       for (auto& plan : im.plans) {
         if (plan.target == Target::kConnect && plan.inline_block) {
           plan.inline_block = false;
@@ -391,7 +391,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
   }
   if (want_exec || want_open) {
     if (options.mounts.empty()) {
-      r->report_.push_back("exec / open deny: no --enforce-mount given: those block rules are alerted on, not blocked");
+      r->report_.emplace_back("exec / open deny: no --enforce-mount given: those block rules are alerted on, not blocked");
       for (auto& plan : im.plans) {
         if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block &&
             !(plan.prefix && lsm) && !plan.lsm_exec) {
@@ -426,7 +426,7 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       for (const std::string& m : options.mounts) mounts += (mounts.empty() ? "" : ", ") + m;
       r->report_.push_back(fmt::format("exec / open deny: fanotify permission events on {} ({} within {} ms, else {})",
                                        mounts, want_exec && want_open ? "execs and opens" : want_exec ? "execs" : "opens",
-                                       options.deadline.count() / 1000.0,
+                                       static_cast<double>(options.deadline.count()) / 1000.0,
                                        options.fallback == Answer::kAllow ? "allowed (fail-open)" : "denied (fail-closed)"));
       for (auto& plan : im.plans) {
         if ((plan.target == Target::kExec || plan.target == Target::kOpen) && plan.inline_block && !plan.prefix &&
@@ -450,8 +450,8 @@ Result<std::unique_ptr<ResponseEngine>> ResponseEngine::Start(const engine::Rule
       }
     }
   }
-  r->report_.push_back("kill: bpf_send_signal(SIGKILL) in the exec tracepoint for rules that are exactly an exec of "
-                       "given paths; otherwise kill(2) of the deciding event's process, once its entity id is checked");
+  r->report_.emplace_back("kill: bpf_send_signal(SIGKILL) in the exec tracepoint for rules that are exactly an exec of "
+                          "given paths; otherwise kill(2) of the deciding event's process, once its entity id is checked");
   for (size_t i = 0; i < rules.rules.size(); ++i) {
     const engine::Rule& rule = rules.rules[i];
     if (!rule.actions.any()) continue;

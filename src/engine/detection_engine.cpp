@@ -309,14 +309,14 @@ namespace {
 std::string AlertHead(const Rule& rule, const Event& at, const AlertResponse* response = nullptr) {
   std::string out = "{\"@timestamp\":";
   AppendJsonString(out, FormatTimestamp(static_cast<int64_t>(at.ts_wall_ns())));
-  out += ",\"event\":{\"kind\":\"alert\"";
+  out += R"(,"event":{"kind":"alert")";
   if (response != nullptr) {
     out += ",\"action\":";
     AppendJsonString(out, response->action);
     out += ",\"outcome\":";
     AppendJsonString(out, response->outcome);
   }
-  out += "},\"rule\":{\"id\":";
+  out += R"(},"rule":{"id":)";
   AppendJsonString(out, rule.id);
   out += ",\"name\":";
   AppendJsonString(out, rule.name);
@@ -340,7 +340,7 @@ std::string AlertHead(const Rule& rule, const Event& at, const AlertResponse* re
   out += '}';
   std::vector<std::string> techniques = rule.techniques();
   if (!techniques.empty()) {  // ECS threat.technique.id; the framework is ATT&CK
-    out += ",\"threat\":{\"framework\":\"MITRE ATT&CK\",\"technique\":{\"id\":[";
+    out += R"(,"threat":{"framework":"MITRE ATT&CK","technique":{"id":[)";
     for (size_t i = 0; i < techniques.size(); ++i) {
       if (i > 0) out += ',';
       AppendJsonString(out, techniques[i]);
@@ -387,7 +387,7 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
     out += ',';
     out.append(object, 1, object.size() - 2);  // {"host":{...}} without its braces
   }
-  out += fmt::format(",\"kestrel\":{{\"alert\":{{\"version\":{},\"id\":\"{:016x}\",\"kind\":\"{}\",\"join_keys\":",
+  out += fmt::format(R"(,"kestrel":{{"alert":{{"version":{},"id":"{:016x}","kind":"{}","join_keys":)",
                      kAlertVersion, id, response != nullptr ? "response" : rule.is_sequence() ? "sequence" : "event");
   eql::AppendScalarsJson(out, join_key);
   if (!notes.empty()) {
@@ -399,7 +399,7 @@ std::string RenderAlert(const Rule& rule, const std::vector<const Event*>& event
     out += ']';
   }
   if (response != nullptr) {
-    out += ",\"response\":{\"mechanism\":";
+    out += R"(,"response":{"mechanism":)";
     AppendJsonString(out, response->mechanism);
     if (!response->detail.empty()) {
       out += ",\"detail\":";

@@ -66,7 +66,7 @@ using config::DocNode;
 Status ReadNumber(const std::string& path, const DocNode& node, std::string_view name, uint64_t& out,
                   Result<uint64_t> (*parse)(std::string_view)) {
   if (node.kind == DocNode::Kind::kInt && parse == &ParseDuration && node.integer != 0) {
-    return config::ErrorAt(path, node, fmt::format("{} needs a unit (\"500ms\", \"10s\", \"24h\")", name));
+    return config::ErrorAt(path, node, fmt::format(R"({} needs a unit ("500ms", "10s", "24h"))", name));
   }
   if (node.kind == DocNode::Kind::kInt) {
     if (node.integer < 0) return config::ErrorAt(path, node, fmt::format("{} must not be negative", name));
@@ -127,7 +127,7 @@ Status ReadEngineSection(const std::string& path, std::string_view section, cons
     } else if (section == "predicates") {
       if (key == "backend") {
         auto backend = v.kind == DocNode::Kind::kString ? runtime::ParseBackend(v.text) : std::nullopt;
-        if (!backend) return config::ErrorAt(path, v, "predicates.backend must be \"native\", \"wasm\" or \"lua\"");
+        if (!backend) return config::ErrorAt(path, v, R"(predicates.backend must be "native", "wasm" or "lua")");
         config.backend = *backend;
       } else if (key == "budget") {
         status = ReadNumber(path, v, name(key), config.predicate_budget, nullptr);
@@ -148,7 +148,7 @@ Status ReadEngineSection(const std::string& path, std::string_view section, cons
         config.enforce.cgroup = v.text;
       } else if (key == "fallback") {
         if (v.kind != DocNode::Kind::kString || (v.text != "allow" && v.text != "deny")) {
-          return config::ErrorAt(path, v, "enforce.fallback must be \"allow\" or \"deny\"");
+          return config::ErrorAt(path, v, R"(enforce.fallback must be "allow" or "deny")");
         }
         config.enforce.fail_closed = v.text == "deny";
       } else if (key == "deadline") {

@@ -162,7 +162,7 @@ class Evaluator {
   std::vector<Range> args_;
   std::vector<Scalar> result_;
   std::string folded_;
-  Arena scratch_{16 * 1024};
+  Arena scratch_{size_t{16} * 1024};
   LineageOracle* lineage_ = nullptr;
   bool fast_path_ = true;
 };

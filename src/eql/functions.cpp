@@ -198,8 +198,11 @@ Evaluator::Range Evaluator::CallInto(const Call& call, std::span<const Range> ar
       bool null = false;
       for (size_t k = 0; k < argc && !null; ++k) {
         Scalar x = first(k);
-        if (x.is_null()) null = true;
-        else out += Text(x);
+        if (x.is_null()) {
+          null = true;
+        } else {
+          out += Text(x);
+        }
       }
       result_.push_back(null ? Scalar::Null() : Scalar::String(scratch_.CopyString(out)));
       break;
@@ -252,9 +255,13 @@ Evaluator::Range Evaluator::CallInto(const Call& call, std::span<const Range> ar
       Range a = arg(0);
       for (uint32_t i = a.begin; i < a.end; ++i) {
         const Scalar& x = stack_[i];
-        if (x.is_number()) result_.push_back(x);
-        else if (x.kind == SKind::kString) result_.push_back(ParseNumber(x.s, base_value).value_or(Scalar::Null()));
-        else result_.push_back(Scalar::Null());
+        if (x.is_number()) {
+          result_.push_back(x);
+        } else if (x.kind == SKind::kString) {
+          result_.push_back(ParseNumber(x.s, base_value).value_or(Scalar::Null()));
+        } else {
+          result_.push_back(Scalar::Null());
+        }
       }
       break;
     }

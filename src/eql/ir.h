@@ -50,7 +50,7 @@ struct LiteralSet {
 
 // An IP network (a cidrMatch argument), parsed once.
 struct IpNetwork {
-  IpAddress address;
+  IpAddress address{};
   int bits = 0;     // leading bits of the 16-byte form that must match (IPv4: 96 + prefix)
   bool v4 = false;  // matches IPv4 addresses only (IPv6 networks: IPv6 addresses only)
 };

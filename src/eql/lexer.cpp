@@ -263,8 +263,8 @@ class Lexer {
   Token String() {
     size_t begin = pos_;
     char quote = Peek();
-    if (quote == '"' && text_.substr(pos_, 3) == "\"\"\"") {
-      size_t close = text_.find("\"\"\"", pos_ + 3);
+    if (quote == '"' && text_.substr(pos_, 3) == R"(""")") {
+      size_t close = text_.find(R"(""")", pos_ + 3);
       if (close == std::string_view::npos) {
         pos_ = text_.size();
         Error(static_cast<uint32_t>(begin), static_cast<uint32_t>(pos_), "unterminated raw string");

@@ -45,6 +45,7 @@ struct PrefilterRank {
   bool low_cardinality;
   bool globs;
   size_t values;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misfires on a defaulted operator<=>
   friend auto operator<=>(const PrefilterRank&, const PrefilterRank&) = default;
 };
 PrefilterRank RankOf(const Prefilter& prefilter, const SchemaRegistry& registry);

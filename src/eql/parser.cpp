@@ -274,12 +274,19 @@ bool Parser::ParsePipe(Pipe& pipe) {
 
 std::optional<int64_t> ParseDurationNs(int64_t amount, std::string_view unit) {
   int64_t scale = 0;
-  if (unit == "ms") scale = 1'000'000;
-  else if (unit == "s") scale = 1'000'000'000;
-  else if (unit == "m") scale = 60'000'000'000;
-  else if (unit == "h") scale = 3'600'000'000'000;
-  else if (unit == "d") scale = 86'400'000'000'000;
-  else return std::nullopt;
+  if (unit == "ms") {
+    scale = 1'000'000;
+  } else if (unit == "s") {
+    scale = 1'000'000'000;
+  } else if (unit == "m") {
+    scale = 60'000'000'000;
+  } else if (unit == "h") {
+    scale = 3'600'000'000'000;
+  } else if (unit == "d") {
+    scale = 86'400'000'000'000;
+  } else {
+    return std::nullopt;
+  }
   if (amount < 0 || amount > std::numeric_limits<int64_t>::max() / scale) return std::nullopt;
   return amount * scale;
 }

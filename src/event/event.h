@@ -112,7 +112,7 @@ class Event {
   uint64_t event_id() const { return header_.event_id; }
   uint64_t entity_key() const { return header_.entity_key; }
 
-  FieldList fields() const { return FieldList(*this); }
+  FieldList fields() const { return {*this}; }
 
   // The field's value, or nullptr when the event does not have it.
   const Value* Find(FieldId id) const {

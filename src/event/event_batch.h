@@ -30,7 +30,7 @@ class EventBatch {
   std::vector<Event>& events() { return events_; }
 
  private:
-  Arena arena_{256 * 1024};
+  Arena arena_{size_t{256} * 1024};
   std::vector<Event> events_;
 };
 

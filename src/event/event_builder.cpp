@@ -16,7 +16,7 @@ Value EventBuilder::CopyValue(const Value& v) {
     case ValueKind::kIp: return IpValue(v.as_ip());
     case ValueKind::kArray: {
       auto elements = v.as_array();
-      Value* copy = arena_->AllocateArray<Value>(elements.size());
+      auto* copy = arena_->AllocateArray<Value>(elements.size());
       for (size_t i = 0; i < elements.size(); ++i) copy[i] = CopyValue(elements[i]);
       return Value::Array({copy, elements.size()});
     }
@@ -26,9 +26,9 @@ Value EventBuilder::CopyValue(const Value& v) {
 
 Event EventBuilder::Copy(const Event& event) {
   auto source = event.fields();
-  Field* fields = arena_->AllocateArray<Field>(source.size());
+  auto* fields = arena_->AllocateArray<Field>(source.size());
   for (size_t i = 0; i < source.size(); ++i) fields[i] = Field{source[i].id, CopyValue(source[i].value)};
-  return Event(event.header(), {fields, source.size()});
+  return {event.header(), {fields, source.size()}};
 }
 
 void EventBuilder::Grow() { pending_.resize(std::max<size_t>(64, pending_.size() * 2)); }
@@ -84,7 +84,7 @@ void EventBuilder::Plan(Shape& shape) {
 Event EventBuilder::Finish() {
   const Shape& shape = ShapeOfPending();
   const size_t distinct = shape.groups.size();
-  Field* fields = arena_->AllocateArray<Field>(distinct);
+  auto* fields = arena_->AllocateArray<Field>(distinct);
   for (size_t g = 0; g < distinct; ++g) {
     const Group& group = shape.groups[g];
     Field& field = fields[g];
@@ -93,7 +93,7 @@ Event EventBuilder::Finish() {
       field.value = pending_[shape.order[group.end - 1]].value;  // the last scalar wins
       continue;
     }
-    Value* values = arena_->AllocateArray<Value>(group.elements);
+    auto* values = arena_->AllocateArray<Value>(group.elements);
     size_t k = 0;
     for (uint32_t i = group.begin; i < group.end; ++i) {
       const Pending& p = pending_[shape.order[i]];
@@ -102,7 +102,7 @@ Event EventBuilder::Finish() {
     field.value = Value::Array({values, group.elements});
   }
   num_pending_ = 0;
-  return Event(header_, {fields, distinct});
+  return {header_, {fields, distinct}};
 }
 
 }  // namespace kestrel

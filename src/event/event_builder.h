@@ -52,7 +52,7 @@ class EventBuilder {
   enum class Part : uint8_t { kScalar, kElement, kArrayMarker };
   struct Pending {
     FieldId id;
-    Part part;
+    Part part{};
     Value value;
   };
   void Add(FieldId id, Part part, Value v) {
@@ -70,9 +70,9 @@ class EventBuilder {
   // plans are kept and a repeated shape skips the sort.
   struct Group {
     FieldId id;
-    uint32_t begin, end;  // its range in Shape::order
-    uint32_t elements;    // array elements (parts that are not array markers)
-    bool is_array;
+    uint32_t begin = 0, end = 0;  // its range in Shape::order
+    uint32_t elements = 0;        // array elements (parts that are not array markers)
+    bool is_array = false;
   };
   struct Shape {
     std::vector<uint64_t> parts;  // id << 8 | part of each pending entry, in the order added

@@ -17,7 +17,7 @@ enum class Compression : uint8_t { kNone, kZstd };
 struct WriteOptions {
   Compression compression = Compression::kNone;  // .klog only
   int zstd_level = 3;
-  size_t block_bytes = 256 * 1024;  // .klog: raw payload bytes per block before it is flushed
+  size_t block_bytes = size_t{256} * 1024;  // .klog: raw payload bytes per block before it is flushed
 };
 
 class EventWriter {

@@ -81,7 +81,7 @@ tl::expected<void, BlockDefect> BlockDecoder::Decode() {
   }
   value_count_ = LoadLe<uint32_t>(base_);
   shape_count_ = LoadLe<uint32_t>(base_ + 4);
-  uint32_t heap_size = LoadLe<uint32_t>(base_ + 8);
+  auto heap_size = LoadLe<uint32_t>(base_ + 8);
   index_bytes_ = base_[12];
   if (index_bytes_ != 2 && index_bytes_ != 4) {
     return Defect(BlockDefect::kWholeBlock, fmt::format("index_bytes is {}, expected 2 or 4", index_bytes_));
@@ -140,7 +140,7 @@ tl::expected<void, BlockDefect> BlockDecoder::DecodeShapes(size_t& pos) {
   for (uint32_t s = 0; s < shape_count_; ++s) {
     size_t at = pos;
     if (Left(pos) < 2) return Defect(at, fmt::format("shape {}: truncated", s));
-    uint16_t n = LoadLe<uint16_t>(base_ + pos);
+    auto n = LoadLe<uint16_t>(base_ + pos);
     pos += 2;
     if (size_t{n} * 4 > Left(pos)) {
       return Defect(at, fmt::format("shape {}: {} fields exceed the {} bytes left in the block", s,
@@ -149,7 +149,7 @@ tl::expected<void, BlockDefect> BlockDecoder::DecodeShapes(size_t& pos) {
     auto& sorted = scratch_.sorted;
     sorted.clear();
     for (uint16_t k = 0; k < n; ++k, pos += 4) {
-      uint32_t file_id = LoadLe<uint32_t>(base_ + pos);
+      auto file_id = LoadLe<uint32_t>(base_ + pos);
       if (file_id >= t_.num_fields) {
         return Defect(at, fmt::format("shape {}: field id {} not defined", s, file_id));
       }
@@ -220,9 +220,9 @@ bool BlockDecoder::DecodeValues(size_t values_pos, const uint8_t* heap, uint32_t
   const uint64_t bases[3] = {0, reinterpret_cast<uintptr_t>(heap), reinterpret_cast<uintptr_t>(values_)};
   uint64_t bad = 0;
   for (uint32_t i = 0; i < value_count_; ++i, p += kValueEntrySize) {
-    uint64_t bits = LoadLe<uint64_t>(p);
-    uint32_t size = LoadLe<uint32_t>(p + 8);
-    uint32_t tail = LoadLe<uint32_t>(p + 12);  // kind and three reserved bytes
+    auto bits = LoadLe<uint64_t>(p);
+    auto size = LoadLe<uint32_t>(p + 8);
+    auto tail = LoadLe<uint32_t>(p + 12);  // kind and three reserved bytes
     const KindRule& rule = kKindRules[tail & 15];
     limits[2] = i;
     uint64_t limit = limits[rule.limit];
@@ -251,11 +251,11 @@ tl::expected<void, BlockDefect> BlockDecoder::DecodeValuesPrecise(size_t values_
   depths.resize(value_count_);
   const uint8_t* p = base_ + values_pos;
   for (uint32_t i = 0; i < value_count_; ++i, p += kValueEntrySize) {
-    uint64_t bits = LoadLe<uint64_t>(p);
-    uint32_t size = LoadLe<uint32_t>(p + 8);
+    auto bits = LoadLe<uint64_t>(p);
+    auto size = LoadLe<uint32_t>(p + 8);
     uint8_t kind = p[12];
     depths[i] = 0;
-    size_t at = static_cast<size_t>(p - base_);
+    auto at = static_cast<size_t>(p - base_);
     if (p[13] != 0 || p[14] != 0 || p[15] != 0) [[unlikely]] {
       return Defect(at, fmt::format("value {}: reserved bytes are not 0", i));
     }
@@ -313,7 +313,7 @@ tl::expected<void, BlockDefect> BlockDecoder::DecodeValuesPrecise(size_t values_
                                         i, bits, bits + size));
         }
         uint8_t depth = 0;
-        for (uint32_t e = static_cast<uint32_t>(bits); e < bits + size; ++e) {
+        for (auto e = static_cast<uint32_t>(bits); e < bits + size; ++e) {
           depth = std::max(depth, depths[e]);
         }
         if (depth + 1 > kMaxArrayDepth) {
@@ -350,8 +350,8 @@ tl::expected<void, BlockDefect> BlockDecoder::DecodeRecords(size_t pos) {
     if (end - p < static_cast<ptrdiff_t>(kRecordHeaderSize)) [[unlikely]] {
       return Defect(static_cast<size_t>(record - base_), fmt::format("record {}: truncated", r));
     }
-    uint16_t type = LoadLe<uint16_t>(p);
-    uint16_t shape_id = LoadLe<uint16_t>(p + 2);
+    auto type = LoadLe<uint16_t>(p);
+    auto shape_id = LoadLe<uint16_t>(p + 2);
     if (type >= num_types || shape_id >= shape_count_) [[unlikely]] {
       return Defect(static_cast<size_t>(record - base_),
                     type >= num_types

@@ -134,7 +134,7 @@ Status KlogReader::Open() {
     size_ = data_.size();
   }
   stats_.total_bytes = size_;
-  size_t n = static_cast<size_t>(std::min<uint64_t>(size_, klog::kFileHeaderSize));
+  auto n = static_cast<size_t>(std::min<uint64_t>(size_, klog::kFileHeaderSize));
   KESTREL_ASSIGN_OR_RETURN(std::span<const uint8_t> head, Fetch(0, n, header_buffer_));
   const uint8_t* p = head.data();
   if (n > 0 && std::memcmp(p, kKlogMagic, std::min(n, sizeof(kKlogMagic))) != 0) {
@@ -145,7 +145,7 @@ Status KlogReader::Open() {
         At(0, fmt::format("truncated file header: {} of {} bytes", n, klog::kFileHeaderSize)));
   }
   // The version comes before the CRC: a later version may lay out (and check) its header anew.
-  uint16_t version = klog::LoadLe<uint16_t>(p + 8);
+  auto version = klog::LoadLe<uint16_t>(p + 8);
   if (version != kKlogVersion) {
     return tl::unexpected(
         At(8,
@@ -157,7 +157,7 @@ Status KlogReader::Open() {
       Crc32c(p, klog::kFileHeaderCrcOffset)) {
     return tl::unexpected(At(0, "file header crc mismatch"));
   }
-  if (uint16_t reserved = klog::LoadLe<uint16_t>(p + 10); reserved != 0) {
+  if (auto reserved = klog::LoadLe<uint16_t>(p + 10); reserved != 0) {
     return tl::unexpected(
         At(0, fmt::format("file header reserved field is {}, expected 0", reserved)));
   }

@@ -122,7 +122,7 @@ void AppendValueKey(const Value& v, std::string& key) {
       return;
     case ValueKind::kString: {
       std::string_view s = v.as_string();
-      uint32_t n = static_cast<uint32_t>(s.size());
+      auto n = static_cast<uint32_t>(s.size());
       append_raw(&n, 4);
       key.append(s);
       return;
@@ -395,7 +395,7 @@ Status KlogWriter::FlushEvents() {
     } else {
       const uint8_t* p = records_.data();
       for (uint32_t i = 0; i < event_count_; ++i) {
-        uint16_t shape = klog::LoadLe<uint16_t>(p + 2);
+        auto shape = klog::LoadLe<uint16_t>(p + 2);
         AppendBytes(payload_, p, klog::kRecordHeaderSize);
         p += klog::kRecordHeaderSize;
         for (uint16_t k = 0; k < shape_sizes_[shape]; ++k, p += 4) {

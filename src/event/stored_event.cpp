@@ -72,7 +72,7 @@ StoredEvent* StoredEvent::Create(const Event& event) {
   if (memory == nullptr) throw std::bad_alloc();
   auto* stored = new (memory) StoredEvent();
   auto* field_out = reinterpret_cast<Field*>(stored + 1);
-  uint8_t* values = reinterpret_cast<uint8_t*>(field_out + fields.size());
+  auto* values = reinterpret_cast<uint8_t*>(field_out + fields.size());
   uint8_t* bytes = reinterpret_cast<uint8_t*>(stored + 1) + value_bytes;
   size_t k = 0;
   for (const Field& f : fields) {

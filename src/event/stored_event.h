@@ -60,10 +60,10 @@ class SharedEventCopy {
 class EventRef {
  public:
   EventRef() = default;
-  static EventRef Borrowed(const Event* event) { return EventRef(event, nullptr); }
+  static EventRef Borrowed(const Event* event) { return {event, nullptr}; }
   static EventRef Stored(StoredEvent* stored) {
     stored->Ref();
-    return EventRef(&stored->event(), stored);
+    return {&stored->event(), stored};
   }
   EventRef(const EventRef& other) : event_(other.event_), stored_(other.stored_) {
     if (stored_ != nullptr) stored_->Ref();

@@ -212,7 +212,7 @@ std::string FormatTimestamp(int64_t ns) {
 }
 
 std::optional<int64_t> FileTimeToUnixNs(uint64_t filetime) {
-  constexpr uint64_t kMaxTicks = static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / 100);
+  constexpr auto kMaxTicks = static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / 100);
   if (filetime > kMaxTicks + static_cast<uint64_t>(kFileTimeUnixEpoch)) return std::nullopt;
   int64_t ticks = static_cast<int64_t>(filetime) - kFileTimeUnixEpoch;
   // Before about 1678 the nanoseconds since 1970 do not fit in an int64.

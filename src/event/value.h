@@ -25,18 +25,19 @@ static_assert(sizeof(IpAddress) == 16 && alignof(IpAddress) == 1);
 
 class Value {
  public:
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): u_ initializes the union with ptr_
   constexpr Value() : u_(0), size_(0), kind_(ValueKind::kNull) {}
 
   static Value Null() { return {}; }
-  static Value Bool(bool v) { return Value(ValueKind::kBool, static_cast<uint64_t>(v)); }
-  static Value I64(int64_t v) { return Value(ValueKind::kI64, static_cast<uint64_t>(v)); }
-  static Value U64(uint64_t v) { return Value(ValueKind::kU64, v); }
+  static Value Bool(bool v) { return {ValueKind::kBool, static_cast<uint64_t>(v)}; }
+  static Value I64(int64_t v) { return {ValueKind::kI64, static_cast<uint64_t>(v)}; }
+  static Value U64(uint64_t v) { return {ValueKind::kU64, v}; }
   static Value F64(double v) {
     uint64_t bits;
     std::memcpy(&bits, &v, 8);
-    return Value(ValueKind::kF64, bits);
+    return {ValueKind::kF64, bits};
   }
-  static Value Timestamp(int64_t ns) { return Value(ValueKind::kTimestamp, static_cast<uint64_t>(ns)); }
+  static Value Timestamp(int64_t ns) { return {ValueKind::kTimestamp, static_cast<uint64_t>(ns)}; }
   // The caller keeps the bytes alive (see EventBuilder, which copies them into its arena).
   static Value String(std::string_view s) {
     Value v;
@@ -90,6 +91,7 @@ class Value {
   friend bool operator==(const Value& a, const Value& b);
 
  private:
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): u_ initializes the union with ptr_
   Value(ValueKind kind, uint64_t bits) : u_(bits), size_(0), kind_(kind) {}
 
   union {

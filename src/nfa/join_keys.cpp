@@ -1,6 +1,7 @@
 #include "nfa/join_keys.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -33,7 +34,8 @@ bool SameScalar(const eql::Scalar& a, const eql::Scalar& b) {
     case eql::SKind::kBool: return a.b == b.b;
     case eql::SKind::kInt:
     case eql::SKind::kTimestamp: return a.i == b.i;
-    case eql::SKind::kFloat: return std::memcmp(&a.f, &b.f, sizeof(a.f)) == 0;  // as the key bytes compare
+    case eql::SKind::kFloat:  // bitwise, as the key bytes compare
+      return std::bit_cast<uint64_t>(a.f) == std::bit_cast<uint64_t>(b.f);
     case eql::SKind::kIp: return std::memcmp(a.ip.bytes, b.ip.bytes, 16) == 0;
     case eql::SKind::kString: return a.s == b.s;
   }

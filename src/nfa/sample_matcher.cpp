@@ -37,6 +37,7 @@ std::vector<std::vector<const Event*>> FindSamples(const eql::CompiledQuery& que
     }
   }
   std::vector<const Candidates*> ordered;
+  ordered.reserve(by_key.size());
   for (const auto& [bytes, c] : by_key) ordered.push_back(&c);
   std::sort(ordered.begin(), ordered.end(),
             [](const Candidates* a, const Candidates* b) { return KeyValuesLess(a->values, b->values); });

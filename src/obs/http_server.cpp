@@ -123,7 +123,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& a
   server.set_socket_options(ListenSocketOptions);
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
-  server.set_payload_max_length(64 * 1024);
+  server.set_payload_max_length(size_t{64} * 1024);
 
   server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
     res.set_content(registry.Render(), kMetricsContentType);

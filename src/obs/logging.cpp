@@ -6,11 +6,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <time.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <exception>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -45,7 +45,7 @@ class JsonFormatter final : public spdlog::formatter {
     using std::chrono::duration_cast;
     using std::chrono::microseconds;
     auto since_epoch = duration_cast<microseconds>(msg.time.time_since_epoch()).count();
-    time_t secs = static_cast<time_t>(since_epoch / 1'000'000);
+    auto secs = static_cast<time_t>(since_epoch / 1'000'000);
     tm utc{};
     gmtime_r(&secs, &utc);
     nlohmann::ordered_json line;

@@ -88,7 +88,7 @@ CollectorHandle MetricsRegistry::AddCollector(std::function<void(MetricWriter&)>
   std::lock_guard lock(state_->mu);
   uint64_t id = state_->next_collector_id++;
   state_->collectors.emplace_back(id, std::move(collector));
-  return CollectorHandle(this, id);
+  return {this, id};
 }
 
 void MetricsRegistry::RemoveCollector(uint64_t id) {

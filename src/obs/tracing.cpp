@@ -2,12 +2,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -156,7 +156,7 @@ Trace Tracer::StartTrace(uint64_t event_id, uint64_t start_ns) const {
   uint64_t hi = Mix(seed_ ^ Mix(event_id));
   uint64_t lo = Mix(hi ^ event_id ^ 0x6a09e667f3bcc909ULL);
   if ((hi | lo) == 0) lo = 1;  // the all-zero trace id is invalid in OTel
-  return Trace(event_id, hi, lo, start_ns);
+  return {event_id, hi, lo, start_ns};
 }
 
 void Tracer::Finish(Trace&& trace) {

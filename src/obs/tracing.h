@@ -149,7 +149,7 @@ struct TracerOptions {
   // Seeds the trace ids (with the event id). Empty: random per Tracer, so two runs over the same
   // events give different trace ids (the sampled events are the same either way).
   std::optional<uint64_t> seed;
-  size_t buffer_bytes = 64 * 1024;  // written when the buffer passes this, or after 1 s
+  size_t buffer_bytes = size_t{64} * 1024;  // written when the buffer passes this, or after 1 s
 };
 
 // Thread-safe. Writing never throws: failed writes are counted and their spans dropped.

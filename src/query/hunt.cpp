@@ -55,7 +55,7 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
     } else if (pipe.name == "count" && pipe.args.empty()) {
       Match total;
       total.count = matches.size();
-      matches.assign(1, std::move(total));
+      matches.assign(1, total);
     } else if (pipe.name == "count" || pipe.name == "unique" || pipe.name == "unique_count") {
       // Groups by the argument values; the first event of each group represents it.
       std::unordered_map<std::string, size_t> index;
@@ -97,6 +97,7 @@ Status ApplyPipes(const eql::CompiledQuery& query, HuntResult& result) {
       std::stable_sort(keyed.begin(), keyed.end(),
                        [](const auto& a, const auto& b) { return nfa::KeyValuesLess(a.first, b.first); });
       std::vector<Match> sorted;
+      sorted.reserve(keyed.size());
       for (auto& [key, i] : keyed) sorted.push_back(std::move(matches[i]));
       matches = std::move(sorted);
     } else {
@@ -138,6 +139,7 @@ Result<HuntResult> Hunt(const eql::CompiledQuery& query, const std::vector<Event
   if (query.kind == eql::QueryKind::kSample) {
     // Samples ignore time: candidates in document (input) order, i.e. by event_id.
     std::vector<const Event*> in_order;
+    in_order.reserve(events.size());
     for (const Event& e : events) in_order.push_back(&e);
     std::stable_sort(in_order.begin(), in_order.end(),
                      [](const Event* a, const Event* b) { return a->event_id() < b->event_id(); });

@@ -185,10 +185,7 @@ void RuleManager::Loop() {
     }
     free_here.clear();  // engines and their state are freed here, not on the event thread
     if (stop_.load()) break;
-    if (reload_requested_.exchange(false)) {
-      due.reset();
-      Reload();
-    } else if (due && Clock::now() >= *due) {
+    if (reload_requested_.exchange(false) || (due && Clock::now() >= *due)) {
       due.reset();
       Reload();
     }

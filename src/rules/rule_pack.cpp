@@ -30,8 +30,10 @@ constexpr std::string_view kInformational[] = {"author", "references", "false_po
 // The first event of a test without @timestamp is at this time, the next one second later, ...
 constexpr int64_t kTestEpochNs = 1'767'225'600'000'000'000;  // 2026-01-01T00:00:00Z
 
-constexpr auto At = config::Where;
-constexpr auto Bad = config::ErrorAt;
+std::string At(const std::string& path, const DocNode& node) { return config::Where(path, node); }
+tl::unexpected<Error> Bad(const std::string& path, const DocNode& node, std::string message) {
+  return config::ErrorAt(path, node, std::move(message));
+}
 
 // A scalar field's text; lists of scalars joined with ", " (tags, actions).
 Result<std::string> FieldText(const std::string& path, std::string_view key, const DocNode& n, bool list_ok) {

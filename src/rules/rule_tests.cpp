@@ -52,6 +52,7 @@ Result<std::vector<std::string>> RunRuleAlone(engine::Rule& rule, std::span<cons
   engine.Finish(alerts);
   std::sort(alerts.begin(), alerts.end());
   std::vector<std::string> lines;
+  lines.reserve(alerts.size());
   for (engine::Alert& a : alerts) lines.push_back(std::move(a.json));
   return lines;
 }

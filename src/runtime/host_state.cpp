@@ -42,7 +42,7 @@ int32_t HostState::ConstNew(int32_t kind, int64_t bits, std::string_view text) {
         Fault(fmt::format("an ip constant takes 16 bytes, not {}", text.size()));
         return -1;
       }
-      IpAddress ip;
+      IpAddress ip{};
       std::memcpy(&ip, text.data(), sizeof ip);
       s = Scalar::Ip(ip);
       break;
@@ -246,7 +246,7 @@ int32_t HostState::CidrMatch(int32_t net, std::string_view ip16) {
     Fault("cidr_match takes a 16-byte address");
     return 0;
   }
-  IpAddress ip;
+  IpAddress ip{};
   std::memcpy(&ip, ip16.data(), sizeof ip);
   for (const eql::IpNetwork& n : nets_[net]) {
     if (eql::NetworkContains(n, ip)) return 1;

@@ -61,7 +61,7 @@ class Emitter {
   std::string ValueTest(const PlanNode& n, int depth);
   uint32_t RegOf(uint32_t node) const { return plan_.nodes[node].reg; }
   void Line(int depth, std::string_view text) {
-    out_.append(2 * depth, ' ');
+    out_.append(2 * static_cast<size_t>(depth), ' ');
     out_ += text;
     out_ += '\n';
   }

@@ -19,9 +19,13 @@ using wasm::ValType;
 // The Wasm type of a Host API C type: pointers are offsets into the module's memory.
 template <class T>
 constexpr ValType WasmTypeOf() {
-  if constexpr (std::is_same_v<T, int64_t>) return ValType::kI64;
-  else if constexpr (std::is_same_v<T, double>) return ValType::kF64;
-  else return ValType::kI32;  // int32_t, const char*, char*
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return ValType::kI64;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return ValType::kF64;
+  } else {
+    return ValType::kI32;  // int32_t, const char*, char*
+  }
 }
 
 template <class R, class... A>

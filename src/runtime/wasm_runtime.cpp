@@ -119,14 +119,18 @@ T FromWasm(const wi::Values& params, size_t k, Binding& b, bool& bad) {
 
 template <class R>
 wi::Value ToWasm(R r) {
-  if constexpr (std::is_same_v<R, int32_t>) return wi::Value::Make(static_cast<wi::u32>(r));
-  else if constexpr (std::is_same_v<R, int64_t>) return wi::Value::Make(static_cast<wi::u64>(r));
-  else return wi::Value::Make(r);
+  if constexpr (std::is_same_v<R, int32_t>) {
+    return wi::Value::Make(static_cast<wi::u32>(r));
+  } else if constexpr (std::is_same_v<R, int64_t>) {
+    return wi::Value::Make(static_cast<wi::u64>(r));
+  } else {
+    return wi::Value::Make(r);
+  }
 }
 
 template <class R, class... A, size_t... I>
 wi::HostFunc::Callback BindImpl(R (*fn)(HostState*, A...), Binding* b, std::string name, std::index_sequence<I...>) {
-  return [fn, b, name](wi::Thread& thread, const wi::Values& params, wi::Values& results, wi::Trap::Ptr* trap) {
+  return [fn, b, name = std::move(name)](wi::Thread& thread, const wi::Values& params, wi::Values& results, wi::Trap::Ptr* trap) {
     bool bad = false;
     std::tuple<A...> args{FromWasm<A>(params, I, *b, bad)...};
     if (bad) {
@@ -144,9 +148,13 @@ wi::HostFunc::Callback BindImpl(R (*fn)(HostState*, A...), Binding* b, std::stri
 
 template <class T>
 wabt::Type WasmType() {
-  if constexpr (std::is_same_v<T, int64_t>) return wabt::Type::I64;
-  else if constexpr (std::is_same_v<T, double>) return wabt::Type::F64;
-  else return wabt::Type::I32;  // int32_t, and pointers (offsets)
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return wabt::Type::I64;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return wabt::Type::F64;
+  } else {
+    return wabt::Type::I32;  // int32_t, and pointers (offsets)
+  }
 }
 
 // A Host API function bound for Wasm: its callback and the Wasm type the .def gives it.

@@ -143,7 +143,7 @@ std::vector<uint8_t> ModuleWriter::Finish() const {
       if (!runs.empty() && runs.back().second == v) {
         ++runs.back().first;
       } else {
-        runs.push_back({1, v});
+        runs.emplace_back(1, v);
       }
     }
     Code::AppendU32(fn, runs.size());

@@ -94,10 +94,10 @@ class ModuleWriter {
  private:
   struct Import {
     std::string module, name;
-    uint32_t type;
+    uint32_t type = 0;
   };
   struct Function {
-    uint32_t type;
+    uint32_t type = 0;
     Code code;
   };
   struct Global {

@@ -19,6 +19,7 @@ namespace kestrel {
 // Dense index into a SchemaRegistry; ids are stable for the registry's lifetime.
 struct FieldId {
   uint32_t value = 0;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misfires on a defaulted operator<=>
   friend auto operator<=>(FieldId, FieldId) = default;
 };
 

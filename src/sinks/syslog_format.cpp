@@ -116,7 +116,7 @@ std::string EscapeSdParamValue(std::string_view value) {
 }
 
 std::string FormatSyslogTimestamp(uint64_t wall_ns) {
-  time_t seconds = static_cast<time_t>(wall_ns / 1000000000u);
+  auto seconds = static_cast<time_t>(wall_ns / 1000000000u);
   struct tm tm {};
   gmtime_r(&seconds, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,

@@ -5,7 +5,6 @@
 // answer but 2xx fails the alerts at once. Close drains for at most `timeout`, then aborts the
 // request in flight and counts what is left as failed.
 #include <pthread.h>
-#include <signal.h>
 
 #include <fmt/format.h>
 
@@ -13,6 +12,7 @@
 #include <cctype>
 #include <charconv>
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <httplib.h>
 #include <mutex>

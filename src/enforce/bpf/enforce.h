@@ -3,6 +3,7 @@
 #ifndef KESTREL_ENFORCE_H
 #define KESTREL_ENFORCE_H
 
+/* NOLINTBEGIN(readability-identifier-naming): C names, as on the BPF side */
 #define KE_PATH_MAX 256
 
 /* A destination: IPv6 bytes (IPv4 as ::ffff:a.b.c.d) and port, host order. */
@@ -16,5 +17,7 @@ struct ke_endpoint {
 struct ke_path {
   char bytes[KE_PATH_MAX];
 };
+
+/* NOLINTEND(readability-identifier-naming) */
 
 #endif

@@ -57,7 +57,7 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   int n = std::vsnprintf(line, sizeof line, format, args);
   if (g_log == nullptr) {
     std::fputs(line, stderr);  // after loading: libbpf's warnings go to the log as they come
-  } else if (g_log->size() < 64 * 1024) {
+  } else if (g_log->size() < size_t{64} * 1024) {
     g_log->append(line);
   }
   return n;
@@ -207,7 +207,7 @@ Status EbpfSource::AttachSyscalls(const EbpfOptions& options, uint64_t interest)
   if (mode == SyscallTracepoints::kAuto) {
     mode = HaveSyscallTracepoints() ? SyscallTracepoints::kPerSyscall : SyscallTracepoints::kRaw;
     if (mode == SyscallTracepoints::kRaw) {
-      warnings_.push_back(
+      warnings_.emplace_back(
           "no per-syscall tracepoints (tracefs is not mounted at /sys/kernel/tracing, or the kernel lacks "
           "CONFIG_FTRACE_SYSCALLS): using the raw syscall tracepoints, which run for every system call of the host "
           "(mount -t tracefs none /sys/kernel/tracing for the cheaper ones)");
@@ -346,11 +346,11 @@ Status EbpfSource::SetFilters(const std::vector<EbpfOptions::Prefix>& file_prefi
       return failure("cannot set the connect port filter", err);
     }
   }
-  uint32_t count = static_cast<uint32_t>(file_prefixes.size());
+  auto count = static_cast<uint32_t>(file_prefixes.size());
   if (int err = bpf_map__update_elem(maps.file_prefix_count, &zero, sizeof zero, &count, sizeof count, 0); err != 0) {
     return failure("cannot set the file path filter", err);
   }
-  uint32_t ports = static_cast<uint32_t>(connect_ports.size());
+  auto ports = static_cast<uint32_t>(connect_ports.size());
   if (int err = bpf_map__update_elem(maps.connect_port_count, &zero, sizeof zero, &ports, sizeof ports, 0); err != 0) {
     return failure("cannot set the connect port filter", err);
   }

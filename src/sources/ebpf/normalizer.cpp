@@ -1,11 +1,11 @@
 #include "sources/ebpf/normalizer.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cstring>
+#include <ctime>
 #include <fstream>
 
 #include "common/hash.h"
@@ -175,7 +175,7 @@ void Normalizer::SetHost(EventBuilder& b) {
 
 void Normalizer::SetStrings(EventBuilder& b, FieldId id, std::initializer_list<std::string_view> values) {
   if (values.size() == 1) return b.Set(id, b.StringValue(*values.begin()));
-  Value* out = b.arena().AllocateArray<Value>(values.size());
+  auto* out = b.arena().AllocateArray<Value>(values.size());
   size_t k = 0;
   for (std::string_view v : values) out[k++] = b.StringValue(v);
   b.Set(id, Value::Array({out, values.size()}));
@@ -188,7 +188,7 @@ void Normalizer::SetProcess(EventBuilder& b, const ProcessInfo& p, bool parent) 
   if (!p.name.empty()) b.Set(parent ? f.parent_name : f.name, b.StringValue(p.name));
   if (!p.executable.empty()) b.Set(parent ? f.parent_executable : f.executable, b.StringValue(p.executable));
   if (!p.args.empty()) {
-    Value* args = b.arena().AllocateArray<Value>(p.args.size());
+    auto* args = b.arena().AllocateArray<Value>(p.args.size());
     std::string line;
     for (size_t k = 0; k < p.args.size(); ++k) {
       args[k] = b.StringValue(p.args[k]);
@@ -323,7 +323,7 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
       auto set_addr = [&](FieldId ip, FieldId port) {
         set_transport();
         if (s->addr.family != 2 && s->addr.family != 10) return;
-        IpAddress a;
+        IpAddress a{};
         std::memcpy(a.bytes, s->addr.addr, 16);
         b.Set(ip, b.IpValue(a));
         b.Set(port, Value::I64(s->addr.port));
@@ -335,9 +335,13 @@ std::optional<Event> Normalizer::Normalize(std::span<const uint8_t> record, Even
           int64_t flags = s->nr == 85 ? 01101 : s->nr == 2 ? s->args[1] : s->args[2];
           if (s->nr == 437) flags = 0;  // openat2: flags sit in a struct how; reported as an open
           bool create = (flags & 0100) != 0, change = (flags & 3) != 0 || (flags & 01000) != 0;
-          if (create) classify("file", {"creation"}, "creation");
-          else if (change) classify("file", {"change"}, "modification");
-          else classify("file", {"access"}, "open");
+          if (create) {
+            classify("file", {"creation"}, "creation");
+          } else if (change) {
+            classify("file", {"change"}, "modification");
+          } else {
+            classify("file", {"access"}, "open");
+          }
           set_file(path);
           break;
         }

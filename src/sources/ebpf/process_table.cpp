@@ -15,8 +15,8 @@
 namespace kestrel::ebpf {
 
 uint64_t StartTicks(uint64_t boottime_ns) {
-  static const long hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
-  return boottime_ns / (1'000'000'000ull / static_cast<uint64_t>(hz));
+  static const long kHz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+  return boottime_ns / (1'000'000'000ull / static_cast<uint64_t>(kHz));
 }
 
 namespace {

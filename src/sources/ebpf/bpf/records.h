@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #endif
 
+/* NOLINTBEGIN(readability-identifier-naming): C names, as on the BPF side */
 #define KR_PATH_MAX 256
 #define KR_ARGS_MAX 1024 /* exec argv bytes, NUL-separated; longer lists are cut (flag) */
 #define KR_COMM_MAX 16
@@ -116,5 +117,7 @@ struct kr_syscall {
   char path[KR_PATH_MAX];  /* the first path argument (rename: the old path); memfd: its name */
   char path2[KR_PATH_MAX]; /* rename: the new path */
 };
+
+/* NOLINTEND(readability-identifier-naming) */
 
 #endif
