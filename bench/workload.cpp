@@ -88,19 +88,10 @@ Result<std::string> CachedWorkload(uint64_t events, const std::string& format) {
   if (format == "ndjson") return ndjson;
   std::string path = base + "." + format;
   if (::stat(path.c_str(), &st) == 0) return path;
-  SchemaRegistry registry = SchemaRegistry::WithEcs();
-  KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(ndjson, {}, &registry));
   WriteOptions options;
   if (format == "klog.zst") options.compression = Compression::kZstd;
   std::string tmp = path + ".tmp";
-  KESTREL_ASSIGN_OR_RETURN(auto writer, OpenEventWriter(tmp, FileFormat::kKlog, options, &registry));
-  EventBatch batch;
-  for (;;) {
-    KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
-    if (!more) break;
-    for (const Event& e : batch) KESTREL_TRY(writer->Write(e));
-  }
-  KESTREL_TRY(writer->Close());
+  KESTREL_TRY(ConvertToKlog(ndjson, tmp, options));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) return MakeError(ErrorCode::kIo, fmt::format("cannot rename {}", tmp));
   return path;
 }

@@ -35,4 +35,17 @@ Result<std::unique_ptr<EventWriter>> OpenEventWriter(const std::string& path, Fi
   return OpenNdjsonWriter(std::move(output), registry);
 }
 
+Status ConvertToKlog(const std::string& input, const std::string& output, const WriteOptions& options) {
+  SchemaRegistry registry = SchemaRegistry::WithEcs();
+  KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(input, {}, &registry));
+  KESTREL_ASSIGN_OR_RETURN(auto writer, OpenEventWriter(output, FileFormat::kKlog, options, &registry));
+  EventBatch batch;
+  for (;;) {
+    KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
+    if (!more) break;
+    for (const Event& e : batch) KESTREL_TRY(writer->Write(e));
+  }
+  return writer->Close();
+}
+
 }  // namespace kestrel

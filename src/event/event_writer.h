@@ -38,4 +38,8 @@ Result<std::unique_ptr<EventWriter>> OpenEventWriter(const std::string& path, Fi
                                                      const WriteOptions& options,
                                                      const SchemaRegistry* registry);
 
+// Reads every event of `input` (whatever OpenEventReader reads) with the ECS registry and writes
+// them to `output` as .klog with `options`.
+Status ConvertToKlog(const std::string& input, const std::string& output, const WriteOptions& options);
+
 }  // namespace kestrel

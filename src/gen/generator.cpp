@@ -11,12 +11,10 @@
 
 #include <fmt/format.h>
 
-#include "event/event_reader.h"
 #include "event/event_writer.h"
 #include "event/file_io.h"
 #include "event/ndjson.h"
 #include "event/timestamp.h"
-#include "schema/schema_registry.h"
 
 namespace kestrel::gen {
 namespace {
@@ -744,18 +742,9 @@ Status WriteStream(const Options& options, const std::string& output, const std:
     Status written = [&]() -> Status {
       KESTREL_ASSIGN_OR_RETURN(auto out, OutputFile::Open(ndjson));
       KESTREL_TRY(WriteNdjson(generator, *out));
-      SchemaRegistry registry = SchemaRegistry::WithEcs();
-      KESTREL_ASSIGN_OR_RETURN(auto reader, OpenEventReader(ndjson, {}, &registry));
       WriteOptions write_options;
       if (output.ends_with(".zst")) write_options.compression = Compression::kZstd;
-      KESTREL_ASSIGN_OR_RETURN(auto writer, OpenEventWriter(output, FileFormat::kKlog, write_options, &registry));
-      EventBatch batch;
-      for (;;) {
-        KESTREL_ASSIGN_OR_RETURN(bool more, reader->Next(batch));
-        if (!more) break;
-        for (const Event& e : batch) KESTREL_TRY(writer->Write(e));
-      }
-      return writer->Close();
+      return ConvertToKlog(ndjson, output, write_options);
     }();
     std::remove(ndjson.c_str());
     KESTREL_TRY(written);
