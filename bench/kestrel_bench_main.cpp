@@ -99,23 +99,6 @@ std::string Stream(const Settings& s, gen::Profile profile, uint64_t keys, const
   return path;
 }
 
-// Events decoded once into memory (for the workloads that measure the engine alone).
-struct InMemoryStream {
-  SchemaRegistry registry = SchemaRegistry::WithEcs();
-  EventBatch store;
-  std::vector<Event> events;
-};
-std::unique_ptr<InMemoryStream> LoadStream(const std::string& path) {
-  auto m = std::make_unique<InMemoryStream>();
-  auto reader = OrDie(OpenEventReader(path, {}, &m->registry));
-  EventBuilder copier(&m->store.arena());
-  EventBatch batch;
-  while (OrDie(reader->Next(batch))) {
-    for (const Event& e : batch) m->events.push_back(copier.Copy(e));
-  }
-  return m;
-}
-
 // Per-event latency: one event in eight is timed (the clock reads cost about 40 ns).
 class LatencySampler {
  public:
@@ -190,7 +173,7 @@ Outcome Decode(const Settings& s, const std::string& format) {
 }
 
 // Runs `rules` over the events in memory on one engine (one core), timing a sample of events.
-Outcome RunInMemory(InMemoryStream& stream, engine::RuleSet& rules, runtime::Backend backend) {
+Outcome RunInMemory(InMemory& stream, engine::RuleSet& rules, runtime::Backend backend) {
   Status compiled = engine::CompileBackends(rules, backend, stream.registry);
   if (!compiled) Die(compiled.error().ToString());
   engine::DetectionEngine engine(rules, stream.registry, {});
@@ -217,13 +200,13 @@ Outcome RunInMemory(InMemoryStream& stream, engine::RuleSet& rules, runtime::Bac
 }
 
 Outcome SingleRules(const Settings& s, int count) {
-  auto stream = LoadStream(Stream(s, gen::Profile::kRealistic, 0, "klog"));
+  auto stream = LoadInMemory(Stream(s, gen::Profile::kRealistic, 0, "klog"));
   engine::RuleSet rules = Compile(bench::SingleRules(count), stream->registry);
   return RunInMemory(*stream, rules, runtime::Backend::kNative);
 }
 
 Outcome Predicates(const Settings& s, runtime::Backend backend) {
-  auto stream = LoadStream(Stream(s, gen::Profile::kRealistic, 0, "klog"));
+  auto stream = LoadInMemory(Stream(s, gen::Profile::kRealistic, 0, "klog"));
   engine::RuleSet rules = Compile(bench::SingleRules(100), stream->registry);
   Outcome o = RunInMemory(*stream, rules, backend);
   o.extra["backend"] = runtime::BackendName(backend);

@@ -77,21 +77,32 @@ engine::RuleSet Compile(const std::vector<std::string>& texts, const SchemaRegis
   return set;
 }
 
+std::unique_ptr<InMemory> LoadInMemory(const std::string& path) {
+  auto m = std::make_unique<InMemory>();
+  auto reader = OpenEventReader(path, {}, &m->registry);
+  if (!reader) {
+    fmt::print(stderr, "{}\n", reader.error().ToString());
+    std::abort();
+  }
+  EventBuilder copier(&m->store.arena());
+  EventBatch batch;
+  for (;;) {
+    auto more = (*reader)->Next(batch);
+    if (!more) {
+      fmt::print(stderr, "{}\n", more.error().ToString());
+      std::abort();
+    }
+    if (!*more) break;
+    for (const Event& e : batch) m->events.push_back(copier.Copy(e));
+  }
+  return m;
+}
+
 const InMemory& Workload() {
   static InMemory* memory = [] {
-    auto* m = new InMemory;
     auto path = CachedWorkload(EnvOr("KESTREL_BENCH_EVENTS", 1'000'000), "klog");
     if (!path) std::abort();
-    auto reader = OpenEventReader(*path, {}, &m->registry);
-    if (!reader) std::abort();
-    EventBuilder copier(&m->store.arena());
-    EventBatch batch;
-    for (;;) {
-      auto more = (*reader)->Next(batch);
-      if (!more || !*more) break;
-      for (const Event& e : batch) m->events.push_back(copier.Copy(e));
-    }
-    return m;
+    return LoadInMemory(*path).release();
   }();
   return *memory;
 }

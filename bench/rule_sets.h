@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,7 @@ struct InMemory {
   std::vector<Event> events;
 };
 const InMemory& Workload();
+// The events of `path` (any format the readers take), copied into memory; aborts on an error.
+std::unique_ptr<InMemory> LoadInMemory(const std::string& path);
 
 }  // namespace kestrel::bench
